@@ -1,0 +1,1 @@
+"""Batch scoring core shared by the batch-inference Lambda and local runs."""

@@ -1,0 +1,67 @@
+"""Shared AWS plumbing: clients built once per cold start, and the line between transient and final errors."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from ..domain.errors import TransientAwsError
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
+# Error codes that mean "try again later". Everything else is an answer that repeating won't change.
+TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "InternalServerException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "TransactionInProgressException",
+    }
+)
+
+
+@lru_cache(maxsize=None)
+def client(service: str) -> BaseClient:
+    """One client per service and process. boto3 is imported here, not at module import, to keep cold
+    starts short for handlers that never reach AWS (a rejected request, a malformed event).
+
+    botocore's "standard" retry mode retries throttling and 5xx with exponential backoff and full jitter.
+    """
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 5}))
+
+
+def error_code(exc: Exception) -> str:
+    response: Any = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def is_transient(exc: Exception) -> bool:
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    if isinstance(exc, (ConnectionError, HTTPClientError)):
+        return True
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return error_code(exc) in TRANSIENT_CODES or status >= 500
+    return False
+
+
+def transient(action: str, exc: Exception) -> TransientAwsError:
+    return TransientAwsError(f"{action} failed after retries ({error_code(exc) or type(exc).__name__}); try again")

@@ -1,0 +1,166 @@
+"""DynamoDB behind the ApprovalStore port.
+
+One table, two kinds of item: `request#<execution>#<stage>` holds the request, its status and its
+task token; `link#<approval id>` maps one approver's link to the request. Structured values are
+stored as JSON strings so metrics keep their float values exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..domain.approvals import (
+    ApprovalRequest,
+    DecisionRecord,
+    RequestStatus,
+    StageTask,
+    iso,
+    parse_time,
+)
+from ..domain.errors import ApprovalClosed, ConfigurationError
+from ..ports import ApprovalLink, ApprovalStore
+from .aws import client, error_code, is_transient, transient
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+class DynamoDbApprovalStore(ApprovalStore):
+    def __init__(self, table: str):
+        self.table = table
+
+    def _call(self, action: str, **request: Any) -> dict[str, Any]:
+        try:
+            return getattr(client("dynamodb"), action)(TableName=self.table, **request)
+        except (ClientError, BotoCoreError) as exc:
+            if error_code(exc) == CONDITION_FAILED:
+                raise
+            if is_transient(exc):
+                raise transient(action, exc) from exc
+            raise ConfigurationError(f"approvals table {self.table} refused {action}: {error_code(exc)}") from exc
+
+    def save_request(self, request: ApprovalRequest, task_token: str, purge_at: datetime) -> None:
+        task = request.task
+        item = {
+            "pk": {"S": request.key},
+            "kind": {"S": "request"},
+            "status": {"S": RequestStatus.PENDING.value},
+            "taskToken": {"S": task_token},
+            "task": {"S": json.dumps(_task_payload(task))},
+            "evidence": {"S": json.dumps(request.evidence)},
+            "recipients": {"L": [{"S": r} for r in request.recipients]},
+            "requestedAt": {"S": iso(request.requested_at)},
+            "expiresAt": {"S": iso(request.expires_at)},
+            "expiresAtEpoch": {"N": str(int(request.expires_at.timestamp()))},
+            "purgeAt": {"N": str(int(purge_at.timestamp()))},
+        }
+        try:
+            self._call(
+                "put_item",
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR #s = :pending",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":pending": {"S": RequestStatus.PENDING.value}},
+            )
+        except ClientError as exc:
+            raise ApprovalClosed(
+                f"the request for {task.stage} was already decided", status="DECIDED"
+            ) from exc
+
+    def save_link(self, link: ApprovalLink, purge_at: datetime) -> None:
+        self._call(
+            "put_item",
+            Item={
+                "pk": {"S": f"link#{link.approval_id}"},
+                "kind": {"S": "link"},
+                "requestKey": {"S": link.request_key},
+                "recipient": {"S": link.recipient},
+                "purgeAt": {"N": str(int(purge_at.timestamp()))},
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def find_link(self, approval_id: str) -> ApprovalLink | None:
+        item = self._call("get_item", Key={"pk": {"S": f"link#{approval_id}"}}).get("Item")
+        if not item:
+            return None
+        return ApprovalLink(approval_id, item["requestKey"]["S"], item["recipient"]["S"])
+
+    def get_request(self, key: str) -> ApprovalRequest | None:
+        item = self._call("get_item", Key={"pk": {"S": key}}, ConsistentRead=True).get("Item")
+        return _request_from_item(item) if item else None
+
+    def claim(self, key: str, decision: DecisionRecord, now: datetime) -> str:
+        try:
+            answer = self._call(
+                "update_item",
+                Key={"pk": {"S": key}},
+                UpdateExpression="SET #s = :status, decision = :decision, decisionId = :id",
+                ConditionExpression="#s = :pending AND expiresAtEpoch > :now",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":status": {"S": decision.decision.request_status.value},
+                    ":decision": {"S": json.dumps(decision.to_payload())},
+                    ":id": {"S": decision.decision_id},
+                    ":pending": {"S": RequestStatus.PENDING.value},
+                    ":now": {"N": str(int(now.timestamp()))},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            current = self.get_request(key)
+            if current is None:
+                raise ApprovalClosed("This request no longer exists.", status="EXPIRED") from exc
+            current.ensure_open(now)
+            raise ApprovalClosed("This request was decided a moment ago.", status="DECIDED") from exc
+        return answer["Attributes"]["taskToken"]["S"]
+
+    def _undo_claim(self, key: str, decision_id: str, status: RequestStatus, drop_token: bool) -> None:
+        remove = "decision, decisionId" + (", taskToken" if drop_token else "")
+        try:
+            self._call(
+                "update_item",
+                Key={"pk": {"S": key}},
+                UpdateExpression=f"SET #s = :status REMOVE {remove}",
+                ConditionExpression="decisionId = :id",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":status": {"S": status.value}, ":id": {"S": decision_id}},
+            )
+        except ClientError:
+            pass  # Our claim is no longer there, so there is nothing of ours to undo.
+
+    def release(self, key: str, decision_id: str) -> None:
+        self._undo_claim(key, decision_id, RequestStatus.PENDING, drop_token=False)
+
+    def mark_expired(self, key: str, decision_id: str) -> None:
+        self._undo_claim(key, decision_id, RequestStatus.EXPIRED, drop_token=True)
+
+    def forget_token(self, key: str) -> None:
+        self._call("update_item", Key={"pk": {"S": key}}, UpdateExpression="REMOVE taskToken")
+
+
+def _task_payload(task: StageTask) -> dict[str, Any]:
+    return {
+        "executionArn": task.execution_arn,
+        "model": task.model.to_payload(),
+        "stage": task.stage,
+        "stageIndex": task.stage_index,
+        "stages": list(task.stages),
+    }
+
+
+def _request_from_item(item: dict[str, Any]) -> ApprovalRequest:
+    decision = item.get("decision", {}).get("S")
+    return ApprovalRequest(
+        key=item["pk"]["S"],
+        task=StageTask.from_payload(json.loads(item["task"]["S"])),
+        requested_at=parse_time(item["requestedAt"]["S"]),
+        expires_at=parse_time(item["expiresAt"]["S"]),
+        recipients=tuple(r["S"] for r in item.get("recipients", {}).get("L", [])),
+        evidence=json.loads(item["evidence"]["S"]) if "evidence" in item else None,
+        status=RequestStatus(item["status"]["S"]),
+        decision=DecisionRecord.from_payload(json.loads(decision)) if decision else None,
+    )

@@ -1,0 +1,46 @@
+"""The SageMaker Model Registry behind the ModelRegistry port."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Mapping
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..domain.errors import InvalidPayload
+from ..ports import ModelRegistry
+from .aws import client, error_code, is_transient, transient
+
+
+class SageMakerRegistry(ModelRegistry):
+    def describe(self, package_arn: str) -> Mapping[str, Any]:
+        try:
+            answer = client("sagemaker").describe_model_package(ModelPackageName=package_arn)
+        except (ClientError, BotoCoreError) as exc:
+            if is_transient(exc):
+                raise transient("DescribeModelPackage", exc) from exc
+            raise InvalidPayload(f"model package {package_arn} cannot be read: {error_code(exc)}") from exc
+        answer.pop("ResponseMetadata", None)
+        return answer
+
+    def record_stage(
+        self, package_arn: str, metadata: Mapping[str, str], approval_status: str, description: str
+    ) -> None:
+        # The whole state goes in every call, unchanged parts included: an update that leaves a field out
+        # must not depend on whether the service keeps or clears it (emulators differ), and the same
+        # state sent twice is the same update.
+        request: dict[str, Any] = {
+            "ModelPackageArn": package_arn,
+            "ModelApprovalStatus": approval_status,
+            "CustomerMetadataProperties": dict(metadata),
+            "ApprovalDescription": description,
+            # Same inputs, same token: SageMaker treats a retried update as the same request.
+            "ClientToken": hashlib.sha256(f"{package_arn}|{approval_status}|{sorted(metadata.items())}|{description}".encode())
+            .hexdigest()[:64],
+        }
+        try:
+            client("sagemaker").update_model_package(**request)
+        except (ClientError, BotoCoreError) as exc:
+            if is_transient(exc):
+                raise transient("UpdateModelPackage", exc) from exc
+            raise InvalidPayload(f"model package {package_arn} cannot be updated: {error_code(exc)}") from exc

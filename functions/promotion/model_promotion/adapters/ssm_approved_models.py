@@ -1,0 +1,43 @@
+"""SSM Parameter Store behind the ApprovedModels port: one JSON String parameter per group and stage."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..domain.errors import ConfigurationError
+from ..ports import ApprovedModels
+from .aws import client, error_code, is_transient, transient
+
+
+class SsmApprovedModels(ApprovedModels):
+    def get(self, name: str) -> dict[str, Any] | None:
+        try:
+            value = client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+        except (ClientError, BotoCoreError) as exc:
+            if error_code(exc) == "ParameterNotFound":
+                return None
+            if is_transient(exc):
+                raise transient("GetParameter", exc) from exc
+            raise ConfigurationError(f"parameter {name} cannot be read: {error_code(exc)}") from exc
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            return None
+        return parsed if isinstance(parsed, dict) else None
+
+    def put(self, name: str, record: Mapping[str, Any]) -> None:
+        try:
+            client("ssm").put_parameter(
+                Name=name,
+                Value=json.dumps(record, sort_keys=True),
+                Type="String",
+                Overwrite=True,
+                Description="Model version approved for this stage, written by the promotion workflow",
+            )
+        except (ClientError, BotoCoreError) as exc:
+            if is_transient(exc):
+                raise transient("PutParameter", exc) from exc
+            raise ConfigurationError(f"parameter {name} cannot be written: {error_code(exc)}") from exc

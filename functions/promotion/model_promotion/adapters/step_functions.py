@@ -1,0 +1,50 @@
+"""AWS Step Functions behind the Workflow port."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..domain.errors import ConfigurationError
+from ..ports import ExecutionExists, TaskClosed, Workflow
+from .aws import client, error_code, is_transient, transient
+
+# Step Functions' answers for a token nobody waits on any more. None of them is a server fault.
+CLOSED_TOKEN_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
+CAUSE_MAX = 32768
+
+
+class StepFunctionsWorkflow(Workflow):
+    def __init__(self, state_machine_arn: str = ""):
+        self.state_machine_arn = state_machine_arn
+
+    def start(self, name: str, execution_input: Mapping[str, Any]) -> str:
+        try:
+            answer = client("stepfunctions").start_execution(
+                stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(execution_input)
+            )
+        except (ClientError, BotoCoreError) as exc:
+            if error_code(exc) == "ExecutionAlreadyExists":
+                raise ExecutionExists(name) from exc
+            if is_transient(exc):
+                raise transient("StartExecution", exc) from exc
+            raise ConfigurationError(f"StartExecution refused: {error_code(exc)}") from exc
+        return str(answer["executionArn"])
+
+    def succeed_task(self, task_token: str, output: Mapping[str, Any]) -> None:
+        self._send("send_task_success", taskToken=task_token, output=json.dumps(output))
+
+    def fail_task(self, task_token: str, error: str, cause: str) -> None:
+        self._send("send_task_failure", taskToken=task_token, error=error, cause=cause[:CAUSE_MAX])
+
+    def _send(self, action: str, **request: Any) -> None:
+        try:
+            getattr(client("stepfunctions"), action)(**request)
+        except (ClientError, BotoCoreError) as exc:
+            if error_code(exc) in CLOSED_TOKEN_CODES:
+                raise TaskClosed(error_code(exc)) from exc
+            if is_transient(exc):
+                raise transient(action, exc) from exc
+            raise ConfigurationError(f"{action} refused: {error_code(exc)}") from exc

@@ -1,0 +1,207 @@
+"""Approval requests, the links that reach them, and the decisions people make on them.
+
+A request exists once per (execution, stage) and holds the Step Functions task token, which never
+leaves the server. Each approver gets a link of their own: an opaque random id that names the
+request and the person it was sent to, so a decision records who made it. Whatever link is used
+first decides the request; every link of a decided request is spent.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from typing import Any, Mapping
+
+from .errors import ApprovalClosed, InvalidDecision, InvalidPayload
+from .model_version import ModelVersion
+
+# 24 random bytes = 192 bits, written as 32 URL-safe characters.
+APPROVAL_ID_BYTES = 24
+_APPROVAL_ID = re.compile(r"^[A-Za-z0-9_-]{32}$")
+COMMENT_MAX = 1000
+# How long a closed request is kept so its link still explains itself ("decided by", "expired at").
+RETENTION_AFTER_EXPIRY = timedelta(days=30)
+
+
+class RequestStatus(str, Enum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+
+
+class Decision(str, Enum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+    @property
+    def request_status(self) -> RequestStatus:
+        return RequestStatus.APPROVED if self is Decision.APPROVE else RequestStatus.REJECTED
+
+
+def new_approval_id() -> str:
+    return secrets.token_urlsafe(APPROVAL_ID_BYTES)
+
+
+def is_well_formed_approval_id(value: str) -> bool:
+    return bool(_APPROVAL_ID.match(value))
+
+
+def request_key(execution_name: str, stage: str) -> str:
+    return f"request#{execution_name}#{stage}"
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    """Reads Step Functions' ISO 8601 times ("2026-11-21T12:00:00.123Z") and our own."""
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (TypeError, ValueError) as exc:
+        raise InvalidPayload(f"{text!r} is not an ISO 8601 time") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class StageTask:
+    """What the state machine hands to every per-stage task."""
+
+    execution_arn: str
+    model: ModelVersion
+    stage: str
+    stage_index: int
+    stages: tuple[str, ...]
+
+    @property
+    def execution_name(self) -> str:
+        return self.execution_arn.rsplit(":", 1)[-1]
+
+    @property
+    def next_stage(self) -> str | None:
+        return self.stages[self.stage_index + 1] if self.stage_index + 1 < len(self.stages) else None
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> StageTask:
+        execution_arn = payload.get("executionArn")
+        if not isinstance(execution_arn, str) or ":execution:" not in execution_arn:
+            raise InvalidPayload("'executionArn' must be a Step Functions execution ARN")
+        stages = payload.get("stages")
+        if not isinstance(stages, list) or not stages or not all(isinstance(s, str) for s in stages):
+            raise InvalidPayload("'stages' must be a non-empty list of stage names")
+        stage = payload.get("stage")
+        index = payload.get("stageIndex")
+        if not isinstance(stage, str) or not isinstance(index, int) or isinstance(index, bool):
+            raise InvalidPayload("'stage' must be a string and 'stageIndex' an integer")
+        if not 0 <= index < len(stages) or stages[index] != stage:
+            raise InvalidPayload(f"'stageIndex' {index} does not point at stage {stage!r} in {stages}")
+        return cls(
+            execution_arn=execution_arn,
+            model=ModelVersion.from_payload(payload.get("model")),
+            stage=stage,
+            stage_index=index,
+            stages=tuple(stages),
+        )
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """One stage's request for a decision, as stored server-side (the task token is kept apart)."""
+
+    key: str
+    task: StageTask
+    requested_at: datetime
+    expires_at: datetime
+    recipients: tuple[str, ...]
+    evidence: Mapping[str, Any] | None
+    status: RequestStatus = RequestStatus.PENDING
+    decision: DecisionRecord | None = None
+
+    def is_expired(self, now: datetime) -> bool:
+        """Expiry is read from the request's own timestamp, never from whether the item still exists."""
+        return now >= self.expires_at
+
+    def ensure_open(self, now: datetime) -> None:
+        if self.status is not RequestStatus.PENDING and self.decision is not None:
+            raise ApprovalClosed(
+                f"This request was already {self.decision.decision.request_status.value.lower()} "
+                f"by {self.decision.approver} at {self.decision.decided_at}.",
+                status=self.status.value,
+                decided_by=self.decision.approver,
+                at=self.decision.decided_at,
+            )
+        if self.status is RequestStatus.EXPIRED or self.is_expired(now):
+            raise ApprovalClosed(
+                f"This request expired at {iso(self.expires_at)}.", status=RequestStatus.EXPIRED.value,
+                at=iso(self.expires_at),
+            )
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """A person's decision, as the task output, the audit log and the registry record it."""
+
+    decision_id: str
+    decision: Decision
+    stage: str
+    approver: str
+    comment: str | None
+    decided_at: str
+    model_package_arn: str
+    model_version: int
+    identity_source: str = field(default="email-link")
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "decisionId": self.decision_id,
+            "decision": self.decision.value,
+            "stage": self.stage,
+            "approver": self.approver,
+            "comment": self.comment,
+            "decidedAt": self.decided_at,
+            "modelPackageArn": self.model_package_arn,
+            "modelVersion": self.model_version,
+            "identitySource": self.identity_source,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> DecisionRecord:
+        if not isinstance(payload, Mapping):
+            raise InvalidPayload("the decision must be an object")
+        try:
+            return cls(
+                decision_id=str(payload["decisionId"]),
+                decision=Decision(payload["decision"]),
+                stage=str(payload["stage"]),
+                approver=str(payload["approver"]),
+                comment=payload.get("comment"),
+                decided_at=str(payload["decidedAt"]),
+                model_package_arn=str(payload["modelPackageArn"]),
+                model_version=int(payload["modelVersion"]),
+                identity_source=str(payload.get("identitySource", "email-link")),
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise InvalidPayload(f"the decision record is incomplete or malformed: {exc}") from exc
+
+
+def read_decision_form(form: Mapping[str, str]) -> tuple[Decision, str | None]:
+    """Validates the review page's form: an action, and a comment that a rejection must have."""
+    action = (form.get("decision") or "").strip().lower()
+    try:
+        decision = Decision(action)
+    except ValueError as exc:
+        raise InvalidDecision("Choose Approve or Reject.") from exc
+    comment = (form.get("comment") or "").strip() or None
+    if comment is not None and len(comment) > COMMENT_MAX:
+        raise InvalidDecision(f"The comment is {len(comment)} characters long; keep it within {COMMENT_MAX}.")
+    if decision is Decision.REJECT and comment is None:
+        raise InvalidDecision("A rejection needs a reason: write it in the comment box.")
+    return decision, comment

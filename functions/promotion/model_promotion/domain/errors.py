@@ -1,0 +1,44 @@
+"""Domain errors. Their class names are the error names the state machine sees and catches."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A rule of the workflow was broken. Never retried: repeating the call gives the same answer."""
+
+
+class InvalidPayload(DomainError):
+    """A task or event payload is missing a field or has one of the wrong type."""
+
+
+class ConfigurationError(DomainError):
+    """A configuration value (environment variable, template parameter) is missing or malformed."""
+
+
+class ApprovalNotFound(DomainError):
+    """No approval matches the id: it is unknown, garbled, or was purged long after it closed."""
+
+
+class ApprovalClosed(DomainError):
+    """The approval was already decided, or it expired, so it takes no further decision."""
+
+    def __init__(self, message: str, *, status: str, decided_by: str | None = None, at: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.decided_by = decided_by
+        self.at = at
+
+
+class InvalidDecision(DomainError):
+    """The submitted form does not make a valid decision (unknown action, missing reason, comment too long)."""
+
+
+class StageNotInPlan(DomainError):
+    """A stage name that the promotion's stage list does not contain."""
+
+
+class TransientAwsError(Exception):
+    """An AWS call failed in a way that may succeed when repeated (throttling, 5xx, timeouts).
+
+    Not a DomainError on purpose: the state machine retries this one, with backoff and jitter.
+    """

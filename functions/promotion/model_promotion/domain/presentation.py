@@ -1,0 +1,182 @@
+"""What a person reads: approval emails, outcome notifications and the review pages.
+
+Pure functions from domain objects to text and HTML. Every value that came from outside is escaped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+from typing import Any, Mapping, Sequence
+
+from .approvals import ApprovalRequest, iso
+from .model_version import ModelVersion
+from .stages import Outcome
+
+METRIC_LABELS = {
+    "accuracy": "Accuracy",
+    "precision": "Precision",
+    "recall": "Recall",
+    "f1": "F1",
+    "roc_auc": "ROC AUC",
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "r2": "R²",
+    "meanPrediction": "Mean prediction",
+}
+
+
+@dataclass(frozen=True)
+class Email:
+    to: tuple[str, ...]
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class Page:
+    status: int
+    title: str
+    html: str
+
+
+def format_metric(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def evidence_rows(evidence: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """The previous stage's batch results as (label, value) rows, in a fixed, readable order."""
+    if not evidence:
+        return []
+    rows = [("Batch run on", str(evidence.get("stage", "?"))), ("Rows scored", format_metric(evidence.get("rowCount")))]
+    metrics = evidence.get("metrics") or {}
+    for key, label in METRIC_LABELS.items():
+        if key in metrics:
+            rows.append((label, format_metric(metrics[key])))
+    if evidence.get("durationSeconds") is not None:
+        rows.append(("Batch duration (s)", format_metric(float(evidence["durationSeconds"]))))
+    if evidence.get("predictionsUri"):
+        rows.append(("Predictions", str(evidence["predictionsUri"])))
+    return rows
+
+
+def model_rows(model: ModelVersion) -> list[tuple[str, str]]:
+    return [
+        ("Model group", model.group),
+        ("Version", str(model.version)),
+        ("Model package", model.package_arn),
+        ("Model data", model.model_data_url or "not given"),
+        ("Registered by", model.registered_by or "unknown"),
+        ("Registered at", model.registered_at or "unknown"),
+    ]
+
+
+def _text_table(rows: Sequence[tuple[str, str]]) -> str:
+    width = max((len(k) for k, _ in rows), default=0)
+    return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows)
+
+
+def _html_table(rows: Sequence[tuple[str, str]]) -> str:
+    cells = "".join(f"<tr><th scope='row'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
+    return f"<table>{cells}</table>"
+
+
+def approval_email(request: ApprovalRequest, recipient: str, link: str) -> Email:
+    task = request.task
+    model = task.model
+    subject = f"Approval needed: {model.group} version {model.version} for {task.stage}"
+    evidence = evidence_rows(request.evidence)
+    expires = iso(request.expires_at)
+    evidence_text = _text_table(evidence) if evidence else "  No batch results yet: this is the first stage."
+    text = (
+        f"{model.group} version {model.version} waits for your approval to be promoted to {task.stage}.\n\n"
+        f"Model\n{_text_table(model_rows(model))}\n\n"
+        f"Previous stage's batch results\n{evidence_text}\n\n"
+        f"This request expires at {expires}.\n\n"
+        f"Review it and decide here (opening the page decides nothing):\n{link}\n"
+    )
+    evidence_html = _html_table(evidence) if evidence else "<p>No batch results yet: this is the first stage.</p>"
+    html = _document(
+        subject,
+        f"<h1>{escape(subject)}</h1>"
+        f"<p><strong>{escape(model.group)}</strong> version <strong>{model.version}</strong> waits for your "
+        f"approval to be promoted to <strong>{escape(task.stage)}</strong>.</p>"
+        f"<h2>Model</h2>{_html_table(model_rows(model))}"
+        f"<h2>Previous stage's batch results</h2>{evidence_html}"
+        f"<p>This request expires at <strong>{escape(expires)}</strong>.</p>"
+        f"<p><a class='button' href='{escape(link)}'>Review and decide</a></p>"
+        f"<p class='small'>Opening the page decides nothing; you approve or reject on it.</p>",
+    )
+    return Email(to=(recipient,), subject=subject, text=text, html=html)
+
+
+def outcome_email(
+    to: Sequence[str], model: ModelVersion, stage: str, outcome: Outcome, summary: str, execution_arn: str
+) -> Email:
+    verb = {
+        Outcome.REJECTED: "was rejected",
+        Outcome.EXPIRED: "expired without a decision",
+        Outcome.FAILED: "failed",
+        Outcome.APPROVED: "was approved",
+    }[outcome]
+    subject = f"{model.group} version {model.version}: {stage} {verb}"
+    text = f"{subject}.\n\n{summary}\n\nModel\n{_text_table(model_rows(model))}\n\nExecution: {execution_arn}\n"
+    html = _document(
+        subject,
+        f"<h1>{escape(subject)}</h1><p>{escape(summary)}</p><h2>Model</h2>{_html_table(model_rows(model))}"
+        f"<p class='small'>Execution: {escape(execution_arn)}</p>",
+    )
+    return Email(to=tuple(to), subject=subject, text=text, html=html)
+
+
+def review_page(request: ApprovalRequest, recipient: str, form_action: str, error: str | None = None) -> Page:
+    task = request.task
+    model = task.model
+    title = f"Approve {model.group} version {model.version} for {task.stage}?"
+    evidence = evidence_rows(request.evidence)
+    evidence_html = _html_table(evidence) if evidence else "<p>No batch results yet: this is the first stage.</p>"
+    error_html = f"<p class='error' role='alert'>{escape(error)}</p>" if error else ""
+    body = (
+        f"<h1>{escape(title)}</h1>{error_html}"
+        f"<p>You are signing as <strong>{escape(recipient)}</strong>. Stage <strong>{escape(task.stage)}</strong> "
+        f"({task.stage_index + 1} of {len(task.stages)}: {escape(' → '.join(task.stages))}).</p>"
+        f"<h2>Model</h2>{_html_table(model_rows(model))}"
+        f"<h2>Previous stage's batch results</h2>{evidence_html}"
+        f"<p>This request expires at <strong>{escape(iso(request.expires_at))}</strong>.</p>"
+        f"<form method='post' action='{escape(form_action)}'>"
+        "<label for='comment'>Comment (required to reject)</label>"
+        "<textarea id='comment' name='comment' rows='4' maxlength='1000'></textarea>"
+        "<div class='actions'>"
+        "<button type='submit' name='decision' value='approve' class='approve'>Approve</button>"
+        "<button type='submit' name='decision' value='reject' class='reject'>Reject</button>"
+        "</div></form>"
+    )
+    return Page(status=400 if error else 200, title=title, html=_document(title, body))
+
+
+def message_page(status: int, title: str, message: str) -> Page:
+    return Page(status=status, title=title, html=_document(title, f"<h1>{escape(title)}</h1><p>{escape(message)}</p>"))
+
+
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:46rem;margin:0 auto;padding:1rem;line-height:1.45;color:#1b1b1b}"
+    "table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{text-align:left;padding:.3rem .5rem;"
+    "border-bottom:1px solid #ddd;vertical-align:top;word-break:break-all}th{width:38%;word-break:normal}"
+    "textarea{width:100%;box-sizing:border-box;font:inherit}.actions{display:flex;gap:.75rem;margin-top:.75rem}"
+    "button,.button{font:inherit;padding:.6rem 1.2rem;border-radius:.4rem;border:0;color:#fff;"
+    "background:#1d5fbf;text-decoration:none;display:inline-block}.reject{background:#b3261e}"
+    ".approve{background:#1e7b34}.error{color:#b3261e;font-weight:600}.small{font-size:.85rem;color:#555}"
+)
+
+
+def _document(title: str, body: str) -> str:
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>{body}</body></html>"
+    )

@@ -1,0 +1,121 @@
+"""What the services need from the outside world. Adapters implement these with AWS; tests with fakes."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping
+
+from .domain.approvals import ApprovalRequest, DecisionRecord
+from .domain.presentation import Email
+
+
+class ModelRegistry(ABC):
+    @abstractmethod
+    def describe(self, package_arn: str) -> Mapping[str, Any]:
+        """DescribeModelPackage's answer."""
+
+    @abstractmethod
+    def record_stage(
+        self, package_arn: str, metadata: Mapping[str, str], approval_status: str, description: str
+    ) -> None:
+        """Writes the full stage metadata, the approval status and its description. Safe to repeat."""
+
+
+class ApprovedModels(ABC):
+    """The per-stage "approved model" records an inference pipeline reads (SSM Parameter Store)."""
+
+    @abstractmethod
+    def get(self, name: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def put(self, name: str, record: Mapping[str, Any]) -> None: ...
+
+
+class DecisionLog(ABC):
+    """Append-only audit log of every stage outcome."""
+
+    @abstractmethod
+    def append(self, entry: Mapping[str, Any]) -> bool:
+        """Adds the entry; False when an entry with the same key is already there (a retry)."""
+
+    @abstractmethod
+    def entries(self, group: str) -> list[dict[str, Any]]:
+        """Every entry of a model group, oldest first."""
+
+
+@dataclass(frozen=True)
+class ApprovalLink:
+    approval_id: str
+    request_key: str
+    recipient: str
+
+
+class ApprovalStore(ABC):
+    @abstractmethod
+    def save_request(self, request: ApprovalRequest, task_token: str, purge_at: datetime) -> None:
+        """Stores a pending request. Replaces an earlier attempt's pending request for the same stage."""
+
+    @abstractmethod
+    def save_link(self, link: ApprovalLink, purge_at: datetime) -> None: ...
+
+    @abstractmethod
+    def find_link(self, approval_id: str) -> ApprovalLink | None: ...
+
+    @abstractmethod
+    def get_request(self, key: str) -> ApprovalRequest | None: ...
+
+    @abstractmethod
+    def claim(self, key: str, decision: DecisionRecord, now: datetime) -> str:
+        """Atomically moves a pending, unexpired request to decided and returns its task token.
+
+        Raises ApprovalClosed when someone else decided first or the request has expired.
+        """
+
+    @abstractmethod
+    def release(self, key: str, decision_id: str) -> None:
+        """Undoes our claim when the decision could not reach the workflow."""
+
+    @abstractmethod
+    def mark_expired(self, key: str, decision_id: str) -> None:
+        """The workflow no longer waits for this request: record that instead of our claim."""
+
+    @abstractmethod
+    def forget_token(self, key: str) -> None:
+        """Drops the task token of a decided request; nothing needs it any more."""
+
+
+class Mailer(ABC):
+    @abstractmethod
+    def send(self, email: Email) -> str:
+        """Sends and returns the message id."""
+
+
+class TaskClosed(Exception):
+    """The workflow no longer waits on this task token: it was decided, timed out or never existed."""
+
+
+class ExecutionExists(Exception):
+    """An execution with this name exists already (or existed within 90 days)."""
+
+
+class Workflow(ABC):
+    @abstractmethod
+    def start(self, name: str, execution_input: Mapping[str, Any]) -> str:
+        """Starts the execution and returns its ARN. Raises ExecutionExists for a second start."""
+
+    @abstractmethod
+    def succeed_task(self, task_token: str, output: Mapping[str, Any]) -> None: ...
+
+    @abstractmethod
+    def fail_task(self, task_token: str, error: str, cause: str) -> None: ...
+
+
+class ObjectStore(ABC):
+    @abstractmethod
+    def read_text(self, uri: str) -> str | None:
+        """The object's text, or None when it does not exist."""
+
+    @abstractmethod
+    def write_text(self, uri: str, text: str, content_type: str) -> None: ...

@@ -1,0 +1,172 @@
+"""Ask a stage's approvers for a decision, show them what they sign, and record what they decide."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+
+from ..config import ApprovalRequestSettings
+from ..domain.approvals import (
+    RETENTION_AFTER_EXPIRY,
+    ApprovalRequest,
+    DecisionRecord,
+    StageTask,
+    iso,
+    is_well_formed_approval_id,
+    new_approval_id,
+    parse_time,
+    read_decision_form,
+    request_key,
+)
+from ..domain.errors import ApprovalClosed, ApprovalNotFound, InvalidDecision, InvalidPayload
+from ..domain.presentation import Page, approval_email, message_page, review_page
+from ..ports import ApprovalLink, ApprovalStore, Mailer, TaskClosed, Workflow
+
+REJECTION_ERROR = "ApprovalRejected"
+TASK_TOKEN_MAX = 2048
+
+
+def request_approval(
+    payload: Mapping[str, Any], *, settings: ApprovalRequestSettings, store: ApprovalStore, mailer: Mailer
+) -> dict[str, Any]:
+    """Stores the request with its task token, then mails each approver a link of their own.
+
+    The request is stored before any email goes out, so no one ever holds a link to nothing. A retry
+    replaces the pending request and mails fresh links; links from the failed attempt stay valid.
+    """
+    token = payload.get("taskToken")
+    if not isinstance(token, str) or not 1 <= len(token) <= TASK_TOKEN_MAX:
+        raise InvalidPayload("'taskToken' must be a string of 1 to 2048 characters")
+    task = StageTask.from_payload(payload)
+    requested_at = parse_time(_required(payload, "requestedAt"))
+    timeout = payload.get("timeoutSeconds")
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 1:
+        raise InvalidPayload("'timeoutSeconds' must be a positive integer")
+    evidence = payload.get("evidence")
+    if evidence is not None and not isinstance(evidence, Mapping):
+        raise InvalidPayload("'evidence' must be an object or null")
+    recipients = settings.approvers.get(task.stage)
+    if not recipients:
+        raise InvalidPayload(f"no approvers are configured for stage {task.stage!r}")
+
+    request = ApprovalRequest(
+        key=request_key(task.execution_name, task.stage),
+        task=task,
+        requested_at=requested_at,
+        expires_at=requested_at + timedelta(seconds=timeout),
+        recipients=recipients,
+        evidence=evidence,
+    )
+    purge_at = request.expires_at + RETENTION_AFTER_EXPIRY
+    store.save_request(request, token, purge_at)
+    links = [ApprovalLink(new_approval_id(), request.key, recipient) for recipient in recipients]
+    for link in links:
+        store.save_link(link, purge_at)
+    for link in links:
+        url = f"{settings.approval_base_url}/approvals/{link.approval_id}"
+        mailer.send(approval_email(request, link.recipient, url))
+    return {"requestKey": request.key, "recipients": list(recipients), "expiresAt": iso(request.expires_at)}
+
+
+def _required(payload: Mapping[str, Any], key: str) -> str:
+    value = payload.get(key)
+    if not isinstance(value, str) or not value:
+        raise InvalidPayload(f"'{key}' must be a non-empty string")
+    return value
+
+
+def _open(approval_id: str, store: ApprovalStore) -> tuple[ApprovalLink, ApprovalRequest]:
+    if not is_well_formed_approval_id(approval_id):
+        raise ApprovalNotFound("This approval link is not valid. Check that it was copied whole.")
+    link = store.find_link(approval_id)
+    request = store.get_request(link.request_key) if link else None
+    if link is None or request is None:
+        raise ApprovalNotFound("This approval link is unknown, or its request closed long ago.")
+    return link, request
+
+
+def closed_page(error: ApprovalClosed) -> Page:
+    if error.status == "EXPIRED":
+        return message_page(410, "This approval request has expired", str(error) + " Nothing was changed.")
+    return message_page(409, "This approval request was already decided", str(error) + " Nothing was changed.")
+
+
+def show_review(approval_id: str, *, store: ApprovalStore, now: datetime, form_action: str) -> Page:
+    """What a GET or HEAD shows. It never changes anything: mail scanners fetch every link they see."""
+    try:
+        link, request = _open(approval_id, store)
+        request.ensure_open(now)
+    except ApprovalNotFound as exc:
+        return message_page(404, "Approval link not found", str(exc))
+    except ApprovalClosed as exc:
+        return closed_page(exc)
+    return review_page(request, link.recipient, form_action)
+
+
+def decide(
+    approval_id: str,
+    form: Mapping[str, str],
+    *,
+    store: ApprovalStore,
+    workflow: Workflow,
+    now: datetime,
+    form_action: str,
+) -> Page:
+    """Records a decision and resumes the execution, exactly once however many people click at once.
+
+    The conditional claim in the store picks one winner. Only then is the task token used; if the
+    workflow no longer waits for it, the claim becomes "expired", and if AWS fails, the claim is undone
+    so the approver can simply try again.
+    """
+    try:
+        link, request = _open(approval_id, store)
+        request.ensure_open(now)
+    except ApprovalNotFound as exc:
+        return message_page(404, "Approval link not found", str(exc))
+    except ApprovalClosed as exc:
+        return closed_page(exc)
+    try:
+        decision, comment = read_decision_form(form)
+    except InvalidDecision as exc:
+        return review_page(request, link.recipient, form_action, error=str(exc))
+
+    record = DecisionRecord(
+        decision_id=secrets.token_hex(8),
+        decision=decision,
+        stage=request.task.stage,
+        approver=link.recipient,
+        comment=comment,
+        decided_at=iso(now),
+        model_package_arn=request.task.model.package_arn,
+        model_version=request.task.model.version,
+    )
+    try:
+        token = store.claim(request.key, record, now)
+    except ApprovalClosed as exc:
+        return closed_page(exc)
+
+    try:
+        if record.decision.value == "approve":
+            workflow.succeed_task(token, record.to_payload())
+        else:
+            workflow.fail_task(token, REJECTION_ERROR, json.dumps(record.to_payload()))
+    except TaskClosed:
+        store.mark_expired(request.key, record.decision_id)
+        return message_page(
+            410,
+            "This approval request has expired",
+            "The workflow stopped waiting for this decision before it arrived. Nothing was changed.",
+        )
+    except Exception:
+        store.release(request.key, record.decision_id)
+        raise
+    store.forget_token(request.key)
+    verb = "approved" if record.decision.value == "approve" else "rejected"
+    return message_page(
+        200,
+        f"Recorded: {verb}",
+        f"You {verb} {request.task.model.group} version {request.task.model.version} for {request.task.stage} "
+        f"at {record.decided_at}. The workflow has been told.",
+    )

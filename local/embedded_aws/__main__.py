@@ -1,0 +1,73 @@
+"""python -m embedded_aws up | demo"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .template import TemplateError, parse_overrides
+
+
+def up(args: argparse.Namespace) -> int:
+    from .stack import EmbeddedStack
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # The interpreter logs every caught state failure with its full internal representation.
+    logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    try:
+        stack = EmbeddedStack(
+            overrides=parse_overrides(args.parameter), aws_port=args.aws_port, api_port=args.api_port, host=args.host
+        )
+        info = stack.start()
+    except TemplateError as exc:
+        print(f"embedded AWS: {exc}", file=sys.stderr)
+        return 2
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    state = Path(args.state_file)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    temporary = state.with_suffix(".tmp")
+    temporary.write_text(json.dumps(info.to_json(), indent=2))
+    temporary.replace(state)  # readers never see a half-written file
+    print(
+        f"Embedded AWS is up.\n"
+        f"  AWS endpoint : {info.aws_endpoint}   (AWS_ENDPOINT_URL for the AWS CLI and boto3)\n"
+        f"  Approval API : {info.api_url}\n"
+        f"  Outbox       : {info.api_url}/outbox\n"
+        f"  State machine: {info.resources['PromotionStateMachine']}\n"
+        f"Stop with Ctrl-C.",
+        flush=True,
+    )
+    stopped.wait()
+    stack.stop()
+    state.unlink(missing_ok=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m embedded_aws")
+    commands = parser.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("up", help="run the embedded AWS until stopped")
+    start.add_argument("--host", default="127.0.0.1")
+    start.add_argument("--aws-port", type=int, default=4010)
+    start.add_argument("--api-port", type=int, default=3000)
+    start.add_argument("--state-file", default=".local/stack.json")
+    start.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a template parameter (after samconfig.toml's [local] section)")
+    start.set_defaults(func=up)
+    demo = commands.add_parser("demo", help="register a model and promote it through every stage")
+    demo.set_defaults(func=lambda args: __import__("embedded_aws.demo", fromlist=["run"]).run())
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""Talk to a running embedded stack from another process: the demo, the tests, a person's scripts.
+
+`StackProcess` starts `python -m embedded_aws up` as a child process, the way AWS is "somewhere else";
+`StackClient` offers boto3 clients bound to it and the outbox, plus waits that fail with a clear message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import requests
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+LINK = re.compile(r"https?://[^\s\"'<>]+/approvals/[A-Za-z0-9_-]+")
+
+
+class StackError(RuntimeError):
+    pass
+
+
+class StackClient:
+    def __init__(self, info: dict[str, Any]):
+        self.info = info
+        self.api_url: str = info["api_url"]
+        self.resources: dict[str, str] = info["resources"]
+        self.parameters: dict[str, Any] = info["parameters"]
+        self.http = requests.Session()
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(
+            service,
+            region_name=self.info["region"],
+            endpoint_url=self.info["aws_endpoint"],
+            aws_access_key_id="embedded",
+            aws_secret_access_key="embedded",
+        )
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.resources["PromotionStateMachine"]
+
+    def outbox(self) -> list[dict[str, Any]]:
+        answer = self.http.get(f"{self.api_url}/outbox.json", timeout=10)
+        answer.raise_for_status()
+        return list(answer.json())
+
+    def wait_for(self, what: str, probe: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = probe()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise StackError(f"timed out after {timeout:.0f}s waiting for {what}")
+            time.sleep(interval)
+
+    def wait_for_email(self, predicate: Callable[[dict[str, Any]], bool], what: str, timeout: float = 30.0) -> dict[str, Any]:
+        return self.wait_for(what, lambda: next((m for m in self.outbox() if predicate(m)), None), timeout)
+
+    def emails_to(self, address: str) -> list[dict[str, Any]]:
+        return [m for m in self.outbox() if address in m["to"]]
+
+    @staticmethod
+    def links(message: dict[str, Any]) -> list[str]:
+        return sorted(set(LINK.findall(message["text"] + message["html"])))
+
+    def wait_for_execution(self, arn: str, timeout: float = 60.0) -> dict[str, Any]:
+        sfn = self.client("stepfunctions")
+
+        def finished() -> dict[str, Any] | None:
+            described = sfn.describe_execution(executionArn=arn)
+            return described if described["status"] != "RUNNING" else None
+
+        return self.wait_for(f"execution {arn} to finish", finished, timeout, interval=0.2)
+
+    def execution_for(self, name: str, timeout: float = 30.0) -> str:
+        sfn = self.client("stepfunctions")
+        arn = f"{self.state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
+
+        def exists() -> str | None:
+            try:
+                sfn.describe_execution(executionArn=arn)
+            except sfn.exceptions.ExecutionDoesNotExist:
+                return None
+            return arn
+
+        return self.wait_for(f"execution {name} to start", exists, timeout)
+
+    def history(self, arn: str) -> list[dict[str, Any]]:
+        sfn = self.client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page = sfn.get_execution_history(executionArn=arn, maxResults=1000, **({"nextToken": token} if token else {}))
+            events.extend(page["events"])
+            token = page.get("nextToken")
+            if not token:
+                return events
+
+    def decide(self, link: str, decision: str, comment: str = "") -> requests.Response:
+        """What an approver's browser does: open the review page, then submit its form."""
+        page = self.http.get(link, timeout=30)
+        if page.status_code != 200:
+            return page
+        action = re.search(r"<form method='post' action='([^']+)'", page.text)
+        if not action:
+            raise StackError(f"the review page at {link} has no decision form")
+        target = requests.compat.urljoin(link, action.group(1))
+        return self.http.post(target, data={"decision": decision, "comment": comment}, timeout=30)
+
+
+class StackProcess:
+    """A stack in a child process. Its log (the Lambda functions' output) goes to `log_path`."""
+
+    def __init__(self, overrides: dict[str, str] | None = None, log_path: Path | None = None):
+        self.overrides = overrides or {}
+        self.workdir = Path(tempfile.mkdtemp(prefix="embedded-aws-"))
+        self.state_file = self.workdir / "stack.json"
+        self.log_path = log_path or self.workdir / "stack.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> StackClient:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self, timeout: float = 60.0) -> StackClient:
+        command = [sys.executable, "-m", "embedded_aws", "up", "--state-file", str(self.state_file)]
+        for key, value in self.overrides.items():
+            command += ["--parameter", f"{key}={value}"]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT / "local"), env.get("PYTHONPATH")]))
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=PROJECT_ROOT)
+        deadline = time.monotonic() + timeout
+        while not self.state_file.exists():
+            if self.process.poll() is not None:
+                raise StackError(f"the embedded AWS exited during start-up; see {self.log_path}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise StackError(f"the embedded AWS did not start within {timeout:.0f}s; see {self.log_path}")
+            time.sleep(0.1)
+        return StackClient(json.loads(self.state_file.read_text()))
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process = None

@@ -1,0 +1,134 @@
+"""EventBridge for the embedded AWS: SageMaker's registry events, delivered to the template's rule targets.
+
+moto's SageMaker emits no events and moto's EventBridge cannot target a Lambda function, so this module
+does both halves: it wraps the registry's create/update calls to publish "SageMaker Model Package State
+Change" events (on every update, as SageMaker does, the workflow's own included), and delivers each
+event asynchronously, at least once, to every function whose EventBridgeRule pattern matches it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from moto.events.models import EventPattern
+from moto.sagemaker.models import SageMakerModelBackend
+
+from .lambda_runtime import FunctionSpec, LocalLambdaRuntime
+
+log = logging.getLogger("embedded_aws.eventbridge")
+
+DETAIL_TYPE = "SageMaker Model Package State Change"
+# Lambda retries a failed asynchronous invocation twice.
+ASYNC_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Route:
+    rule: str
+    pattern: EventPattern
+    target: FunctionSpec
+
+
+class EventBus:
+    """The default event bus: routes matching events to their target functions, one at a time, in order."""
+
+    def __init__(self, runtime: LocalLambdaRuntime):
+        self.runtime = runtime
+        self.routes: list[Route] = []
+        self.delivered: list[dict[str, Any]] = []
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._worker = threading.Thread(target=self._deliver_forever, name="eventbridge", daemon=True)
+        self._suppressed = 0
+        self._lock = threading.Lock()
+
+    def add_rule(self, rule: str, pattern: dict[str, Any], target: FunctionSpec) -> None:
+        self.routes.append(Route(rule, EventPattern(json.dumps(pattern), pattern), target))
+
+    def start(self) -> None:
+        self._worker.start()
+
+    def put(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            if self._suppressed:
+                log.info("event %s dropped on purpose (drop_next_events)", event["id"])
+                self._suppressed -= 1
+                return
+        self._queue.put(event)
+
+    def drop_next(self, count: int) -> None:
+        """Loses the next `count` events, as a real bus may; used to prove recovery paths."""
+        with self._lock:
+            self._suppressed += count
+
+    def idle(self) -> bool:
+        return self._queue.unfinished_tasks == 0
+
+    def _deliver_forever(self) -> None:
+        while True:
+            event = self._queue.get()
+            try:
+                if event is not None:
+                    self._deliver(event)
+            finally:
+                self._queue.task_done()
+
+    def _deliver(self, event: dict[str, Any]) -> None:
+        for route in self.routes:
+            if not route.pattern.matches_event(event):
+                continue
+            for attempt in range(1, ASYNC_ATTEMPTS + 1):
+                result = self.runtime.invoke(route.target, event)
+                if result.function_error is None:
+                    break
+                log.warning("%s failed on attempt %d for event %s", route.target.name, attempt, event["id"])
+                time.sleep(0.2 * attempt)
+        self.delivered.append(event)
+
+
+def model_package_event(backend: SageMakerModelBackend, arn: str) -> dict[str, Any]:
+    detail = backend.describe_model_package(arn).gen_response_object()
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": DETAIL_TYPE,
+        "source": "aws.sagemaker",
+        "account": backend.account_id,
+        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": backend.region_name,
+        "resources": [arn],
+        "detail": json.loads(json.dumps(detail, default=_iso)),
+    }
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def publish_registry_events(bus: EventBus) -> None:
+    """Makes moto's registry publish an event after every CreateModelPackage and UpdateModelPackage."""
+    original_create = SageMakerModelBackend.create_model_package
+    original_update = SageMakerModelBackend.update_model_package
+
+    def create_model_package(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> str:
+        arn = original_create(self, *args, **kwargs)
+        if self.describe_model_package(arn).model_package_group_name:
+            bus.put(model_package_event(self, arn))
+        return arn
+
+    def update_model_package(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> str:
+        arn = original_update(self, *args, **kwargs)
+        bus.put(model_package_event(self, arn))
+        return arn
+
+    SageMakerModelBackend.create_model_package = create_model_package  # type: ignore[method-assign]
+    SageMakerModelBackend.update_model_package = update_model_package  # type: ignore[method-assign]

@@ -1,0 +1,306 @@
+"""Bring up the embedded AWS: moto in server mode, the template's resources, its handlers, events and API."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import socket
+import tomllib
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .eventbridge import EventBus, publish_registry_events
+from .http_api import HttpRoute, LocalHttpApi
+from .lambda_runtime import FunctionSpec, LocalLambdaRuntime
+from .template import ACCOUNT_ID, Resolver, TemplateError, load_template, parameter_values, parse_overrides
+
+log = logging.getLogger("embedded_aws")
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+LAMBDA_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/embedded-lambda"
+STATES_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/embedded-states"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def samconfig_overrides(path: Path, environment: str = "local") -> dict[str, str]:
+    """The parameter_overrides of one samconfig.toml environment ([local] for the embedded stack)."""
+    if not path.exists():
+        return {}
+    config = tomllib.loads(path.read_text(encoding="utf-8"))
+    overrides = config.get(environment, {}).get("deploy", {}).get("parameters", {}).get("parameter_overrides", [])
+    if isinstance(overrides, str):
+        overrides = overrides.split()
+    return parse_overrides(list(overrides))
+
+
+@dataclass
+class StackInfo:
+    """What a client needs to reach the stack; written to a JSON file by `python -m embedded_aws up`."""
+
+    aws_endpoint: str
+    api_url: str
+    region: str
+    stack_name: str
+    resources: dict[str, str]
+    parameters: dict[str, Any]
+    pid: int = field(default_factory=os.getpid)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class EmbeddedStack:
+    def __init__(
+        self,
+        project_root: Path = PROJECT_ROOT,
+        overrides: dict[str, str] | None = None,
+        aws_port: int = 0,
+        api_port: int = 0,
+        host: str = "127.0.0.1",
+        stack_name: str = "model-promotion-local",
+    ):
+        self.root = project_root
+        self.host = host
+        self.aws_port = aws_port or free_port()
+        self.api_port = api_port or free_port()
+        self.stack_name = stack_name
+        self.aws_endpoint = f"http://{host}:{self.aws_port}"
+        self.api_url = f"http://{host}:{self.api_port}"
+        self.template = load_template(self.root / "template.yaml")
+        wanted = samconfig_overrides(self.root / "samconfig.toml")
+        wanted.update(overrides or {})
+        # Approval links must point at this machine's API, as a custom domain would in AWS.
+        wanted.setdefault("ApprovalBaseUrl", self.api_url)
+        self.parameters = parameter_values(self.template, wanted)
+        self.resolver = Resolver(self.template, self.parameters, REGION, stack_name)
+        self.runtime: LocalLambdaRuntime | None = None
+        self.bus: EventBus | None = None
+        self.api: LocalHttpApi | None = None
+        self._moto: Any = None
+
+    # -- moto --------------------------------------------------------------------------------------
+    def _start_moto(self) -> None:
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "embedded",
+                "AWS_SECRET_ACCESS_KEY": "embedded",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                # The interpreter calls back into moto on this port for every AWS SDK integration.
+                "MOTO_PORT": str(self.aws_port),
+                # Every boto3 client in this process, the handlers' included, talks to the embedded AWS.
+                "AWS_ENDPOINT_URL": self.aws_endpoint,
+            }
+        )
+        os.environ.pop("AWS_PROFILE", None)
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
+        self._moto.start()
+        import requests
+
+        requests.post(
+            f"{self.aws_endpoint}/moto-api/config",
+            json={"stepfunctions": {"execute_state_machine": True}},
+            timeout=10,
+        ).raise_for_status()
+
+    def _client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, region_name=REGION, endpoint_url=self.aws_endpoint)
+
+    # -- provisioning ------------------------------------------------------------------------------
+    def _resources(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(lid, r) for lid, r in self.template["Resources"].items() if r.get("Type") == kind]
+
+    def _physical_name(self, logical_id: str, lowercase: bool = False) -> str:
+        name = f"{self.stack_name}-{logical_id}"[:63]
+        return name.lower() if lowercase else name
+
+    def _name_resources(self) -> None:
+        r = self.resolver
+        for lid, _ in self._resources("AWS::DynamoDB::Table"):
+            name = self._physical_name(lid)
+            r.refs[lid] = name
+            r.attributes[(lid, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"
+        for lid, _ in self._resources("AWS::S3::Bucket"):
+            name = self._physical_name(lid, lowercase=True)
+            r.refs[lid] = name
+            r.attributes[(lid, "Arn")] = f"arn:aws:s3:::{name}"
+        for lid, _ in self._resources("AWS::Serverless::Function"):
+            name = self._physical_name(lid)
+            r.refs[lid] = name
+            r.attributes[(lid, "Arn")] = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
+        for lid, _ in self._resources("AWS::Serverless::StateMachine"):
+            name = self._physical_name(lid)
+            r.refs[lid] = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{name}"
+            r.attributes[(lid, "Name")] = name
+            r.attributes[(lid, "Arn")] = r.refs[lid]
+        for lid, _ in self._resources("AWS::Serverless::HttpApi"):
+            r.refs[lid] = "localapi"
+
+    def _globals(self) -> dict[str, Any]:
+        return self.template.get("Globals", {}).get("Function", {})
+
+    def _function_specs(self) -> list[FunctionSpec]:
+        defaults = self._globals()
+        specs = []
+        for lid, resource in self._resources("AWS::Serverless::Function"):
+            props = resource.get("Properties", {})
+            environment = dict(self.resolver.resolve(defaults.get("Environment", {}).get("Variables", {})))
+            environment.update(self.resolver.resolve(props.get("Environment", {}).get("Variables", {})))
+            specs.append(
+                FunctionSpec(
+                    logical_id=lid,
+                    name=self.resolver.refs[lid],
+                    arn=self.resolver.attributes[(lid, "Arn")],
+                    code_uri=(self.root / props["CodeUri"]).resolve(),
+                    handler=props["Handler"],
+                    environment={k: str(v) for k, v in environment.items()},
+                    timeout=int(props.get("Timeout", defaults.get("Timeout", 3))),
+                    memory_size=int(props.get("MemorySize", defaults.get("MemorySize", 128))),
+                )
+            )
+        return specs
+
+    def _provision(self, functions: list[FunctionSpec]) -> None:
+        dynamodb, s3, iam = self._client("dynamodb"), self._client("s3"), self._client("iam")
+        for lid, resource in self._resources("AWS::DynamoDB::Table"):
+            props = self.resolver.resolve(resource["Properties"])
+            dynamodb.create_table(
+                TableName=self.resolver.refs[lid],
+                AttributeDefinitions=props["AttributeDefinitions"],
+                KeySchema=props["KeySchema"],
+                BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
+            )
+            if "TimeToLiveSpecification" in props:
+                dynamodb.update_time_to_live(
+                    TableName=self.resolver.refs[lid], TimeToLiveSpecification=props["TimeToLiveSpecification"]
+                )
+        for lid, _ in self._resources("AWS::S3::Bucket"):
+            s3.create_bucket(Bucket=self.resolver.refs[lid])
+        for role in (LAMBDA_ROLE, STATES_ROLE):
+            iam.create_role(RoleName=role.rsplit("/", 1)[-1], AssumeRolePolicyDocument="{}")
+        self._provision_functions(functions)
+        self._verify_ses_identities()
+        self._provision_state_machines()
+
+    def _provision_functions(self, functions: list[FunctionSpec]) -> None:
+        """Registers each function with moto's Lambda so it can be listed and described like in AWS.
+
+        The code package is a placeholder: invocations never reach moto's Lambda (see lambda_runtime).
+        """
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as bundle:
+            bundle.writestr("placeholder.py", "# The embedded AWS runs the handler from the project tree.\n")
+        lambda_client = self._client("lambda")
+        for spec in functions:
+            lambda_client.create_function(
+                FunctionName=spec.name,
+                Runtime="python3.11",
+                Role=LAMBDA_ROLE,
+                Handler=spec.handler,
+                Code={"ZipFile": archive.getvalue()},
+                Timeout=spec.timeout,
+                MemorySize=spec.memory_size,
+                Environment={"Variables": spec.environment},
+            )
+
+    def _verify_ses_identities(self) -> None:
+        """Verifies the identities the functions may send from (their ses:Send* policy resources).
+
+        In AWS these are verified once by the account owner; the sandbox also requires it.
+        """
+        identities: set[str] = set()
+        for _, resource in self._resources("AWS::Serverless::Function"):
+            for policy in self.resolver.resolve(resource.get("Properties", {}).get("Policies", [])):
+                for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+                    actions = statement.get("Action", [])
+                    actions = [actions] if isinstance(actions, str) else actions
+                    if any(a.startswith("ses:Send") for a in actions):
+                        resources = statement.get("Resource", [])
+                        for arn in [resources] if isinstance(resources, str) else resources:
+                            identities.add(arn.split(":identity/", 1)[-1])
+        ses = self._client("ses")
+        for identity in sorted(identities):
+            if "@" in identity:
+                ses.verify_email_identity(EmailAddress=identity)
+            else:
+                ses.verify_domain_identity(Domain=identity)
+
+    def _provision_state_machines(self) -> None:
+        sfn = self._client("stepfunctions")
+        for lid, resource in self._resources("AWS::Serverless::StateMachine"):
+            props = resource["Properties"]
+            definition = (self.root / props["DefinitionUri"]).read_text(encoding="utf-8")
+            # SAM replaces ${Name} in the ASL file with each DefinitionSubstitutions value, as plain text.
+            for key, value in self.resolver.resolve(props.get("DefinitionSubstitutions", {})).items():
+                definition = definition.replace("${" + key + "}", str(value))
+            json.loads(definition)  # a substitution that broke the JSON should fail here, not mid-execution
+            sfn.create_state_machine(
+                name=self.resolver.attributes[(lid, "Name")],
+                definition=definition,
+                roleArn=STATES_ROLE,
+                type=props.get("Type", "STANDARD"),
+                tracingConfiguration={"enabled": bool(props.get("Tracing", {}).get("Enabled", False))},
+            )
+
+    def _routes(self, functions: list[FunctionSpec]) -> tuple[list[tuple[str, dict[str, Any], FunctionSpec]], list[HttpRoute]]:
+        by_id = {f.logical_id: f for f in functions}
+        rules, routes = [], []
+        for lid, resource in self._resources("AWS::Serverless::Function"):
+            for event_id, event in resource.get("Properties", {}).get("Events", {}).items():
+                props = self.resolver.resolve(event.get("Properties", {}))
+                if event["Type"] == "EventBridgeRule":
+                    rules.append((f"{lid}{event_id}", props["Pattern"], by_id[lid]))
+                elif event["Type"] == "HttpApi":
+                    routes.append(HttpRoute(props["Method"].upper(), props["Path"], by_id[lid]))
+                else:
+                    raise TemplateError(f"{lid}: event type {event['Type']} is not supported by the embedded AWS")
+        return rules, routes
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> StackInfo:
+        self._start_moto()
+        self._name_resources()
+        functions = self._function_specs()
+        self._provision(functions)
+        self.runtime = LocalLambdaRuntime(functions, dict(os.environ), REGION)
+        self.runtime.install()
+        self.bus = EventBus(self.runtime)
+        rules, routes = self._routes(functions)
+        for name, pattern, target in rules:
+            self.bus.add_rule(name, pattern, target)
+        publish_registry_events(self.bus)
+        self.bus.start()
+        self.api = LocalHttpApi(self.runtime, routes, REGION)
+        self.api.start(self.host, self.api_port)
+        return self.info()
+
+    def info(self) -> StackInfo:
+        resources = dict(self.resolver.refs)
+        return StackInfo(
+            aws_endpoint=self.aws_endpoint,
+            api_url=self.api_url,
+            region=REGION,
+            stack_name=self.stack_name,
+            resources=resources,
+            parameters=self.parameters,
+        )
+
+    def stop(self) -> None:
+        if self.api is not None:
+            self.api.stop()
+        if self._moto is not None:
+            self._moto.stop()
