@@ -136,7 +136,9 @@ class StackProcess:
         self.stop()
 
     def start(self, timeout: float = 60.0) -> StackClient:
-        command = [sys.executable, "-m", "embedded_aws", "up", "--state-file", str(self.state_file)]
+        # Port 0: each stack takes free ports, so several can run side by side (tests, a `make up`).
+        command = [sys.executable, "-m", "embedded_aws", "up", "--state-file", str(self.state_file),
+                   "--aws-port", "0", "--api-port", "0"]
         for key, value in self.overrides.items():
             command += ["--parameter", f"{key}={value}"]
         env = dict(os.environ)

@@ -1,16 +1,13 @@
 """Run the project's real Lambda handlers in this process, as moto's Lambda would if it had Docker.
 
-moto's Lambda without Docker only echoes its payload, so a botocore `before-call.lambda.Invoke` hook
-on boto3's default session answers every Invoke of a template function by calling its handler here.
-The Step Functions interpreter builds its Lambda client from that session, so each state machine task
-runs real code, and the answer has the shape the Lambda service gives (FunctionError and an error
-payload when the handler raises).
+moto's Lambda without Docker only echoes its payload. Here every Invoke of a template function calls
+its real handler instead, with the function's environment, and answers the way the Lambda service
+does: the handler's result, or FunctionError with an error payload when the handler raises.
 """
 
 from __future__ import annotations
 
 import importlib
-import io
 import json
 import logging
 import os
@@ -22,7 +19,6 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import unquote
 
 log = logging.getLogger("embedded_aws.lambda")
 
@@ -78,22 +74,11 @@ class LocalLambdaRuntime:
 
     def __init__(self, functions: list[FunctionSpec], base_environment: dict[str, str], region: str):
         self.functions = {f.name: f for f in functions}
-        self.by_arn = {f.arn: f for f in functions}
-        self.by_logical_id = {f.logical_id: f for f in functions}
         self.base_environment = dict(base_environment)
         self.region = region
         self._lock = threading.RLock()
         self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
         self.durations: list[tuple[str, float]] = []
-
-    def find(self, name_or_arn: str) -> FunctionSpec | None:
-        name_or_arn = unquote(name_or_arn)
-        if name_or_arn in self.by_arn:
-            return self.by_arn[name_or_arn]
-        if name_or_arn.startswith("arn:"):
-            parts = name_or_arn.split(":")
-            name_or_arn = parts[6] if len(parts) > 6 else name_or_arn
-        return self.functions.get(name_or_arn.split(":")[0])
 
     def _environment(self, spec: FunctionSpec) -> dict[str, str]:
         env = dict(self.base_environment)
@@ -148,34 +133,31 @@ class LocalLambdaRuntime:
                 _restore_environment(saved)
 
     def install(self) -> None:
-        """Answers lambda:Invoke for template functions on boto3's default session (see module docstring)."""
-        import boto3
+        """Answers every Invoke of a template function that reaches moto's Lambda with the real handler.
 
-        if boto3.DEFAULT_SESSION is None:
-            boto3.setup_default_session()
-        assert boto3.DEFAULT_SESSION is not None
-        boto3.DEFAULT_SESSION.events.register("before-call.lambda.Invoke", self._on_invoke)
+        The patch sits on moto's Lambda function model, so the state machine interpreter (which calls
+        back into moto over HTTP), the event bus, and any outside client (`aws lambda invoke`) all get
+        the same behaviour. Functions not in the template keep moto's own behaviour.
+        """
+        from moto.awslambda.models import LambdaFunction
 
-    def _on_invoke(self, params: dict[str, Any], **_: Any) -> Any:
-        from botocore.awsrequest import AWSResponse
+        runtime = self
+        original = LambdaFunction.invoke
 
-        # url_path is /2015-03-31/functions/<name or ARN>/invocations
-        path = params.get("url_path", "")
-        name = path.split("/functions/", 1)[-1].rsplit("/invocations", 1)[0]
-        spec = self.find(name)
-        if spec is None:
-            return None  # not ours: let moto answer (ResourceNotFound)
-        body = params.get("body") or b"{}"
-        event = json.loads(body) if body else {}
-        invocation_type = (params.get("headers") or {}).get("X-Amz-Invocation-Type", "RequestResponse")
-        if invocation_type == "Event":
-            threading.Thread(target=self.invoke, args=(spec, event), daemon=True).start()
-            return AWSResponse("http://local", 202, {}, None), {"StatusCode": 202, "Payload": _body(b"")}
-        result = self.invoke(spec, event)
-        parsed: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": _body(result.payload)}
-        if result.function_error:
-            parsed["FunctionError"] = result.function_error
-        return AWSResponse("http://local", 200, {}, None), parsed
+        def invoke(function: Any, body: str, request_headers: Any, response_headers: Any) -> str | bytes:
+            spec = runtime.functions.get(function.function_name)
+            if spec is None:
+                return original(function, body, request_headers, response_headers)
+            event = json.loads(body) if body else {}
+            if request_headers.get("x-amz-invocation-type", "RequestResponse") == "Event":
+                threading.Thread(target=runtime.invoke, args=(spec, event), daemon=True).start()
+                return b""
+            result = runtime.invoke(spec, event)
+            if result.function_error:
+                response_headers["x-amz-function-error"] = result.function_error
+            return result.payload
+
+        LambdaFunction.invoke = invoke  # type: ignore[method-assign]
 
 
 def _apply_environment(wanted: dict[str, str]) -> dict[str, str | None]:
@@ -191,9 +173,3 @@ def _restore_environment(saved: dict[str, str | None]) -> None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-
-
-def _body(data: bytes) -> Any:
-    from botocore.response import StreamingBody
-
-    return StreamingBody(io.BytesIO(data), len(data))

@@ -16,6 +16,7 @@ from typing import Any
 from .eventbridge import EventBus, publish_registry_events
 from .http_api import HttpRoute, LocalHttpApi
 from .lambda_runtime import FunctionSpec, LocalLambdaRuntime
+from .moto_fixes import apply_all as apply_moto_fixes
 from .template import ACCOUNT_ID, Resolver, TemplateError, load_template, parameter_values, parse_overrides
 
 log = logging.getLogger("embedded_aws")
@@ -105,6 +106,7 @@ class EmbeddedStack:
         os.environ.pop("AWS_PROFILE", None)
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+        apply_moto_fixes()
         self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
         self._moto.start()
         import requests

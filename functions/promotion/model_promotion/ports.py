@@ -102,6 +102,10 @@ class ExecutionExists(Exception):
 
 class Workflow(ABC):
     @abstractmethod
+    def execution_exists(self, name: str) -> bool:
+        """Whether an execution of this name exists (running or closed within 90 days)."""
+
+    @abstractmethod
     def start(self, name: str, execution_input: Mapping[str, Any]) -> str:
         """Starts the execution and returns its ARN. Raises ExecutionExists for a second start."""
 

@@ -20,6 +20,18 @@ class StepFunctionsWorkflow(Workflow):
     def __init__(self, state_machine_arn: str = ""):
         self.state_machine_arn = state_machine_arn
 
+    def execution_exists(self, name: str) -> bool:
+        arn = f"{self.state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
+        try:
+            client("stepfunctions").describe_execution(executionArn=arn)
+        except (ClientError, BotoCoreError) as exc:
+            if error_code(exc) == "ExecutionDoesNotExist":
+                return False
+            if is_transient(exc):
+                raise transient("DescribeExecution", exc) from exc
+            raise ConfigurationError(f"DescribeExecution refused: {error_code(exc)}") from exc
+        return True
+
     def start(self, name: str, execution_input: Mapping[str, Any]) -> str:
         try:
             answer = client("stepfunctions").start_execution(

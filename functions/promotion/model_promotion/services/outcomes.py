@@ -6,7 +6,7 @@ import json
 from typing import Any, Mapping
 
 from ..config import OutcomeSettings
-from ..domain.approvals import DecisionRecord, StageTask
+from ..domain.approvals import DecisionRecord, StageTask, iso, parse_time
 from ..domain.errors import InvalidPayload
 from ..domain.presentation import outcome_email
 from ..domain.records import approved_model_parameter_name, approved_model_record, audit_entry
@@ -37,6 +37,7 @@ def record_stage_outcome(
     recorded_at = payload.get("recordedAt")
     if not isinstance(recorded_at, str) or not recorded_at:
         raise InvalidPayload("'recordedAt' must be the time the state machine entered this state")
+    recorded_at = iso(parse_time(recorded_at))
 
     decision: DecisionRecord | None = None
     reason: str | None = None

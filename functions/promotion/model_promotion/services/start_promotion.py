@@ -35,6 +35,11 @@ def start_promotion(event: Any, *, registry: ModelRegistry, workflow: Workflow, 
         return StartResult("ignored", f"the version is now {current_status}, no longer {PENDING_MANUAL_APPROVAL}")
     model = ModelVersion.from_description(description)
     name = execution_name(model.group, model.version)
+    # StartExecution with the same name and input succeeds while the first execution runs, so asking
+    # first is what tells a repeat from a start. Two repeats racing past this check still start only
+    # one execution: the name guarantees that; only the log line would call both "started".
+    if workflow.execution_exists(name):
+        return StartResult("duplicate", "a promotion for this version exists already", execution_name=name)
     try:
         arn = workflow.start(name, promotion_input(model, stages))
     except ExecutionExists:

@@ -1,0 +1,215 @@
+"""In-memory stand-ins for the ports in model_promotion/ports.py, with the semantics their docstrings promise.
+
+Each fake keeps its state in plain attributes so tests can arrange it (Given) and inspect it (Then).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Mapping
+
+from model_promotion.domain.approvals import ApprovalRequest, DecisionRecord, RequestStatus
+from model_promotion.domain.errors import ApprovalClosed, InvalidPayload
+from model_promotion.domain.presentation import Email
+from model_promotion.ports import (
+    ApprovalLink,
+    ApprovalStore,
+    ApprovedModels,
+    DecisionLog,
+    ExecutionExists,
+    Mailer,
+    ModelRegistry,
+    Workflow,
+)
+
+EXECUTION_ARN_PREFIX = "arn:aws:states:eu-west-1:123456789012:execution:model-promotion:"
+
+
+@dataclass(frozen=True)
+class StageUpdate:
+    package_arn: str
+    metadata: dict[str, str]
+    approval_status: str
+    description: str
+
+
+class FakeRegistry(ModelRegistry):
+    """DescribeModelPackage / UpdateModelPackage over a dict of descriptions keyed by package ARN."""
+
+    def __init__(self, *descriptions: Mapping[str, Any]) -> None:
+        self.descriptions: dict[str, dict[str, Any]] = {}
+        self.described: list[str] = []
+        self.updates: list[StageUpdate] = []
+        for description in descriptions:
+            self.add(description)
+
+    def add(self, description: Mapping[str, Any]) -> None:
+        self.descriptions[str(description["ModelPackageArn"])] = copy.deepcopy(dict(description))
+
+    def describe(self, package_arn: str) -> Mapping[str, Any]:
+        self.described.append(package_arn)
+        if package_arn not in self.descriptions:
+            raise InvalidPayload(f"model package {package_arn} cannot be read: ValidationException")
+        return copy.deepcopy(self.descriptions[package_arn])
+
+    def record_stage(
+        self, package_arn: str, metadata: Mapping[str, str], approval_status: str, description: str
+    ) -> None:
+        if package_arn not in self.descriptions:
+            raise InvalidPayload(f"model package {package_arn} cannot be updated: ValidationException")
+        self.updates.append(StageUpdate(package_arn, dict(metadata), approval_status, description))
+        stored = self.descriptions[package_arn]
+        stored["CustomerMetadataProperties"] = dict(metadata)
+        stored["ModelApprovalStatus"] = approval_status
+        stored["ApprovalDescription"] = description
+
+
+class FakeApprovedModels(ApprovedModels):
+    """Parameter Store: every put is a new version of the parameter, stored as JSON would round-trip it."""
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[dict[str, Any]]] = {}
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        versions = self.history.get(name)
+        return copy.deepcopy(versions[-1]) if versions else None
+
+    def put(self, name: str, record: Mapping[str, Any]) -> None:
+        self.history.setdefault(name, []).append(json.loads(json.dumps(dict(record), sort_keys=True)))
+
+
+class FakeDecisionLog(DecisionLog):
+    """Append-only: a second entry with the same entryKey in the same group is refused, never overwritten."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, list[dict[str, Any]]] = {}
+
+    def append(self, entry: Mapping[str, Any]) -> bool:
+        group = self.groups.setdefault(str(entry["modelPackageGroupName"]), [])
+        if any(existing["entryKey"] == entry["entryKey"] for existing in group):
+            return False
+        group.append(copy.deepcopy(dict(entry)))
+        return True
+
+    def entries(self, group: str) -> list[dict[str, Any]]:
+        return copy.deepcopy(self.groups.get(group, []))
+
+
+class FakeApprovalStore(ApprovalStore):
+    """The approvals table: requests and their task tokens, and the links that point at them."""
+
+    def __init__(self) -> None:
+        self.requests: dict[str, ApprovalRequest] = {}
+        self.tokens: dict[str, str] = {}
+        self.links: dict[str, ApprovalLink] = {}
+        self.purge_at: dict[str, datetime] = {}
+
+    def snapshot(self) -> tuple[dict[str, ApprovalRequest], dict[str, str], dict[str, ApprovalLink]]:
+        return dict(self.requests), dict(self.tokens), dict(self.links)
+
+    def save_request(self, request: ApprovalRequest, task_token: str, purge_at: datetime) -> None:
+        existing = self.requests.get(request.key)
+        if existing is not None and existing.status is not RequestStatus.PENDING:
+            raise ApprovalClosed(f"the request for {request.task.stage} was already decided", status="DECIDED")
+        self.requests[request.key] = replace(request, status=RequestStatus.PENDING, decision=None)
+        self.tokens[request.key] = task_token
+        self.purge_at[request.key] = purge_at
+
+    def save_link(self, link: ApprovalLink, purge_at: datetime) -> None:
+        if link.approval_id in self.links:
+            raise AssertionError(f"approval id {link.approval_id} was issued twice")
+        self.links[link.approval_id] = link
+        self.purge_at[f"link#{link.approval_id}"] = purge_at
+
+    def find_link(self, approval_id: str) -> ApprovalLink | None:
+        return self.links.get(approval_id)
+
+    def get_request(self, key: str) -> ApprovalRequest | None:
+        return self.requests.get(key)
+
+    def claim(self, key: str, decision: DecisionRecord, now: datetime) -> str:
+        request = self.requests.get(key)
+        if request is None:
+            raise ApprovalClosed("This request no longer exists.", status="EXPIRED")
+        if request.status is not RequestStatus.PENDING or request.is_expired(now):
+            request.ensure_open(now)
+            raise ApprovalClosed("This request was decided a moment ago.", status="DECIDED")
+        self.requests[key] = replace(request, status=decision.decision.request_status, decision=decision)
+        return self.tokens[key]
+
+    def _claimed_by(self, key: str, decision_id: str) -> ApprovalRequest | None:
+        request = self.requests.get(key)
+        if request is None or request.decision is None or request.decision.decision_id != decision_id:
+            return None
+        return request
+
+    def release(self, key: str, decision_id: str) -> None:
+        request = self._claimed_by(key, decision_id)
+        if request is not None:
+            self.requests[key] = replace(request, status=RequestStatus.PENDING, decision=None)
+
+    def mark_expired(self, key: str, decision_id: str) -> None:
+        request = self._claimed_by(key, decision_id)
+        if request is not None:
+            self.requests[key] = replace(request, status=RequestStatus.EXPIRED, decision=None)
+            self.tokens.pop(key, None)
+
+    def forget_token(self, key: str) -> None:
+        self.tokens.pop(key, None)
+
+
+class FakeMailer(Mailer):
+    def __init__(self) -> None:
+        self.sent: list[Email] = []
+
+    def send(self, email: Email) -> str:
+        self.sent.append(email)
+        return f"message-{len(self.sent)}"
+
+
+@dataclass(frozen=True)
+class FailedTask:
+    token: str
+    error: str
+    cause: str
+
+
+class FakeWorkflow(Workflow):
+    """Step Functions: one execution per name, and the task tokens it was sent back."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, dict[str, Any]] = {}
+        self.succeeded: list[tuple[str, dict[str, Any]]] = []
+        self.failed: list[FailedTask] = []
+        self._next_error: Exception | None = None
+
+    def raise_on_next_send(self, error: Exception) -> None:
+        """The next succeed_task/fail_task raises `error` (e.g. TaskClosed()) instead of being recorded."""
+        self._next_error = error
+
+    def _raise_if_told(self) -> None:
+        error, self._next_error = self._next_error, None
+        if error is not None:
+            raise error
+
+    @property
+    def sends(self) -> int:
+        return len(self.succeeded) + len(self.failed)
+
+    def start(self, name: str, execution_input: Mapping[str, Any]) -> str:
+        if name in self.started:
+            raise ExecutionExists(name)
+        self.started[name] = json.loads(json.dumps(dict(execution_input)))
+        return EXECUTION_ARN_PREFIX + name
+
+    def succeed_task(self, task_token: str, output: Mapping[str, Any]) -> None:
+        self._raise_if_told()
+        self.succeeded.append((task_token, json.loads(json.dumps(dict(output)))))
+
+    def fail_task(self, task_token: str, error: str, cause: str) -> None:
+        self._raise_if_told()
+        self.failed.append(FailedTask(task_token, error, cause))
+

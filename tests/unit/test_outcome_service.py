@@ -1,0 +1,465 @@
+"""record_stage_outcome writes each stage outcome to the audit log, the registry, SSM and the registrant's inbox."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from builders import (
+    EXECUTION_ARN,
+    GROUP,
+    MODEL_DATA_URL,
+    PACKAGE_ARN,
+    REGISTRANT,
+    VERSION,
+    decision_record,
+    model_description,
+    model_version,
+    outcome_payload,
+)
+from fakes import FakeApprovedModels, FakeDecisionLog, FakeMailer, FakeRegistry
+
+from model_promotion.config import OutcomeSettings
+from model_promotion.domain.approvals import Decision
+from model_promotion.domain.errors import InvalidPayload
+from model_promotion.services.outcomes import record_stage_outcome
+
+SETTINGS = OutcomeSettings.from_environ(
+    {
+        "PARAMETER_PREFIX": "/model-promotion",
+        "DECISION_LOG_TABLE": "model-promotion-decisions",
+        "SENDER_ADDRESS": "model-promotion@example.com",
+        "OPERATIONS_EMAIL": "ml-ops@example.com",
+    }
+)
+PENDING = "PendingManualApproval"
+REGISTRANT_KEYS = {"RegistrantEmail": REGISTRANT, "team": "retention"}
+DEV_PARAMETER = f"/model-promotion/{GROUP}/dev"
+RECORDED_AT = "2026-11-21T15:00:00.456Z"
+
+
+@dataclass
+class World:
+    registry: FakeRegistry
+    approved_models: FakeApprovedModels
+    log: FakeDecisionLog
+    mailer: FakeMailer
+
+    def record(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return record_stage_outcome(
+            payload,
+            settings=SETTINGS,
+            registry=self.registry,
+            approved_models=self.approved_models,
+            log=self.log,
+            mailer=self.mailer,
+        )
+
+    @property
+    def package(self) -> dict[str, Any]:
+        return self.registry.descriptions[PACKAGE_ARN]
+
+
+def _world(status: str = PENDING, metadata: dict[str, str] | None = None) -> World:
+    description = model_description(status=status, metadata={**REGISTRANT_KEYS, **(metadata or {})})
+    return World(FakeRegistry(description), FakeApprovedModels(), FakeDecisionLog(), FakeMailer())
+
+
+def _approved(stage: str = "dev", **decision: Any) -> dict[str, Any]:
+    return outcome_payload(stage, "approved", decision=decision_record(stage, **decision).to_payload())
+
+
+def _rejected(stage: str = "dev", comment: str = "Recall is below 0.75 on the holdout set") -> dict[str, Any]:
+    record = decision_record(stage, decision=Decision.REJECT, approver="qa.lead@example.com", comment=comment)
+    return outcome_payload(
+        stage, "rejected", error={"Error": "ApprovalRejected", "Cause": json.dumps(record.to_payload())}
+    )
+
+
+# approved
+
+
+def test_an_approval_at_dev_is_appended_to_the_audit_log() -> None:
+    # Given
+    world = _world()
+
+    # When
+    world.record(_approved("dev"))
+
+    # Then
+    [entry] = world.log.entries(GROUP)
+    assert entry["outcome"] == "approved"
+    assert entry["stage"] == "dev"
+    assert entry["actor"] == "lead@example.com"
+    assert entry["comment"] == "Looks good"
+    assert entry["at"] == "2026-11-21T14:05:09Z"
+    assert entry["modelVersion"] == VERSION
+    assert entry["modelPackageArn"] == PACKAGE_ARN
+    assert entry["executionArn"] == EXECUTION_ARN
+    assert entry["decisionId"] == "0f1e2d3c4b5a6978"
+
+
+def test_an_approval_at_dev_approves_the_version_and_opens_the_later_stages_in_the_registry() -> None:
+    # Given
+    world = _world()
+
+    # When
+    world.record(_approved("dev"))
+
+    # Then
+    assert world.package["ModelApprovalStatus"] == "Approved"
+    assert world.package["CustomerMetadataProperties"] == {
+        **REGISTRANT_KEYS,
+        "dev": "Approved",
+        "test": PENDING,
+        "uat": PENDING,
+        "prod": PENDING,
+    }
+    assert world.package["ApprovalDescription"] == "dev approved by lead@example.com at 2026-11-21T14:05:09Z: Looks good"
+
+
+def test_an_approval_at_dev_writes_the_approved_model_record_for_dev() -> None:
+    # Given
+    world = _world()
+
+    # When
+    result = world.record(_approved("dev"))
+
+    # Then
+    assert result["parameterName"] == DEV_PARAMETER
+    assert list(world.approved_models.history) == [DEV_PARAMETER]
+    record = world.approved_models.get(DEV_PARAMETER)
+    assert record is not None
+    assert record["modelPackageArn"] == PACKAGE_ARN
+    assert record["modelVersion"] == VERSION
+    assert record["stage"] == "dev"
+    assert record["approvedBy"] == "lead@example.com"
+    assert record["approvedAt"] == "2026-11-21T14:05:09Z"
+    assert record["modelDataUrl"] == MODEL_DATA_URL
+    assert record["modelPackageGroupName"] == GROUP
+
+
+def test_an_approval_sends_no_email() -> None:
+    # Given
+    world = _world()
+
+    # When
+    world.record(_approved("dev"))
+
+    # Then
+    assert world.mailer.sent == []
+
+
+def test_recording_the_same_approval_twice_leaves_one_ssm_version_and_one_audit_entry() -> None:
+    # Given: the state machine retries the task after the first attempt completed
+    world = _world()
+    payload = _approved("dev")
+    first = world.record(payload)
+    package_after_first = json.loads(json.dumps(world.package, default=str))
+
+    # When
+    second = world.record(payload)
+
+    # Then
+    assert second == first
+    assert len(world.approved_models.history[DEV_PARAMETER]) == 1
+    assert len(world.log.entries(GROUP)) == 1
+    assert json.loads(json.dumps(world.package, default=str)) == package_after_first
+
+
+def test_a_new_decision_for_the_same_stage_writes_a_new_ssm_version() -> None:
+    # Given
+    world = _world()
+    world.record(_approved("dev", decision_id="aaaaaaaaaaaaaaaa"))
+
+    # When
+    world.record(_approved("dev", decision_id="bbbbbbbbbbbbbbbb", approver="deputy@example.com"))
+
+    # Then
+    history = world.approved_models.history[DEV_PARAMETER]
+    assert [r["decisionId"] for r in history] == ["aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"]
+    assert world.approved_models.get(DEV_PARAMETER)["approvedBy"] == "deputy@example.com"  # type: ignore[index]
+
+
+def test_an_approval_at_the_last_stage_completes_the_registry_and_writes_the_prod_record() -> None:
+    # Given
+    world = _world("Approved", {"dev": "Approved", "test": "Approved", "uat": "Approved", "prod": PENDING})
+
+    # When
+    result = world.record(_approved("prod"))
+
+    # Then
+    assert result["parameterName"] == f"/model-promotion/{GROUP}/prod"
+    assert world.package["CustomerMetadataProperties"] == {
+        **REGISTRANT_KEYS,
+        "dev": "Approved",
+        "test": "Approved",
+        "uat": "Approved",
+        "prod": "Approved",
+    }
+    assert world.package["ModelApprovalStatus"] == "Approved"
+
+
+# rejected
+
+
+def test_a_rejection_rejects_the_version_and_the_stage_and_writes_no_approved_model_record() -> None:
+    # Given
+    world = _world()
+
+    # When
+    result = world.record(_rejected("dev"))
+
+    # Then
+    assert result["outcome"] == "rejected"
+    assert "parameterName" not in result
+    assert world.approved_models.history == {}
+    assert world.package["ModelApprovalStatus"] == "Rejected"
+    assert world.package["CustomerMetadataProperties"] == {**REGISTRANT_KEYS, "dev": "Rejected"}
+    assert world.package["ApprovalDescription"] == (
+        "dev rejected by qa.lead@example.com at 2026-11-21T14:05:09Z: Recall is below 0.75 on the holdout set"
+    )
+
+
+def test_a_rejection_emails_the_registrant_with_the_reason() -> None:
+    # Given
+    world = _world()
+
+    # When
+    world.record(_rejected("dev", comment="Recall is below 0.75 on the holdout set"))
+
+    # Then
+    [email] = world.mailer.sent
+    assert email.to == (REGISTRANT,)
+    assert email.subject == f"{GROUP} version {VERSION}: dev was rejected"
+    assert "Recall is below 0.75 on the holdout set" in email.text
+    assert "qa.lead@example.com" in email.text
+
+
+def test_a_rejection_is_audited_with_the_approver_and_the_reason() -> None:
+    # Given
+    world = _world()
+
+    # When
+    world.record(_rejected("dev"))
+
+    # Then
+    [entry] = world.log.entries(GROUP)
+    assert entry["outcome"] == "rejected"
+    assert entry["actor"] == "qa.lead@example.com"
+    assert entry["reason"] == "Recall is below 0.75 on the holdout set"
+
+
+def test_a_rejection_at_a_later_stage_keeps_earlier_approvals_and_their_records() -> None:
+    # Given: dev was approved earlier in the promotion
+    world = _world()
+    world.record(_approved("dev"))
+
+    # When
+    world.record(_rejected("test"))
+
+    # Then
+    assert world.package["ModelApprovalStatus"] == "Rejected"
+    assert world.package["CustomerMetadataProperties"] == {
+        **REGISTRANT_KEYS,
+        "dev": "Approved",
+        "test": "Rejected",
+        "uat": PENDING,
+        "prod": PENDING,
+    }
+    assert list(world.approved_models.history) == [DEV_PARAMETER]
+    assert [e["outcome"] for e in world.log.entries(GROUP)] == ["approved", "rejected"]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(None, id="no-error"),
+        pytest.param({"Error": "ApprovalRejected"}, id="no-cause"),
+        pytest.param({"Error": "ApprovalRejected", "Cause": "not json"}, id="cause-not-json"),
+        pytest.param({"Error": "ApprovalRejected", "Cause": json.dumps({"decision": "reject"})}, id="cause-incomplete"),
+    ],
+)
+def test_a_rejection_without_a_readable_decision_is_invalid_and_records_nothing(error: Any) -> None:
+    # Given
+    world = _world()
+    payload = outcome_payload("dev", "rejected", error=error)
+
+    # When
+    with pytest.raises(InvalidPayload):
+        world.record(payload)
+
+    # Then
+    assert world.log.entries(GROUP) == []
+    assert world.registry.updates == []
+    assert world.mailer.sent == []
+
+
+# expired
+
+
+def test_an_expiry_marks_the_stage_expired_and_keeps_the_approval_status() -> None:
+    # Given: dev was approved, test expires
+    world = _world("Approved", {"dev": "Approved", "test": PENDING, "uat": PENDING, "prod": PENDING})
+
+    # When
+    result = world.record(outcome_payload("test", "expired"))
+
+    # Then
+    assert result["outcome"] == "expired"
+    assert world.package["ModelApprovalStatus"] == "Approved"
+    assert world.package["CustomerMetadataProperties"] == {
+        **REGISTRANT_KEYS,
+        "dev": "Approved",
+        "test": "Expired",
+        "uat": PENDING,
+        "prod": PENDING,
+    }
+    assert world.approved_models.history == {}
+    [entry] = world.log.entries(GROUP)
+    assert entry["outcome"] == "expired"
+    assert entry["actor"] is None
+    assert entry["at"] == RECORDED_AT
+
+
+def test_an_expiry_at_the_first_stage_keeps_the_version_pending() -> None:
+    # Given
+    world = _world()
+
+    # When
+    world.record(outcome_payload("dev", "expired"))
+
+    # Then
+    assert world.package["ModelApprovalStatus"] == PENDING
+    assert world.package["CustomerMetadataProperties"] == {**REGISTRANT_KEYS, "dev": "Expired"}
+
+
+def test_an_expiry_for_a_model_without_registrant_email_goes_to_operations() -> None:
+    # Given
+    world = _world()
+    payload = outcome_payload("dev", "expired", model=model_version(registrant_email=None))
+
+    # When
+    world.record(payload)
+
+    # Then
+    [email] = world.mailer.sent
+    assert email.to == ("ml-ops@example.com",)
+    assert email.subject == f"{GROUP} version {VERSION}: dev expired without a decision"
+    assert "no approver decided before the request expired" in email.text
+    assert EXECUTION_ARN in email.text
+
+
+def test_an_expiry_for_a_model_with_a_registrant_email_goes_to_the_registrant() -> None:
+    # Given
+    world = _world()
+
+    # When
+    world.record(outcome_payload("dev", "expired"))
+
+    # Then
+    assert [email.to for email in world.mailer.sent] == [(REGISTRANT,)]
+
+
+# failed
+
+
+def test_a_failure_reports_the_lambda_error_message_from_the_cause() -> None:
+    # Given: a Lambda failure as Step Functions catches it
+    cause = json.dumps(
+        {
+            "errorMessage": "Batch transform job churn-model-v3-test failed: ClientError: no data in s3://x/input",
+            "errorType": "BatchJobFailed",
+            "stackTrace": ["  File \"/var/task/handler.py\", line 12"],
+        }
+    )
+    world = _world("Approved", {"dev": "Approved", "test": PENDING, "uat": PENDING, "prod": PENDING})
+
+    # When
+    result = world.record(outcome_payload("test", "failed", error={"Error": "BatchJobFailed", "Cause": cause}))
+
+    # Then
+    reason = "BatchJobFailed: Batch transform job churn-model-v3-test failed: ClientError: no data in s3://x/input"
+    assert result["summary"] == f"test failed at {RECORDED_AT}: {reason}"
+    assert world.package["CustomerMetadataProperties"]["test"] == "Failed"
+    assert world.package["ModelApprovalStatus"] == "Approved"
+    [entry] = world.log.entries(GROUP)
+    assert entry["reason"] == reason
+    [email] = world.mailer.sent
+    assert reason in email.text
+    assert "stackTrace" not in email.text
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        pytest.param({"Error": "States.Timeout"}, "States.Timeout", id="no-cause"),
+        pytest.param({"Error": "States.TaskFailed", "Cause": "plain text"}, "States.TaskFailed: plain text", id="text"),
+        pytest.param(None, "the stage failed for an unknown reason", id="no-error"),
+    ],
+)
+def test_a_failure_without_a_lambda_cause_still_gets_a_reason(error: Any, reason: str) -> None:
+    # Given
+    world = _world()
+
+    # When
+    world.record(outcome_payload("dev", "failed", error=error))
+
+    # Then
+    [entry] = world.log.entries(GROUP)
+    assert entry["reason"] == reason
+
+
+# invalid payloads
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(_approved("test"), id="approval-for-another-stage"),
+        pytest.param(_rejected("uat"), id="rejection-for-another-stage"),
+        pytest.param(_approved("dev", version=VERSION + 1), id="approval-for-another-version"),
+    ],
+)
+def test_a_decision_for_another_stage_or_version_is_invalid_and_records_nothing(payload: dict[str, Any]) -> None:
+    # Given: the task is at dev, the decision is not
+    payload = {**payload, "stage": "dev", "stageIndex": 0}
+    world = _world()
+
+    # When
+    with pytest.raises(InvalidPayload) as raised:
+        world.record(payload)
+
+    # Then
+    assert "another stage or version" in str(raised.value)
+    assert world.log.entries(GROUP) == []
+    assert world.registry.updates == []
+    assert world.approved_models.history == {}
+    assert world.mailer.sent == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        pytest.param({"outcome": "approve"}, "'outcome'", id="unknown-outcome"),
+        pytest.param({"outcome": None}, "'outcome'", id="no-outcome"),
+        pytest.param({"recordedAt": ""}, "recordedAt", id="no-recorded-at"),
+        pytest.param({"decision": None}, "decision", id="approval-without-decision"),
+        pytest.param({"stageIndex": 1}, "stageIndex", id="stage-index-mismatch"),
+    ],
+)
+def test_a_malformed_outcome_payload_is_invalid_and_records_nothing(overrides: dict[str, Any], message: str) -> None:
+    # Given
+    world = _world()
+    payload = {**_approved("dev"), **overrides}
+
+    # When
+    with pytest.raises(InvalidPayload) as raised:
+        world.record(payload)
+
+    # Then
+    assert message in str(raised.value)
+    assert world.log.entries(GROUP) == []
+    assert world.registry.updates == []

@@ -1,0 +1,297 @@
+"""The stage plan, its approvers, and what every stage outcome writes into the model registry."""
+
+from __future__ import annotations
+
+import pytest
+
+from model_promotion.domain.errors import ConfigurationError, StageNotInPlan
+from model_promotion.domain.stages import (
+    APPROVAL_DESCRIPTION_MAX,
+    DEFAULT_STAGES,
+    Outcome,
+    approval_description,
+    approval_status_after,
+    parse_stage_approvers,
+    parse_stages,
+    stage_metadata_after,
+)
+
+STAGES = ("dev", "test", "uat", "prod")
+PENDING = "PendingManualApproval"
+
+
+# parse_stages
+
+
+def test_the_default_stage_list_parses_in_promotion_order() -> None:
+    # When
+    stages = parse_stages(",".join(DEFAULT_STAGES))
+
+    # Then
+    assert stages == ("dev", "test", "uat", "prod")
+
+
+def test_whitespace_and_empty_items_around_stage_names_are_ignored() -> None:
+    # When
+    stages = parse_stages("  dev , test,\tuat ,, prod_eu-1 ,")
+
+    # Then
+    assert stages == ("dev", "test", "uat", "prod_eu-1")
+
+
+@pytest.mark.parametrize("text", ["", "   ", ",", " , ,"])
+def test_an_empty_stage_list_is_a_configuration_error(text: str) -> None:
+    # When
+    with pytest.raises(ConfigurationError) as raised:
+        parse_stages(text)
+
+    # Then
+    assert "empty" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["Dev", "1test", "-dev", "pr od", "uat!", "a" * 33, "prod/eu", "ü"],
+)
+def test_a_badly_formed_stage_name_is_a_configuration_error_that_names_it(bad: str) -> None:
+    # When
+    with pytest.raises(ConfigurationError) as raised:
+        parse_stages(f"dev,{bad},prod")
+
+    # Then
+    assert repr(bad) in str(raised.value)
+
+
+def test_a_stage_name_of_32_characters_is_allowed() -> None:
+    # When
+    stages = parse_stages("a" * 32)
+
+    # Then
+    assert stages == ("a" * 32,)
+
+
+def test_a_stage_listed_twice_is_a_configuration_error_that_names_it() -> None:
+    # When
+    with pytest.raises(ConfigurationError) as raised:
+        parse_stages("dev,test,dev,prod")
+
+    # Then
+    assert "dev" in str(raised.value)
+    assert "more than once" in str(raised.value)
+
+
+# parse_stage_approvers
+
+
+def test_approvers_are_read_per_stage_with_several_addresses_each() -> None:
+    # Given
+    text = " dev = a@example.com ; test=b@example.com, c.d+ml@example.co.uk ;uat=e@example.com;prod=f@example.com; "
+
+    # When
+    approvers = parse_stage_approvers(text, STAGES)
+
+    # Then
+    assert approvers == {
+        "dev": ("a@example.com",),
+        "test": ("b@example.com", "c.d+ml@example.co.uk"),
+        "uat": ("e@example.com",),
+        "prod": ("f@example.com",),
+    }
+
+
+def test_a_stage_without_approvers_is_a_configuration_error_that_names_it() -> None:
+    # When
+    with pytest.raises(ConfigurationError) as raised:
+        parse_stage_approvers("dev=a@example.com;test=b@example.com", STAGES)
+
+    # Then
+    assert "uat, prod" in str(raised.value)
+
+
+def test_approvers_for_a_stage_outside_the_plan_are_a_configuration_error_that_names_it() -> None:
+    # When
+    with pytest.raises(ConfigurationError) as raised:
+        parse_stage_approvers("dev=a@example.com;staging=b@example.com", ("dev",))
+
+    # Then
+    assert "'staging'" in str(raised.value)
+
+
+@pytest.mark.parametrize("address", ["not-an-email", "a@b", "a b@example.com", "a@example.com=x", "@example.com"])
+def test_an_approver_address_that_is_not_an_email_is_a_configuration_error_that_names_it(address: str) -> None:
+    # When
+    with pytest.raises(ConfigurationError) as raised:
+        parse_stage_approvers(f"dev=ok@example.com,{address}", ("dev",))
+
+    # Then
+    assert repr(address) in str(raised.value)
+    assert "'dev'" in str(raised.value)
+
+
+def test_a_stage_given_twice_is_a_configuration_error_that_names_it() -> None:
+    # When
+    with pytest.raises(ConfigurationError) as raised:
+        parse_stage_approvers("dev=a@example.com;dev=b@example.com", ("dev",))
+
+    # Then
+    assert "'dev'" in str(raised.value)
+    assert "twice" in str(raised.value)
+
+
+@pytest.mark.parametrize("addresses", ["", " ", ",", " , "])
+def test_a_stage_with_an_empty_approver_list_is_a_configuration_error(addresses: str) -> None:
+    # When
+    with pytest.raises(ConfigurationError) as raised:
+        parse_stage_approvers(f"dev={addresses}", ("dev",))
+
+    # Then
+    assert "stage 'dev' has an empty approver list" in str(raised.value)
+
+
+def test_an_approver_entry_without_an_equals_sign_is_a_configuration_error() -> None:
+    # When
+    with pytest.raises(ConfigurationError) as raised:
+        parse_stage_approvers("dev a@example.com", ("dev",))
+
+    # Then
+    assert "has no '='" in str(raised.value)
+
+
+# stage_metadata_after
+
+REGISTRANT_KEYS = {"RegistrantEmail": "ds@example.com", "team": "retention"}
+
+# The registry as it stands when each stage is reached: earlier stages approved, this and later ones pending.
+BEFORE = {
+    "dev": {**REGISTRANT_KEYS},
+    "test": {**REGISTRANT_KEYS, "dev": "Approved", "test": PENDING, "uat": PENDING, "prod": PENDING},
+    "prod": {**REGISTRANT_KEYS, "dev": "Approved", "test": "Approved", "uat": "Approved", "prod": PENDING},
+}
+
+
+@pytest.mark.parametrize(
+    ("outcome", "stage", "expected_stages"),
+    [
+        # first stage
+        (Outcome.APPROVED, "dev", {"dev": "Approved", "test": PENDING, "uat": PENDING, "prod": PENDING}),
+        (Outcome.REJECTED, "dev", {"dev": "Rejected"}),
+        (Outcome.EXPIRED, "dev", {"dev": "Expired"}),
+        (Outcome.FAILED, "dev", {"dev": "Failed"}),
+        # a middle stage
+        (Outcome.APPROVED, "test", {"dev": "Approved", "test": "Approved", "uat": PENDING, "prod": PENDING}),
+        (Outcome.REJECTED, "test", {"dev": "Approved", "test": "Rejected", "uat": PENDING, "prod": PENDING}),
+        (Outcome.EXPIRED, "test", {"dev": "Approved", "test": "Expired", "uat": PENDING, "prod": PENDING}),
+        (Outcome.FAILED, "test", {"dev": "Approved", "test": "Failed", "uat": PENDING, "prod": PENDING}),
+        # the last stage
+        (Outcome.APPROVED, "prod", {"dev": "Approved", "test": "Approved", "uat": "Approved", "prod": "Approved"}),
+        (Outcome.REJECTED, "prod", {"dev": "Approved", "test": "Approved", "uat": "Approved", "prod": "Rejected"}),
+        (Outcome.EXPIRED, "prod", {"dev": "Approved", "test": "Approved", "uat": "Approved", "prod": "Expired"}),
+        (Outcome.FAILED, "prod", {"dev": "Approved", "test": "Approved", "uat": "Approved", "prod": "Failed"}),
+    ],
+    ids=lambda v: v.value if isinstance(v, Outcome) else (v if isinstance(v, str) else None),
+)
+def test_a_stage_outcome_sets_its_stage_and_only_an_approval_opens_later_stages(
+    outcome: Outcome, stage: str, expected_stages: dict[str, str]
+) -> None:
+    # Given
+    current = BEFORE[stage]
+    unchanged_copy = dict(current)
+
+    # When
+    metadata = stage_metadata_after(outcome, stage, STAGES, current)
+
+    # Then
+    assert metadata == {**REGISTRANT_KEYS, **expected_stages}
+    assert current == unchanged_copy, "the caller's map must not be modified"
+
+
+def test_an_approval_does_not_downgrade_a_later_stage_that_is_already_approved() -> None:
+    # Given: a re-run of dev after uat had been approved
+    current = {**REGISTRANT_KEYS, "dev": PENDING, "test": "Rejected", "uat": "Approved", "prod": "Expired"}
+
+    # When
+    metadata = stage_metadata_after(Outcome.APPROVED, "dev", STAGES, current)
+
+    # Then
+    assert metadata == {**REGISTRANT_KEYS, "dev": "Approved", "test": PENDING, "uat": "Approved", "prod": PENDING}
+
+
+def test_a_stage_outside_the_plan_has_no_metadata_outcome() -> None:
+    # When
+    with pytest.raises(StageNotInPlan) as raised:
+        stage_metadata_after(Outcome.APPROVED, "staging", STAGES, {})
+
+    # Then
+    assert "'staging'" in str(raised.value)
+
+
+# approval_status_after
+
+
+@pytest.mark.parametrize("current", [None, PENDING, "Approved", "Rejected"])
+def test_an_approval_makes_the_version_approved_and_a_rejection_rejected(current: str | None) -> None:
+    # When
+    after_approval = approval_status_after(Outcome.APPROVED, current)
+    after_rejection = approval_status_after(Outcome.REJECTED, current)
+
+    # Then
+    assert after_approval == "Approved"
+    assert after_rejection == "Rejected"
+
+
+@pytest.mark.parametrize("outcome", [Outcome.EXPIRED, Outcome.FAILED])
+@pytest.mark.parametrize(
+    ("current", "expected"),
+    [(None, PENDING), (PENDING, PENDING), ("Approved", "Approved"), ("Rejected", "Rejected")],
+)
+def test_an_expiry_or_failure_keeps_the_approval_status(outcome: Outcome, current: str | None, expected: str) -> None:
+    # When
+    status = approval_status_after(outcome, current)
+
+    # Then
+    assert status == expected
+
+
+# approval_description
+
+
+def test_an_approval_description_says_who_did_what_at_which_stage_and_when() -> None:
+    # When
+    text = approval_description(Outcome.APPROVED, "test", "qa@example.com", "2026-11-21T14:05:09Z", "Fine by me")
+
+    # Then
+    assert text == "test approved by qa@example.com at 2026-11-21T14:05:09Z: Fine by me"
+
+
+def test_an_approval_description_without_actor_or_comment_is_just_stage_outcome_and_time() -> None:
+    # When
+    text = approval_description(Outcome.EXPIRED, "uat", None, "2026-11-22T12:00:00Z", None)
+
+    # Then
+    assert text == "uat expired at 2026-11-22T12:00:00Z"
+
+
+def test_a_long_approval_description_is_cut_to_1024_characters_with_an_ellipsis() -> None:
+    # Given
+    comment = "x" * 5000
+
+    # When
+    text = approval_description(Outcome.REJECTED, "prod", "cto@example.com", "2026-11-21T14:05:09Z", comment)
+
+    # Then
+    assert len(text) == APPROVAL_DESCRIPTION_MAX == 1024
+    assert text.startswith("prod rejected by cto@example.com at 2026-11-21T14:05:09Z: xxx")
+    assert text.endswith("x…")
+
+
+def test_an_approval_description_of_exactly_1024_characters_is_kept_whole() -> None:
+    # Given
+    prefix = "prod rejected by cto@example.com at 2026-11-21T14:05:09Z: "
+    comment = "y" * (APPROVAL_DESCRIPTION_MAX - len(prefix))
+
+    # When
+    text = approval_description(Outcome.REJECTED, "prod", "cto@example.com", "2026-11-21T14:05:09Z", comment)
+
+    # Then
+    assert text == prefix + comment
+    assert len(text) == APPROVAL_DESCRIPTION_MAX

@@ -1,0 +1,172 @@
+"""Fixtures that run the real template, ASL and handlers on the embedded AWS (moto server + ASL interpreter).
+
+One stack serves the whole session; each test registers its own model package group, so tests never
+see each other's executions, emails or SSM records.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from embedded_aws.client import StackClient, StackProcess
+from embedded_aws.demo_model import DemoAssets, build_demo_assets
+from embedded_aws.scenario import publish_batches, publish_model, register_version
+
+pytestmark = pytest.mark.workflow
+
+REGISTRANT = "dana.scientist@example.com"
+_groups = itertools.count(1)
+
+
+@dataclass
+class Promotion:
+    """One registered version and its execution, seen only through public AWS APIs and HTTP."""
+
+    stack: StackClient
+    group: str
+    version: int
+    package_arn: str
+    execution_arn: str
+
+    def approval_email(self, stage: str, approver: str | None = None, timeout: float = 30) -> dict[str, Any]:
+        wanted = approver or self.approvers(stage)[0]
+        return self.stack.wait_for_email(
+            lambda m: wanted in m["to"] and m["subject"] == f"Approval needed: {self.group} version {self.version} for {stage}",
+            f"the {stage} approval email to {wanted}",
+            timeout,
+        )
+
+    def link(self, stage: str, approver: str | None = None) -> str:
+        links = self.stack.links(self.approval_email(stage, approver))
+        assert len(links) == 1, links
+        return links[0]
+
+    def approvers(self, stage: str) -> list[str]:
+        entries = dict(e.split("=", 1) for e in self.stack.parameters["StageApprovers"].split(";"))
+        return entries[stage].split(",")
+
+    def decide(self, stage: str, decision: str, comment: str = "") -> Any:
+        return self.stack.decide(self.link(stage), decision, comment)
+
+    def approve_until(self, last_stage: str) -> None:
+        for stage in self.stack.parameters["Stages"].split(","):
+            if stage == last_stage:
+                return
+            answer = self.decide(stage, "approve", f"{stage} looks right")
+            assert answer.status_code == 200, answer.text
+
+    def finish(self, timeout: float = 60) -> dict[str, Any]:
+        return self.stack.wait_for_execution(self.execution_arn, timeout)
+
+    def describe(self) -> dict[str, Any]:
+        return self.stack.client("sagemaker").describe_model_package(ModelPackageName=self.package_arn)
+
+    def ssm_record(self, stage: str) -> dict[str, Any] | None:
+        ssm = self.stack.client("ssm")
+        name = f"{self.stack.parameters['ParameterPrefix']}/{self.group}/{stage}"
+        try:
+            return json.loads(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+        except ssm.exceptions.ParameterNotFound:
+            return None
+
+    def ssm_versions(self, stage: str) -> int:
+        ssm = self.stack.client("ssm")
+        name = f"{self.stack.parameters['ParameterPrefix']}/{self.group}/{stage}"
+        try:
+            return len(ssm.get_parameter_history(Name=name)["Parameters"])
+        except ssm.exceptions.ParameterNotFound:
+            return 0
+
+    def audit_entries(self) -> list[dict[str, Any]]:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        items = self.stack.client("dynamodb").query(
+            TableName=self.stack.resources["DecisionLogTable"],
+            KeyConditionExpression="modelPackageGroupName = :g",
+            ExpressionAttributeValues={":g": {"S": self.group}},
+        )["Items"]
+        deserialize = TypeDeserializer().deserialize
+        return [{k: deserialize(v) for k, v in item.items()} for item in items]
+
+    def history(self) -> list[dict[str, Any]]:
+        return self.stack.history(self.execution_arn)
+
+    def task_tokens(self) -> set[str]:
+        tokens = set()
+        for event in self.history():
+            details = event.get("taskScheduledEventDetails")
+            if details:
+                payload = json.loads(details["parameters"]).get("Payload", {})
+                if "taskToken" in payload:
+                    tokens.add(payload["taskToken"])
+        return tokens
+
+    def emails(self) -> list[dict[str, Any]]:
+        return [m for m in self.stack.outbox() if f"{self.group} version {self.version}" in m["subject"]]
+
+
+def _start_stack(tmp_path_factory: pytest.TempPathFactory, name: str, overrides: dict[str, str]) -> Iterator[StackClient]:
+    log_path = tmp_path_factory.mktemp(name) / "stack.log"
+    process = StackProcess(overrides=overrides, log_path=log_path)
+    client = process.start()
+    client.info["log_path"] = str(log_path)
+    try:
+        yield client
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_assets(tmp_path_factory: pytest.TempPathFactory) -> DemoAssets:
+    return build_demo_assets(tmp_path_factory.mktemp("assets"))
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, demo_assets: DemoAssets) -> Iterator[StackClient]:
+    for client in _start_stack(tmp_path_factory, "stack", {}):
+        publish_batches(client, demo_assets)
+        yield client
+
+
+@pytest.fixture(scope="session")
+def short_timeout_stack(tmp_path_factory: pytest.TempPathFactory, demo_assets: DemoAssets) -> Iterator[StackClient]:
+    for client in _start_stack(tmp_path_factory, "short-timeout", {"ApprovalTimeoutSeconds": "2"}):
+        publish_batches(client, demo_assets)
+        yield client
+
+
+def new_group(prefix: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9-]", "-", f"{prefix}-{next(_groups)}")[:63]
+
+
+def register(stack: StackClient, assets: DemoAssets, prefix: str, *, model_key: str | None = None,
+             registrant: str | None = REGISTRANT) -> Promotion:
+    """Given a registered PendingManualApproval version, returns its promotion once EventBridge started it."""
+    group = new_group(prefix)
+    if model_key is None:
+        model_url = publish_model(stack, assets.model_archive, f"{group}/model.tar.gz")
+    else:
+        model_url = f"s3://{stack.parameters['ModelArtifactsBucketName']}/{model_key}"
+    package = register_version(stack, group, model_url, registrant_email=registrant)
+    version = package["ModelPackageVersion"]
+    execution = stack.execution_for(f"{group}-v{version}")
+    return Promotion(stack, group, version, package["ModelPackageArn"], execution)
+
+
+@pytest.fixture
+def promotion_factory(stack: StackClient, demo_assets: DemoAssets):
+    def make(prefix: str, **kwargs: Any) -> Promotion:
+        return register(stack, demo_assets, prefix, **kwargs)
+
+    return make
+
+
+def log_text(stack: StackClient) -> str:
+    return Path(stack.info["log_path"]).read_text(errors="replace")
