@@ -60,8 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--aws-port", type=int, default=4010)
     start.add_argument("--api-port", type=int, default=3000)
     start.add_argument("--state-file", default=".local/stack.json")
-    start.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
-                       help="override a template parameter (after samconfig.toml's [local] section)")
+    start.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a template parameter (after samconfig.toml's [local] section)",
+    )
     start.set_defaults(func=up)
     demo = commands.add_parser("demo", help="register a model and promote it through every stage")
     demo.set_defaults(func=lambda args: __import__("embedded_aws.demo", fromlist=["run"]).run())

@@ -13,8 +13,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import requests
 
@@ -64,7 +65,9 @@ class StackClient:
                 raise StackError(f"timed out after {timeout:.0f}s waiting for {what}")
             time.sleep(interval)
 
-    def wait_for_email(self, predicate: Callable[[dict[str, Any]], bool], what: str, timeout: float = 30.0) -> dict[str, Any]:
+    def wait_for_email(
+        self, predicate: Callable[[dict[str, Any]], bool], what: str, timeout: float = 30.0
+    ) -> dict[str, Any]:
         return self.wait_for(what, lambda: next((m for m in self.outbox() if predicate(m)), None), timeout)
 
     def emails_to(self, address: str) -> list[dict[str, Any]]:
@@ -101,7 +104,9 @@ class StackClient:
         events: list[dict[str, Any]] = []
         token: str | None = None
         while True:
-            page = sfn.get_execution_history(executionArn=arn, maxResults=1000, **({"nextToken": token} if token else {}))
+            page = sfn.get_execution_history(
+                executionArn=arn, maxResults=1000, **({"nextToken": token} if token else {})
+            )
             events.extend(page["events"])
             token = page.get("nextToken")
             if not token:
@@ -137,8 +142,18 @@ class StackProcess:
 
     def start(self, timeout: float = 60.0) -> StackClient:
         # Port 0: each stack takes free ports, so several can run side by side (tests, a `make up`).
-        command = [sys.executable, "-m", "embedded_aws", "up", "--state-file", str(self.state_file),
-                   "--aws-port", "0", "--api-port", "0"]
+        command = [
+            sys.executable,
+            "-m",
+            "embedded_aws",
+            "up",
+            "--state-file",
+            str(self.state_file),
+            "--aws-port",
+            "0",
+            "--api-port",
+            "0",
+        ]
         for key, value in self.overrides.items():
             command += ["--parameter", f"{key}={value}"]
         env = dict(os.environ)

@@ -40,7 +40,9 @@ def promote(stack: StackClient, work: Path) -> int:
     for stage in stages:
         approver = approvers[stage].split(",")[0]
         email = stack.wait_for_email(
-            lambda m, s=stage, a=approver: a in m["to"] and m["subject"].endswith(f"for {s}") and f"version {version}" in m["subject"],
+            lambda m, s=stage, a=approver: (
+                a in m["to"] and m["subject"].endswith(f"for {s}") and f"version {version}" in m["subject"]
+            ),
             f"the {stage} approval email to {approver}",
         )
         link = stack.links(email)[0]
@@ -71,7 +73,8 @@ def promote(stack: StackClient, work: Path) -> int:
     prefix = stack.parameters["ParameterPrefix"]
     for stage in stages:
         record = json.loads(ssm.get_parameter(Name=f"{prefix}/{GROUP}/{stage}")["Parameter"]["Value"])
-        print(f"  {prefix}/{GROUP}/{stage}: v{record['modelVersion']} approved by {record['approvedBy']} at {record['approvedAt']}")
+        who = f"approved by {record['approvedBy']} at {record['approvedAt']}"
+        print(f"  {prefix}/{GROUP}/{stage}: v{record['modelVersion']} {who}")
     not_approved = [s for s in stages if described.get("CustomerMetadataProperties", {}).get(s) != "Approved"]
     if described["ModelApprovalStatus"] != "Approved" or not_approved:
         print(f"Stages not approved in the registry: {not_approved}", file=sys.stderr)

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.events.models import EventPattern
@@ -101,7 +101,7 @@ def model_package_event(backend: SageMakerModelBackend, arn: str) -> dict[str, A
         "detail-type": DETAIL_TYPE,
         "source": "aws.sagemaker",
         "account": backend.account_id,
-        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": backend.region_name,
         "resources": [arn],
         "detail": json.loads(json.dumps(detail, default=_iso)),

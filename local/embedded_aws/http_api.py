@@ -12,10 +12,11 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
-from typing import Any, Callable
+from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
@@ -45,12 +46,14 @@ class HttpRoute:
         return found.groupdict() if found else None
 
 
-def api_gateway_event(request: Request, route: HttpRoute, path_parameters: dict[str, str], api_id: str) -> dict[str, Any]:
+def api_gateway_event(
+    request: Request, route: HttpRoute, path_parameters: dict[str, str], api_id: str
+) -> dict[str, Any]:
     body = request.get_data()
     content_type = request.headers.get("Content-Type", "")
     is_text = not body or content_type.startswith(TEXT_TYPES)
     headers = {k.lower(): v for k, v in request.headers.items() if k.lower() != "cookie"}
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route.route_key,
@@ -124,7 +127,9 @@ class LocalHttpApi:
             if parameters is not None:
                 result = self.runtime.invoke(route.target, api_gateway_event(request, route, parameters, self.api_id))
                 if result.function_error:
-                    return Response(json.dumps({"message": "Internal Server Error"}), 500, content_type="application/json")
+                    return Response(
+                        json.dumps({"message": "Internal Server Error"}), 500, content_type="application/json"
+                    )
                 response = response_from_result(json.loads(result.payload))
                 if request.method == "HEAD":
                     response.set_data(b"")
@@ -138,8 +143,13 @@ class LocalHttpApi:
         return Response(json.dumps({"message": "Not Found"}), 404, content_type="application/json")
 
     def _index(self, request: Request) -> Response:
-        routes = "".join(f"<li><code>{escape(r.route_key)}</code> → {escape(r.target.logical_id)}</li>" for r in self.routes)
-        return _page("Embedded AWS", f"<h1>Embedded AWS</h1><p><a href='/outbox'>Email outbox</a></p><h2>HTTP API routes</h2><ul>{routes}</ul>")
+        routes = "".join(
+            f"<li><code>{escape(r.route_key)}</code> → {escape(r.target.logical_id)}</li>" for r in self.routes
+        )
+        return _page(
+            "Embedded AWS",
+            f"<h1>Embedded AWS</h1><p><a href='/outbox'>Email outbox</a></p><h2>HTTP API routes</h2><ul>{routes}</ul>",
+        )
 
     def _outbox(self, request: Request) -> Response:
         rows = "".join(

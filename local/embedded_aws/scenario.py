@@ -46,7 +46,9 @@ def register_version(
     sagemaker = stack.client("sagemaker")
     groups = sagemaker.list_model_package_groups(NameContains=group)["ModelPackageGroupSummaryList"]
     if not any(g["ModelPackageGroupName"] == group for g in groups):
-        sagemaker.create_model_package_group(ModelPackageGroupName=group, ModelPackageGroupDescription=f"{group} models")
+        sagemaker.create_model_package_group(
+            ModelPackageGroupName=group, ModelPackageGroupDescription=f"{group} models"
+        )
     request: dict[str, Any] = {
         "ModelPackageGroupName": group,
         "ModelApprovalStatus": status,

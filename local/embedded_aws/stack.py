@@ -258,7 +258,9 @@ class EmbeddedStack:
                 tracingConfiguration={"enabled": bool(props.get("Tracing", {}).get("Enabled", False))},
             )
 
-    def _routes(self, functions: list[FunctionSpec]) -> tuple[list[tuple[str, dict[str, Any], FunctionSpec]], list[HttpRoute]]:
+    def _routes(
+        self, functions: list[FunctionSpec]
+    ) -> tuple[list[tuple[str, dict[str, Any], FunctionSpec]], list[HttpRoute]]:
         by_id = {f.logical_id: f for f in functions}
         rules, routes = [], []
         for lid, resource in self._resources("AWS::Serverless::Function"):

@@ -7,9 +7,10 @@ function named, rather than resolving to something wrong.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -67,7 +68,7 @@ for _short, _long in {
 
 def load_template(path: Path) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
-        document = yaml.load(handle, Loader=_TemplateLoader)  # noqa: S506 - a SafeLoader subclass
+        document = yaml.load(handle, Loader=_TemplateLoader)
     if not isinstance(document, dict) or "Resources" not in document:
         raise TemplateError(f"{path} is not a CloudFormation template (no Resources)")
     return document
@@ -122,7 +123,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             handler = _INTRINSICS.get(key)
             if handler is not None:
                 return handler(self, arg)
@@ -189,7 +190,7 @@ def parameter_values(template: Mapping[str, Any], overrides: Mapping[str, str]) 
                 number = float(raw)
             except ValueError:
                 raise TemplateError(f"parameter {name}={raw!r} is not a number") from None
-            if "MinValue" in spec and number < float(spec["MinValue"]) or (
+            if ("MinValue" in spec and number < float(spec["MinValue"])) or (
                 "MaxValue" in spec and number > float(spec["MaxValue"])
             ):
                 raise TemplateError(f"parameter {name}={raw} is outside {spec.get('MinValue')}..{spec.get('MaxValue')}")

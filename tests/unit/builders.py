@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from model_promotion.domain.approvals import Decision, DecisionRecord
 from model_promotion.domain.model_version import ModelVersion
 
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 STAGES = ("dev", "test", "uat", "prod")
-GROUP = "churn-model"
+GROUP = "breast-cancer-classifier"
 VERSION = 3
-PACKAGE_ARN = f"arn:aws:sagemaker:eu-west-1:123456789012:model-package/{GROUP}/{VERSION}"
-MODEL_DATA_URL = "s3://ml-artifacts-123456789012/churn-model/3/model.tar.gz"
-REGISTRANT = "data.scientist@example.com"
+PACKAGE_ARN = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/{VERSION}"
+MODEL_DATA_URL = "s3://demo-model-artifacts/breast-cancer-classifier/v3/model.tar.gz"
+REGISTRANT = "dana.scientist@example.com"
+REGISTERED_BY = "dana-scientist"
+REGISTERED_AT = "2026-11-21T10:14:58.123000+00:00"
 EXECUTION_NAME = f"{GROUP}-v{VERSION}"
-EXECUTION_ARN = f"arn:aws:states:eu-west-1:123456789012:execution:model-promotion:{EXECUTION_NAME}"
+EXECUTION_ARN = (
+    f"arn:aws:states:us-east-1:123456789012:execution:model-promotion-PromotionStateMachine:{EXECUTION_NAME}"
+)
 REQUESTED_AT = "2026-11-21T12:00:00.123Z"
 REQUESTED_AT_TIME = datetime(2026, 11, 21, 12, 0, 0, 123000, tzinfo=UTC)
 ONE_DAY = 86_400
@@ -24,58 +31,24 @@ ONE_DAY = 86_400
 TASK_TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAA" + "SECRET-TASK-TOKEN-" * 30
 
 
-def model_description(
-    *,
-    status: str = "PendingManualApproval",
-    metadata: dict[str, str] | None = None,
-    group: str = GROUP,
-    version: int = VERSION,
-) -> dict[str, Any]:
-    """DescribeModelPackage's answer for a freshly registered version."""
-    return {
-        "ModelPackageGroupName": group,
-        "ModelPackageVersion": version,
-        "ModelPackageArn": f"arn:aws:sagemaker:eu-west-1:123456789012:model-package/{group}/{version}",
-        "ModelPackageDescription": "Gradient boosted churn classifier",
-        "CreationTime": datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
-        "InferenceSpecification": {
-            "Containers": [
-                {
-                    "Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/xgboost:1.7-1",
-                    "ModelDataUrl": MODEL_DATA_URL,
-                }
-            ],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
-        },
-        "ModelPackageStatus": "Completed",
-        "ModelApprovalStatus": status,
-        "CreatedBy": {"UserProfileName": "data-scientist", "DomainId": "d-abc123"},
-        "CustomerMetadataProperties": {"RegistrantEmail": REGISTRANT, "team": "retention"}
-        if metadata is None
-        else dict(metadata),
-        "Task": "CLASSIFICATION",
-    }
-
-
 def registration_event(detail_overrides: dict[str, Any] | None = None, **event_overrides: Any) -> dict[str, Any]:
-    """An EventBridge "SageMaker Model Package State Change" event for a pending registration."""
-    detail = model_description()
-    detail["CreationTime"] = 1795253400000  # events carry epoch milliseconds, not datetimes
-    detail.update(detail_overrides or {})
-    event: dict[str, Any] = {
-        "version": "0",
-        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
-        "detail-type": "SageMaker Model Package State Change",
-        "source": "aws.sagemaker",
-        "account": "123456789012",
-        "time": "2026-11-20T09:30:01Z",
-        "region": "eu-west-1",
-        "resources": [PACKAGE_ARN],
-        "detail": detail,
-    }
+    """events/model_package_registered.json: the EventBridge event of a pending registration, adjusted."""
+    event: dict[str, Any] = json.loads((EVENTS / "model_package_registered.json").read_text())
+    event["detail"].update(detail_overrides or {})
     event.update(event_overrides)
     return event
+
+
+def model_description(
+    *, status: str = "PendingManualApproval", metadata: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """DescribeModelPackage's answer for the registered version: the event's detail, with boto3's datetime."""
+    description = registration_event()["detail"]
+    description["CreationTime"] = datetime.fromisoformat(REGISTERED_AT)
+    description["ModelApprovalStatus"] = status
+    if metadata is not None:
+        description["CustomerMetadataProperties"] = dict(metadata)
+    return description
 
 
 def model_version(*, registrant_email: str | None = REGISTRANT) -> ModelVersion:
@@ -84,8 +57,8 @@ def model_version(*, registrant_email: str | None = REGISTRANT) -> ModelVersion:
         version=VERSION,
         package_arn=PACKAGE_ARN,
         model_data_url=MODEL_DATA_URL,
-        registered_by="data-scientist",
-        registered_at="2026-11-20T09:30:00+00:00",
+        registered_by=REGISTERED_BY,
+        registered_at=REGISTERED_AT,
         registrant_email=registrant_email,
         task="CLASSIFICATION",
     )
@@ -106,11 +79,11 @@ EVIDENCE = {
     "rowCount": 12_500,
     "metrics": {"accuracy": 0.912345, "precision": 0.8765, "recall": 0.7321, "f1": 0.7978, "roc_auc": 0.9432},
     "durationSeconds": 42.5,
-    "predictionsUri": "s3://ml-artifacts-123456789012/batch/churn-model-v3/dev/predictions.csv",
+    "predictionsUri": "s3://demo-batch-data/batch-output/breast-cancer-classifier/v3/dev/input.csv.out",
 }
 
 
-def approval_payload(stage: str = "test", **overrides: Any) -> dict[str, Any]:
+def approval_payload(stage: str = "test", /, **overrides: Any) -> dict[str, Any]:
     """What the state machine passes to RequestApproval (waitForTaskToken)."""
     payload = stage_task_payload(stage)
     payload.update(
@@ -133,6 +106,7 @@ def decision_record(
     comment: str | None = "Looks good",
     decision_id: str = "0f1e2d3c4b5a6978",
     version: int = VERSION,
+    model_package_arn: str = PACKAGE_ARN,
 ) -> DecisionRecord:
     return DecisionRecord(
         decision_id=decision_id,
@@ -141,7 +115,7 @@ def decision_record(
         approver=approver,
         comment=comment,
         decided_at="2026-11-21T14:05:09Z",
-        model_package_arn=PACKAGE_ARN,
+        model_package_arn=model_package_arn,
         model_version=version,
     )
 

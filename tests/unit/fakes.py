@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from model_promotion.domain.approvals import ApprovalRequest, DecisionRecord, RequestStatus
 from model_promotion.domain.errors import ApprovalClosed, InvalidPayload
@@ -25,7 +26,7 @@ from model_promotion.ports import (
     Workflow,
 )
 
-EXECUTION_ARN_PREFIX = "arn:aws:states:eu-west-1:123456789012:execution:model-promotion:"
+EXECUTION_ARN_PREFIX = "arn:aws:states:us-east-1:123456789012:execution:model-promotion-PromotionStateMachine:"
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,9 @@ class FakeWorkflow(Workflow):
     def sends(self) -> int:
         return len(self.succeeded) + len(self.failed)
 
+    def execution_exists(self, name: str) -> bool:
+        return name in self.started
+
     def start(self, name: str, execution_input: Mapping[str, Any]) -> str:
         if name in self.started:
             raise ExecutionExists(name)
@@ -212,4 +216,3 @@ class FakeWorkflow(Workflow):
     def fail_task(self, task_token: str, error: str, cause: str) -> None:
         self._raise_if_told()
         self.failed.append(FailedTask(task_token, error, cause))
-

@@ -71,9 +71,7 @@ def test_classification_metrics_equal_sklearn_on_random_datasets(
 
     # Then every metric equals scikit-learn's on the same data
     assert metrics["accuracy"] == pytest.approx(accuracy_score(labels, predicted), **TOLERANCE)
-    assert metrics["precision"] == pytest.approx(
-        precision_score(labels, predicted, zero_division=0), **TOLERANCE
-    )
+    assert metrics["precision"] == pytest.approx(precision_score(labels, predicted, zero_division=0), **TOLERANCE)
     assert metrics["recall"] == pytest.approx(recall_score(labels, predicted, zero_division=0), **TOLERANCE)
     assert metrics["f1"] == pytest.approx(f1_score(labels, predicted, zero_division=0), **TOLERANCE)
     assert metrics["roc_auc"] == pytest.approx(roc_auc_score(labels, scores), **TOLERANCE)

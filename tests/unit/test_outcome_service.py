@@ -37,7 +37,7 @@ SETTINGS = OutcomeSettings.from_environ(
 PENDING = "PendingManualApproval"
 REGISTRANT_KEYS = {"RegistrantEmail": REGISTRANT, "team": "retention"}
 DEV_PARAMETER = f"/model-promotion/{GROUP}/dev"
-RECORDED_AT = "2026-11-21T15:00:00.456Z"
+RECORDED_AT = "2026-11-21T15:00:00Z"  # the payload's "2026-11-21T15:00:00.456Z", as recorded
 
 
 @dataclass
@@ -117,7 +117,9 @@ def test_an_approval_at_dev_approves_the_version_and_opens_the_later_stages_in_t
         "uat": PENDING,
         "prod": PENDING,
     }
-    assert world.package["ApprovalDescription"] == "dev approved by lead@example.com at 2026-11-21T14:05:09Z: Looks good"
+    assert (
+        world.package["ApprovalDescription"] == "dev approved by lead@example.com at 2026-11-21T14:05:09Z: Looks good"
+    )
 
 
 def test_an_approval_at_dev_writes_the_approved_model_record_for_dev() -> None:
@@ -370,9 +372,9 @@ def test_a_failure_reports_the_lambda_error_message_from_the_cause() -> None:
     # Given: a Lambda failure as Step Functions catches it
     cause = json.dumps(
         {
-            "errorMessage": "Batch transform job churn-model-v3-test failed: ClientError: no data in s3://x/input",
+            "errorMessage": "Batch transform job breast-cancer-classifier-v3-test failed: ClientError: no data in s3://x/input",
             "errorType": "BatchJobFailed",
-            "stackTrace": ["  File \"/var/task/handler.py\", line 12"],
+            "stackTrace": ['  File "/var/task/handler.py", line 12'],
         }
     )
     world = _world("Approved", {"dev": "Approved", "test": PENDING, "uat": PENDING, "prod": PENDING})
@@ -381,7 +383,7 @@ def test_a_failure_reports_the_lambda_error_message_from_the_cause() -> None:
     result = world.record(outcome_payload("test", "failed", error={"Error": "BatchJobFailed", "Cause": cause}))
 
     # Then
-    reason = "BatchJobFailed: Batch transform job churn-model-v3-test failed: ClientError: no data in s3://x/input"
+    reason = "BatchJobFailed: Batch transform job breast-cancer-classifier-v3-test failed: ClientError: no data in s3://x/input"
     assert result["summary"] == f"test failed at {RECORDED_AT}: {reason}"
     assert world.package["CustomerMetadataProperties"]["test"] == "Failed"
     assert world.package["ModelApprovalStatus"] == "Approved"
@@ -446,6 +448,7 @@ def test_a_decision_for_another_stage_or_version_is_invalid_and_records_nothing(
         pytest.param({"outcome": "approve"}, "'outcome'", id="unknown-outcome"),
         pytest.param({"outcome": None}, "'outcome'", id="no-outcome"),
         pytest.param({"recordedAt": ""}, "recordedAt", id="no-recorded-at"),
+        pytest.param({"recordedAt": "yesterday"}, "ISO 8601", id="recorded-at-garbled"),
         pytest.param({"decision": None}, "decision", id="approval-without-decision"),
         pytest.param({"stageIndex": 1}, "stageIndex", id="stage-index-mismatch"),
     ],
@@ -463,3 +466,26 @@ def test_a_malformed_outcome_payload_is_invalid_and_records_nothing(overrides: d
     assert message in str(raised.value)
     assert world.log.entries(GROUP) == []
     assert world.registry.updates == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(_approved("dev", decision=Decision.REJECT, comment="no"), id="approved-outcome-with-a-reject"),
+        pytest.param(_approved("dev", model_package_arn=PACKAGE_ARN + "0"), id="decision-for-another-package"),
+    ],
+)
+def test_a_decision_that_does_not_match_the_outcome_or_package_is_invalid_and_records_nothing(
+    payload: dict[str, Any],
+) -> None:
+    # Given
+    world = _world()
+
+    # When
+    with pytest.raises(InvalidPayload):
+        world.record(payload)
+
+    # Then
+    assert world.log.entries(GROUP) == []
+    assert world.registry.updates == []
+    assert world.approved_models.history == {}

@@ -143,11 +143,6 @@ def test_an_execution_name_only_uses_allowed_characters_within_80_characters(gro
     assert f"-v{version}" in name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG registration.py:332-334: when the '-v<version>-<hash>' suffix alone exceeds 80 characters, "
-    "the negative slice bound keeps most of the group and the name grows far beyond 80 characters",
-)
 def test_an_execution_name_stays_within_80_characters_even_for_an_absurdly_large_version() -> None:
     # Given: nothing in read_registration_event bounds the version, so a 71-digit version reaches here
     version = 10**70

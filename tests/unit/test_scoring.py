@@ -98,9 +98,7 @@ def test_demo_model_scores_each_stage_batch_accurately(assets: DemoAssets, stage
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_weak_model_scores_lower_auc_than_the_demo_model(
-    assets: DemoAssets, weak_archive: Path, stage: str
-) -> None:
+def test_weak_model_scores_lower_auc_than_the_demo_model(assets: DemoAssets, weak_archive: Path, stage: str) -> None:
     # Given both models and the same stage batch
     # When each scores the batch
     demo_auc = _stage_metrics(assets.model_archive, assets.batches[stage])["roc_auc"]

@@ -29,7 +29,7 @@ def test_a_pending_registration_starts_one_execution_named_after_the_version_wit
 
     # Then
     assert result.outcome == "started"
-    assert result.execution_name == EXECUTION_NAME == "churn-model-v3"
+    assert result.execution_name == EXECUTION_NAME == "breast-cancer-classifier-v3"
     assert result.execution_arn == EXECUTION_ARN_PREFIX + EXECUTION_NAME
     assert workflow.started == {
         EXECUTION_NAME: {
@@ -38,8 +38,8 @@ def test_a_pending_registration_starts_one_execution_named_after_the_version_wit
                 "version": VERSION,
                 "packageArn": PACKAGE_ARN,
                 "modelDataUrl": MODEL_DATA_URL,
-                "registeredBy": "data-scientist",
-                "registeredAt": "2026-11-20T09:30:00+00:00",
+                "registeredBy": "dana-scientist",
+                "registeredAt": "2026-11-21T10:14:58.123000+00:00",
                 "registrantEmail": REGISTRANT,
                 "task": "CLASSIFICATION",
             },
@@ -91,6 +91,24 @@ def test_a_second_identical_event_is_a_duplicate_and_starts_nothing_more() -> No
     assert result.outcome == "duplicate"
     assert result.execution_name == EXECUTION_NAME
     assert result.execution_arn is None
+    assert list(workflow.started) == [EXECUTION_NAME]
+
+
+def test_a_repeat_that_races_past_the_existence_check_is_still_a_duplicate() -> None:
+    # Given: the first start is not yet visible to DescribeExecution when the repeat asks
+    class LaggingWorkflow(FakeWorkflow):
+        def execution_exists(self, name: str) -> bool:
+            return False
+
+    registry = FakeRegistry(model_description())
+    workflow = LaggingWorkflow()
+    start_promotion(registration_event(), registry=registry, workflow=workflow, stages=STAGES)
+
+    # When
+    result = start_promotion(registration_event(), registry=registry, workflow=workflow, stages=STAGES)
+
+    # Then
+    assert result.outcome == "duplicate"
     assert list(workflow.started) == [EXECUTION_NAME]
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from embedded_aws.client import StackClient, StackProcess
 from embedded_aws.demo_model import DemoAssets, build_demo_assets
 from embedded_aws.scenario import publish_batches, publish_model, register_version
@@ -38,7 +39,10 @@ class Promotion:
     def approval_email(self, stage: str, approver: str | None = None, timeout: float = 30) -> dict[str, Any]:
         wanted = approver or self.approvers(stage)[0]
         return self.stack.wait_for_email(
-            lambda m: wanted in m["to"] and m["subject"] == f"Approval needed: {self.group} version {self.version} for {stage}",
+            lambda m: (
+                wanted in m["to"]
+                and m["subject"] == f"Approval needed: {self.group} version {self.version} for {stage}"
+            ),
             f"the {stage} approval email to {wanted}",
             timeout,
         )
@@ -112,7 +116,9 @@ class Promotion:
         return [m for m in self.stack.outbox() if f"{self.group} version {self.version}" in m["subject"]]
 
 
-def _start_stack(tmp_path_factory: pytest.TempPathFactory, name: str, overrides: dict[str, str]) -> Iterator[StackClient]:
+def _start_stack(
+    tmp_path_factory: pytest.TempPathFactory, name: str, overrides: dict[str, str]
+) -> Iterator[StackClient]:
     log_path = tmp_path_factory.mktemp(name) / "stack.log"
     process = StackProcess(overrides=overrides, log_path=log_path)
     client = process.start()
@@ -146,8 +152,14 @@ def new_group(prefix: str) -> str:
     return re.sub(r"[^a-zA-Z0-9-]", "-", f"{prefix}-{next(_groups)}")[:63]
 
 
-def register(stack: StackClient, assets: DemoAssets, prefix: str, *, model_key: str | None = None,
-             registrant: str | None = REGISTRANT) -> Promotion:
+def register(
+    stack: StackClient,
+    assets: DemoAssets,
+    prefix: str,
+    *,
+    model_key: str | None = None,
+    registrant: str | None = REGISTRANT,
+) -> Promotion:
     """Given a registered PendingManualApproval version, returns its promotion once EventBridge started it."""
     group = new_group(prefix)
     if model_key is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 
 import pytest
 
@@ -58,7 +59,7 @@ def test_each_approval_email_after_the_first_carries_the_previous_stage_batch_me
 
     # Then the dev email says there are no batch results yet, and every later one shows real metrics
     assert "No batch results yet" in promotion.approval_email("dev")["text"]
-    for previous, stage in zip(STAGES, STAGES[1:]):
+    for previous, stage in pairwise(STAGES):
         text = promotion.approval_email(stage)["text"]
         assert f"Batch run on        {previous}" in text
         for label in ("Rows scored", "Accuracy", "Precision", "Recall", "F1", "ROC AUC"):
@@ -123,7 +124,7 @@ def test_a_rejection_at_any_stage_ends_the_promotion_as_rejected(promotion_facto
     notice = next(m for m in promotion.emails() if m["subject"].endswith(f"{rejected_stage} was rejected"))
     assert notice["to"] == [REGISTRANT]
     assert "Recall on the holdout is too low" in notice["text"]
-    assert ("rejected" in [e["outcome"] for e in promotion.audit_entries()])
+    assert "rejected" in [e["outcome"] for e in promotion.audit_entries()]
 
 
 def test_a_second_decision_on_the_same_approval_is_refused_and_changes_nothing(promotion_factory):
@@ -166,9 +167,10 @@ def test_mail_scanner_gets_and_heads_show_the_page_but_never_decide(promotion_fa
     assert all(h.status_code == 200 and h.content == b"" for h in heads)
     events = {e["type"] for e in promotion.history()}
     assert "TaskSucceeded" not in events and "TaskFailed" not in events
-    assert promotion.stack.client("stepfunctions").describe_execution(executionArn=promotion.execution_arn)[
-        "status"
-    ] == "RUNNING"
+    assert (
+        promotion.stack.client("stepfunctions").describe_execution(executionArn=promotion.execution_arn)["status"]
+        == "RUNNING"
+    )
     assert promotion.describe()["ModelApprovalStatus"] == "PendingManualApproval"
 
     # And the real approver can still decide afterwards
@@ -202,9 +204,10 @@ def test_a_rejection_without_a_reason_is_refused_and_the_form_is_shown_again(pro
     # Then the review page comes back with the error, and the execution still waits
     assert answer.status_code == 400
     assert "A rejection needs a reason" in answer.text and "<form" in answer.text
-    assert promotion.stack.client("stepfunctions").describe_execution(executionArn=promotion.execution_arn)[
-        "status"
-    ] == "RUNNING"
+    assert (
+        promotion.stack.client("stepfunctions").describe_execution(executionArn=promotion.execution_arn)["status"]
+        == "RUNNING"
+    )
 
 
 def test_a_missing_model_artifact_fails_the_promotion_with_the_reason(promotion_factory):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from embedded_aws.scenario import publish_model, register_version
 
 from .conftest import new_group
@@ -31,7 +32,9 @@ def test_repeated_registration_events_start_exactly_one_execution(promotion_fact
     described = promotion.describe()
     event = load_event("model_package_registered.json")
     event["detail"].update(
-        ModelPackageGroupName=promotion.group, ModelPackageVersion=promotion.version, ModelPackageArn=promotion.package_arn
+        ModelPackageGroupName=promotion.group,
+        ModelPackageVersion=promotion.version,
+        ModelPackageArn=promotion.package_arn,
     )
 
     # When the same event arrives again, and SageMaker emits another event for a metadata update

@@ -72,18 +72,14 @@ def parse_feature_rows(csv_text: str) -> list[list[float]]:
             try:
                 value = float(field)
             except ValueError:
-                raise ScoringError(
-                    f"line {line_number}, column {column}: {field.strip()!r} is not a number"
-                ) from None
+                raise ScoringError(f"line {line_number}, column {column}: {field.strip()!r} is not a number") from None
             if not math.isfinite(value):
                 raise ScoringError(f"line {line_number}, column {column}: {field.strip()!r} is not finite")
             row.append(value)
         if not rows:
             width = len(row)
         elif len(row) != width:
-            raise ScoringError(
-                f"line {line_number} has {len(row)} values, expected {width} like the first row"
-            )
+            raise ScoringError(f"line {line_number} has {len(row)} values, expected {width} like the first row")
         rows.append(row)
     if not rows:
         raise ScoringError("input batch contains no rows")
@@ -101,9 +97,7 @@ def score_rows(model: Any, rows: Sequence[Sequence[float]]) -> list[float]:
     if hasattr(model, "predict_proba"):
         probabilities = model.predict_proba(rows)
         if len(probabilities[0]) != 2:
-            raise ScoringError(
-                f"expected a binary classifier with 2 probability columns, got {len(probabilities[0])}"
-            )
+            raise ScoringError(f"expected a binary classifier with 2 probability columns, got {len(probabilities[0])}")
         scores = [float(row[1]) for row in probabilities]
     else:
         scores = [float(value) for value in model.predict(rows)]

@@ -7,13 +7,15 @@ with a ConfigurationError that names the variable, instead of surfacing later as
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Mapping
+from typing import TypeVar
 
 from .domain.errors import ConfigurationError
 from .domain.records import validate_parameter_prefix
 from .domain.stages import is_email_address, parse_stage_approvers, parse_stages
 
+T = TypeVar("T")
 
 
 def _require(environ: Mapping[str, str], name: str) -> str:
@@ -21,6 +23,19 @@ def _require(environ: Mapping[str, str], name: str) -> str:
     if not value:
         raise ConfigurationError(f"environment variable {name} is not set")
     return value
+
+
+def _parsed(environ: Mapping[str, str], name: str, parse: Callable[[str], T]) -> T:
+    """Runs a domain parser on a variable's value, naming the variable in any error."""
+    value = _require(environ, name)
+    try:
+        return parse(value)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{name}: {exc}") from exc
+
+
+def _stages(environ: Mapping[str, str]) -> tuple[str, ...]:
+    return _parsed(environ, "STAGES", parse_stages)
 
 
 def _email(environ: Mapping[str, str], name: str) -> str:
@@ -40,7 +55,7 @@ class StarterSettings:
         arn = _require(environ, "STATE_MACHINE_ARN")
         if not arn.startswith("arn:") or ":stateMachine:" not in arn:
             raise ConfigurationError(f"STATE_MACHINE_ARN={arn!r} is not a state machine ARN")
-        return cls(state_machine_arn=arn, stages=parse_stages(_require(environ, "STAGES")))
+        return cls(state_machine_arn=arn, stages=_stages(environ))
 
 
 @dataclass(frozen=True)
@@ -52,13 +67,13 @@ class ApprovalRequestSettings:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> ApprovalRequestSettings:
-        stages = parse_stages(_require(environ, "STAGES"))
+        stages = _stages(environ)
         base_url = _require(environ, "APPROVAL_BASE_URL").rstrip("/")
         if not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", base_url):
             raise ConfigurationError(f"APPROVAL_BASE_URL={base_url!r} is not an http(s) URL")
         return cls(
             approvals_table=_require(environ, "APPROVALS_TABLE"),
-            approvers=parse_stage_approvers(_require(environ, "STAGE_APPROVERS"), stages),
+            approvers=_parsed(environ, "STAGE_APPROVERS", lambda text: parse_stage_approvers(text, stages)),
             sender=_email(environ, "SENDER_ADDRESS"),
             approval_base_url=base_url,
         )
@@ -83,7 +98,7 @@ class OutcomeSettings:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> OutcomeSettings:
         return cls(
-            parameter_prefix=validate_parameter_prefix(_require(environ, "PARAMETER_PREFIX")),
+            parameter_prefix=_parsed(environ, "PARAMETER_PREFIX", validate_parameter_prefix),
             decision_log_table=_require(environ, "DECISION_LOG_TABLE"),
             sender=_email(environ, "SENDER_ADDRESS"),
             operations_email=_email(environ, "OPERATIONS_EMAIL"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from ..domain.errors import TransientAwsError
@@ -34,7 +34,7 @@ TRANSIENT_CODES = frozenset(
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> BaseClient:
     """One client per service and process. boto3 is imported here, not at module import, to keep cold
     starts short for handlers that never reach AWS (a rejected request, a malformed event).

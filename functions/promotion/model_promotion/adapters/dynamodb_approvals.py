@@ -8,7 +8,8 @@ stored as JSON strings so metrics keep their float values exactly.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from contextlib import suppress
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -54,7 +55,7 @@ class DynamoDbApprovalStore(ApprovalStore):
             "recipients": {"L": [{"S": r} for r in request.recipients]},
             "requestedAt": {"S": iso(request.requested_at)},
             "expiresAt": {"S": iso(request.expires_at)},
-            "expiresAtEpoch": {"N": str(int(request.expires_at.timestamp()))},
+            "expiresAtMs": {"N": str(_ms(request.expires_at))},
             "purgeAt": {"N": str(int(purge_at.timestamp()))},
         }
         try:
@@ -66,9 +67,7 @@ class DynamoDbApprovalStore(ApprovalStore):
                 ExpressionAttributeValues={":pending": {"S": RequestStatus.PENDING.value}},
             )
         except ClientError as exc:
-            raise ApprovalClosed(
-                f"the request for {task.stage} was already decided", status="DECIDED"
-            ) from exc
+            raise ApprovalClosed(f"the request for {task.stage} was already decided", status="DECIDED") from exc
 
     def save_link(self, link: ApprovalLink, purge_at: datetime) -> None:
         self._call(
@@ -99,14 +98,14 @@ class DynamoDbApprovalStore(ApprovalStore):
                 "update_item",
                 Key={"pk": {"S": key}},
                 UpdateExpression="SET #s = :status, decision = :decision, decisionId = :id",
-                ConditionExpression="#s = :pending AND expiresAtEpoch > :now",
+                ConditionExpression="#s = :pending AND expiresAtMs > :now",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={
                     ":status": {"S": decision.decision.request_status.value},
                     ":decision": {"S": json.dumps(decision.to_payload())},
                     ":id": {"S": decision.decision_id},
                     ":pending": {"S": RequestStatus.PENDING.value},
-                    ":now": {"N": str(int(now.timestamp()))},
+                    ":now": {"N": str(_ms(now))},
                 },
                 ReturnValues="ALL_NEW",
             )
@@ -120,7 +119,8 @@ class DynamoDbApprovalStore(ApprovalStore):
 
     def _undo_claim(self, key: str, decision_id: str, status: RequestStatus, drop_token: bool) -> None:
         remove = "decision, decisionId" + (", taskToken" if drop_token else "")
-        try:
+        # A failed condition means our claim is no longer there, so there is nothing of ours to undo.
+        with suppress(ClientError):
             self._call(
                 "update_item",
                 Key={"pk": {"S": key}},
@@ -129,8 +129,6 @@ class DynamoDbApprovalStore(ApprovalStore):
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":status": {"S": status.value}, ":id": {"S": decision_id}},
             )
-        except ClientError:
-            pass  # Our claim is no longer there, so there is nothing of ours to undo.
 
     def release(self, key: str, decision_id: str) -> None:
         self._undo_claim(key, decision_id, RequestStatus.PENDING, drop_token=False)
@@ -140,6 +138,10 @@ class DynamoDbApprovalStore(ApprovalStore):
 
     def forget_token(self, key: str) -> None:
         self._call("update_item", Key={"pk": {"S": key}}, UpdateExpression="REMOVE taskToken")
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def _task_payload(task: StageTask) -> dict[str, Any]:
@@ -158,7 +160,7 @@ def _request_from_item(item: dict[str, Any]) -> ApprovalRequest:
         key=item["pk"]["S"],
         task=StageTask.from_payload(json.loads(item["task"]["S"])),
         requested_at=parse_time(item["requestedAt"]["S"]),
-        expires_at=parse_time(item["expiresAt"]["S"]),
+        expires_at=datetime.fromtimestamp(int(item["expiresAtMs"]["N"]) / 1000, tz=UTC),
         recipients=tuple(r["S"] for r in item.get("recipients", {}).get("L", [])),
         evidence=json.loads(item["evidence"]["S"]) if "evidence" in item else None,
         status=RequestStatus(item["status"]["S"]),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -35,8 +36,9 @@ class SageMakerRegistry(ModelRegistry):
             "CustomerMetadataProperties": dict(metadata),
             "ApprovalDescription": description,
             # Same inputs, same token: SageMaker treats a retried update as the same request.
-            "ClientToken": hashlib.sha256(f"{package_arn}|{approval_status}|{sorted(metadata.items())}|{description}".encode())
-            .hexdigest()[:64],
+            "ClientToken": hashlib.sha256(
+                f"{package_arn}|{approval_status}|{sorted(metadata.items())}|{description}".encode()
+            ).hexdigest()[:64],
         }
         try:
             client("sagemaker").update_model_package(**request)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ApprovalClosed, InvalidDecision, InvalidPayload
 from .model_version import ModelVersion
@@ -55,11 +56,11 @@ def request_key(execution_name: str, stage: str) -> str:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(text: str) -> datetime:
@@ -68,7 +69,7 @@ def parse_time(text: str) -> datetime:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (TypeError, ValueError) as exc:
         raise InvalidPayload(f"{text!r} is not an ISO 8601 time") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,8 @@ class ApprovalRequest:
             )
         if self.status is RequestStatus.EXPIRED or self.is_expired(now):
             raise ApprovalClosed(
-                f"This request expired at {iso(self.expires_at)}.", status=RequestStatus.EXPIRED.value,
+                f"This request expired at {iso(self.expires_at)}.",
+                status=RequestStatus.EXPIRED.value,
                 at=iso(self.expires_at),
             )
 

@@ -5,9 +5,10 @@ Pure functions from domain objects to text and HTML. Every value that came from 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .approvals import ApprovalRequest, iso
 from .model_version import ModelVersion

@@ -8,7 +8,8 @@ audit log, which never overwrites or drops an entry.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .approvals import DecisionRecord, StageTask
 from .errors import ConfigurationError

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from .model_version import PENDING_MANUAL_APPROVAL
 
@@ -73,5 +74,7 @@ def execution_name(group: str, version: int) -> str:
         return clean
     digest = hashlib.sha256(raw.encode()).hexdigest()[:10]
     suffix = f"-v{version}-{digest}"
+    if len(suffix) > EXECUTION_NAME_MAX // 2:
+        suffix = f"-{digest}"  # an absurd version number: the hash alone keeps the name unique
     head = _NOT_ALLOWED_IN_NAME.sub("_", group)[: EXECUTION_NAME_MAX - len(suffix)]
     return f"{head}{suffix}"

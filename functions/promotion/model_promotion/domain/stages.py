@@ -7,8 +7,8 @@ seed post ("dev", "test", "uat", "prod"). Its values are the StageStatus values 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from enum import Enum
-from typing import Mapping, Sequence
 
 from .errors import ConfigurationError, StageNotInPlan
 from .model_version import APPROVED, PENDING_MANUAL_APPROVAL, REJECTED
@@ -77,7 +77,9 @@ def parse_stage_approvers(text: str, stages: Sequence[str]) -> dict[str, tuple[s
         if not sep:
             raise ConfigurationError(f"approver entry {entry!r} has no '=': write it as 'stage=address,address'")
         if stage not in stages:
-            raise ConfigurationError(f"approvers are given for {stage!r}, which is not in the stage list {list(stages)}")
+            raise ConfigurationError(
+                f"approvers are given for {stage!r}, which is not in the stage list {list(stages)}"
+            )
         if stage in approvers:
             raise ConfigurationError(f"approvers for {stage!r} are given twice")
         emails = tuple(a.strip() for a in addresses.split(",") if a.strip())

@@ -56,7 +56,7 @@ def respond(page: Page, method: str) -> dict[str, Any]:
 
 def read_form(event: dict[str, Any]) -> dict[str, str] | Page:
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    if not headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+    if not headers.get("content-type", "").lower().startswith("application/x-www-form-urlencoded"):
         return message_page(415, "Unsupported form", "Send the decision from the review page's form.")
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
@@ -82,8 +82,17 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             page = show_review(approval_id, store=store, now=utc_now(), form_action=form_action)
         elif method == "POST":
             form = read_form(event)
-            page = form if isinstance(form, Page) else decide(
-                approval_id, form, store=store, workflow=StepFunctionsWorkflow(), now=utc_now(), form_action=form_action
+            page = (
+                form
+                if isinstance(form, Page)
+                else decide(
+                    approval_id,
+                    form,
+                    store=store,
+                    workflow=StepFunctionsWorkflow(),
+                    now=utc_now(),
+                    form_action=form_action,
+                )
             )
         else:
             page = message_page(405, "Method not allowed", "Open the link from your email to review this request.")

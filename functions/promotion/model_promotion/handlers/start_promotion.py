@@ -47,7 +47,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # A bad event is answered, not retried: EventBridge would only deliver it again.
         logger.warning("registration event ignored", reason=str(exc))
         return {"outcome": "ignored", "reason": str(exc)}
-    logger.info("registration event handled", outcome=result.outcome, reason=result.reason,
-                execution_name=result.execution_name)
+    logger.info(
+        "registration event handled", outcome=result.outcome, reason=result.reason, execution_name=result.execution_name
+    )
     metrics.add_metric(name=f"Registrations{result.outcome.title()}", unit=MetricUnit.Count, value=1)
     return asdict(result)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any
 
 from ..config import ApprovalRequestSettings
 from ..domain.approvals import (
@@ -13,8 +14,8 @@ from ..domain.approvals import (
     ApprovalRequest,
     DecisionRecord,
     StageTask,
-    iso,
     is_well_formed_approval_id,
+    iso,
     new_approval_id,
     parse_time,
     read_decision_form,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..config import OutcomeSettings
-from ..domain.approvals import DecisionRecord, StageTask, iso, parse_time
+from ..domain.approvals import Decision, DecisionRecord, StageTask, iso, parse_time
 from ..domain.errors import InvalidPayload
 from ..domain.presentation import outcome_email
 from ..domain.records import approved_model_parameter_name, approved_model_record, audit_entry
@@ -50,15 +51,25 @@ def record_stage_outcome(
         reason = "no approver decided before the request expired"
     else:
         reason = _failure_reason(payload.get("error"))
-    if decision is not None and (decision.stage != task.stage or decision.model_version != task.model.version):
-        raise InvalidPayload("the decision is for another stage or version than this task")
+    if decision is not None:
+        expected = Decision.APPROVE if outcome is Outcome.APPROVED else Decision.REJECT
+        if (decision.stage, decision.model_version, decision.model_package_arn) != (
+            task.stage,
+            task.model.version,
+            task.model.package_arn,
+        ):
+            raise InvalidPayload("the decision is for another stage or version of the model than this task")
+        if decision.decision is not expected:
+            raise InvalidPayload(f"a {decision.decision.value} decision cannot record the outcome {outcome.value}")
 
     at = decision.decided_at if decision else recorded_at
     actor = decision.approver if decision else None
     log.append(audit_entry(task, outcome, at, decision=decision, reason=reason, evidence=payload.get("evidence")))
 
     description = registry.describe(task.model.package_arn)
-    metadata = stage_metadata_after(outcome, task.stage, task.stages, description.get("CustomerMetadataProperties") or {})
+    metadata = stage_metadata_after(
+        outcome, task.stage, task.stages, description.get("CustomerMetadataProperties") or {}
+    )
     registry.record_stage(
         task.model.package_arn,
         metadata,
@@ -77,6 +88,7 @@ def record_stage_outcome(
             approved_models.put(name, record)
         result["parameterName"] = name
     else:
+        # Sent on every attempt: a retry may repeat the email, but never loses it.
         to = [task.model.registrant_email] if task.model.registrant_email else [settings.operations_email]
         mailer.send(outcome_email(to, task.model, task.stage, outcome, summary, task.execution_arn))
     return result
