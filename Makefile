@@ -9,7 +9,7 @@ SAM_CLI_VERSION := 1.170.0
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_EC2_METADATA_DISABLED=true
 EMBEDDED := PYTHONPATH=local $(PY) -m embedded_aws
 
-.PHONY: demo up test unit workflow lint validate build bench clean
+.PHONY: demo up register test unit workflow lint validate build bench clean
 
 $(VENV)/.installed: requirements-dev.txt functions/promotion/requirements.txt functions/batch_scorer/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -58,3 +58,7 @@ bench: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .local .pytest_cache .ruff_cache
+
+## With `make up` running: register a demo model version (its approval email appears in the outbox).
+register: $(VENV)/.installed
+	$(EMBEDDED) register

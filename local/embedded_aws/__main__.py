@@ -1,4 +1,4 @@
-"""python -m embedded_aws up | demo"""
+"""python -m embedded_aws up | register | demo"""
 
 from __future__ import annotations
 
@@ -52,6 +52,26 @@ def up(args: argparse.Namespace) -> int:
     return 0
 
 
+def register(args: argparse.Namespace) -> int:
+    """Registers a demo model version against a running `up` stack, as a training pipeline would."""
+    from .client import StackClient
+    from .demo_model import build_demo_assets
+    from .scenario import publish_batches, publish_model, register_version
+
+    state = Path(args.state_file)
+    if not state.exists():
+        print(f"No running embedded AWS found ({state} is missing). Start one with `make up`.", file=sys.stderr)
+        return 2
+    stack = StackClient(json.loads(state.read_text()))
+    assets = build_demo_assets(state.parent / "demo-assets")
+    publish_batches(stack, assets)
+    url = publish_model(stack, assets.model_archive, f"{args.group}/model.tar.gz")
+    package = register_version(stack, args.group, url, registrant_email=args.registrant)
+    print(f"Registered {package['ModelPackageArn']} as PendingManualApproval.")
+    print(f"Open {stack.api_url}/outbox for the dev approver's email.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m embedded_aws")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -68,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         help="override a template parameter (after samconfig.toml's [local] section)",
     )
     start.set_defaults(func=up)
+    add = commands.add_parser("register", help="register a demo model version on a running stack")
+    add.add_argument("--group", default="breast-cancer-classifier")
+    add.add_argument("--registrant", default="dana.scientist@example.com")
+    add.add_argument("--state-file", default=".local/stack.json")
+    add.set_defaults(func=register)
     demo = commands.add_parser("demo", help="register a model and promote it through every stage")
     demo.set_defaults(func=lambda args: __import__("embedded_aws.demo", fromlist=["run"]).run())
     args = parser.parse_args(argv)

@@ -115,6 +115,7 @@ class LocalHttpApi:
             "/": self._index,
             "/outbox": self._outbox,
             "/outbox.json": self._outbox_json,
+            "/invocations.json": self._invocations_json,
         }
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -165,6 +166,10 @@ class LocalHttpApi:
 
     def _outbox_json(self, request: Request) -> Response:
         return Response(json.dumps([m.to_json() for m in read_outbox(self.region)]), content_type="application/json")
+
+    def _invocations_json(self, request: Request) -> Response:
+        """Every handler invocation with its duration: what CloudWatch's REPORT lines would tell in AWS."""
+        return Response(json.dumps(self.runtime.invocations), content_type="application/json")
 
     def _message(self, index: int) -> Response:
         messages = read_outbox(self.region)

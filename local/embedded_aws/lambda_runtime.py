@@ -79,7 +79,7 @@ class LocalLambdaRuntime:
         self.region = region
         self._lock = threading.RLock()
         self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
-        self.durations: list[tuple[str, float]] = []
+        self.invocations: list[dict[str, Any]] = []
 
     def _environment(self, spec: FunctionSpec) -> dict[str, str]:
         env = dict(self.base_environment)
@@ -114,6 +114,7 @@ class LocalLambdaRuntime:
     def invoke(self, spec: FunctionSpec, event: Any) -> Invocation:
         with self._lock:
             saved = _apply_environment(self._environment(spec))
+            started_at = time.time()
             started = time.perf_counter()
             try:
                 handler = self._handler(spec)
@@ -130,7 +131,14 @@ class LocalLambdaRuntime:
                 }
                 return Invocation(json.dumps(error).encode(), "Unhandled")
             finally:
-                self.durations.append((spec.logical_id, time.perf_counter() - started))
+                self.invocations.append(
+                    {
+                        "function": spec.logical_id,
+                        "startedAt": started_at,
+                        "durationSeconds": time.perf_counter() - started,
+                        "executionArn": event.get("executionArn") if isinstance(event, dict) else None,
+                    }
+                )
                 _restore_environment(saved)
 
     def install(self) -> None:

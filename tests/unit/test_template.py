@@ -1,0 +1,94 @@
+"""template.yaml is the one source of truth for wiring: these checks keep it, the ASL and the code in step."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from embedded_aws.template import load_template
+
+from model_promotion.services.approvals import REJECTION_ERROR
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template(ROOT / "template.yaml")
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+FUNCTIONS = {lid: r["Properties"] for lid, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
+STATE_MACHINE = RESOURCES["PromotionStateMachine"]["Properties"]
+ASL_TEXT = (ROOT / STATE_MACHINE["DefinitionUri"]).read_text()
+
+
+def _asl() -> dict[str, Any]:
+    text = ASL_TEXT
+    for key in STATE_MACHINE["DefinitionSubstitutions"]:
+        text = text.replace("${" + key + "}", "1" if key.endswith("Seconds") else f"sub-{key}")
+    return json.loads(text)
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_every_function_handler_exists_in_its_code_uri(logical_id: str) -> None:
+    props = FUNCTIONS[logical_id]
+    module_name, _, attribute = props["Handler"].rpartition(".")
+    assert (ROOT / props["CodeUri"]).is_dir()
+    module = importlib.import_module(module_name)
+    assert callable(getattr(module, attribute))
+
+
+def test_every_substitution_is_used_by_the_asl_and_every_placeholder_is_substituted() -> None:
+    placeholders = set(re.findall(r"\$\{(\w+)\}", ASL_TEXT))
+    assert placeholders == set(STATE_MACHINE["DefinitionSubstitutions"])
+
+
+def test_the_asl_is_jsonpath_and_every_lambda_task_names_a_substituted_function() -> None:
+    asl = _asl()
+    assert asl.get("QueryLanguage", "JSONPath") == "JSONPath"
+    for name, state in asl["States"].items():
+        assert state.get("QueryLanguage", "JSONPath") == "JSONPath", name
+        if state["Type"] == "Task":
+            assert state["Parameters"]["FunctionName"].startswith("sub-"), name
+
+
+def test_every_wait_for_a_person_has_a_timeout_and_catches_rejection_and_timeout() -> None:
+    waits = {n: s for n, s in _asl()["States"].items() if s.get("Resource", "").endswith(".waitForTaskToken")}
+    assert waits
+    for name, state in waits.items():
+        assert "TimeoutSeconds" in state, name
+        caught = [e for catcher in state["Catch"] for e in catcher["ErrorEquals"]]
+        assert REJECTION_ERROR in caught and "States.Timeout" in caught, name
+
+
+def test_retries_cover_only_transient_errors_never_domain_errors() -> None:
+    domain_errors = {"InvalidPayload", "ConfigurationError", "ApprovalClosed", "MetricsError", "BatchInputError"}
+    for name, state in _asl()["States"].items():
+        for retrier in state.get("Retry", []):
+            assert not domain_errors & set(retrier["ErrorEquals"]), name
+            assert "States.ALL" not in retrier["ErrorEquals"], name
+            assert retrier.get("JitterStrategy") == "FULL", name
+
+
+def test_no_policy_grants_every_resource() -> None:
+    def statements(policies: list[Any]) -> list[dict[str, Any]]:
+        return [s for p in policies if isinstance(p, dict) for s in p.get("Statement", [])]
+
+    for lid, props in FUNCTIONS.items():
+        for statement in statements(props.get("Policies", [])):
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            assert "*" not in resources, lid
+
+
+def test_functions_and_state_machine_are_traced_and_use_python_3_11() -> None:
+    globals_ = TEMPLATE["Globals"]["Function"]
+    assert globals_["Runtime"] == "python3.11"
+    assert globals_["Tracing"] == "Active"
+    assert STATE_MACHINE["Tracing"]["Enabled"] is True
+    assert STATE_MACHINE["Type"] == "STANDARD"
+
+
+def test_the_registration_rule_filters_on_pending_approval() -> None:
+    pattern = FUNCTIONS["StartPromotionFunction"]["Events"]["ModelPackageRegistered"]["Properties"]["Pattern"]
+    assert pattern["source"] == ["aws.sagemaker"]
+    assert pattern["detail-type"] == ["SageMaker Model Package State Change"]
+    assert pattern["detail"]["ModelApprovalStatus"] == ["PendingManualApproval"]
