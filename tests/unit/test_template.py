@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from embedded_aws.template import load_template
 
+from embedded_aws.template import load_template
 from model_promotion.services.approvals import REJECTION_ERROR
 
 ROOT = Path(__file__).resolve().parents[2]
