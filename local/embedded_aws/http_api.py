@@ -25,7 +25,8 @@ from .lambda_runtime import FunctionSpec, LocalLambdaRuntime
 from .outbox import read_outbox
 from .template import ACCOUNT_ID
 
-TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml")
+# API Gateway HTTP APIs pass these bodies as text and base64-encode every other body (forms included).
+TEXT_TYPES = ("text/", "application/json")
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,8 @@ class LocalLambdaRuntime:
                 return Invocation(json.dumps(result).encode(), None)
             except Exception as exc:  # the Lambda service reports any handler exception this way
                 log.warning("%s raised %s", spec.name, type(exc).__name__)
-                traceback.print_exc()
+                # Like the Lambda runtime: the exception's own frames, not the exceptions it chains.
+                traceback.print_exception(exc, chain=False)
                 error = {
                     "errorMessage": str(exc),
                     "errorType": type(exc).__name__,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from embedded_aws.template import load_template
+from embedded_aws.template import Resolver, load_template, parameter_values
 from model_promotion.services.approvals import REJECTION_ERROR
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,3 +92,26 @@ def test_the_registration_rule_filters_on_pending_approval() -> None:
     assert pattern["source"] == ["aws.sagemaker"]
     assert pattern["detail-type"] == ["SageMaker Model Package State Change"]
     assert pattern["detail"]["ModelApprovalStatus"] == ["PendingManualApproval"]
+
+
+@pytest.mark.parametrize(
+    ("groups", "expected"),
+    [("", None), ("fraud-model", ["fraud-model"]), ("fraud-model,churn-model", ["fraud-model", "churn-model"])],
+)
+def test_the_group_parameter_limits_the_registration_rule_to_those_groups(groups: str, expected: list[str] | None):
+    # Given the template resolved with ModelPackageGroupNames set (or left empty)
+    overrides = {
+        "StageApprovers": "dev=a@example.com;test=a@example.com;uat=a@example.com;prod=a@example.com",
+        "SenderAddress": "s@example.com",
+        "OperationsEmail": "o@example.com",
+        "ModelArtifactsBucketName": "artifacts-bucket",
+        "ModelPackageGroupNames": groups,
+    }
+    resolver = Resolver(TEMPLATE, parameter_values(TEMPLATE, overrides), "us-east-1", "stack")
+
+    # When the rule's pattern is resolved
+    event = FUNCTIONS["StartPromotionFunction"]["Events"]["ModelPackageRegistered"]
+    detail = resolver.resolve(event["Properties"]["Pattern"])["detail"]
+
+    # Then it names exactly those groups, or leaves the group unfiltered
+    assert detail.get("ModelPackageGroupName") == expected

@@ -96,9 +96,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             )
         else:
             page = message_page(405, "Method not allowed", "Open the link from your email to review this request.")
-    except Exception:
-        # The person gets a plain page; operators get the trace in the log (never the event itself).
-        logger.exception("approval request failed")
+    except Exception as exc:
+        # The person gets a plain page. Operators get the error, but no traceback: a chained botocore
+        # error from SendTask* could quote the task token, and no token may reach a log.
+        logger.error("approval request failed", error_type=type(exc).__name__, error=str(exc))
         page = message_page(
             503,
             "Temporarily unavailable",
