@@ -10,6 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
+from .demo_users import DEMO_PASSWORD
 from .template import TemplateError, parse_overrides
 
 
@@ -43,6 +44,7 @@ def up(args: argparse.Namespace) -> int:
         f"  Approval API : {info.api_url}\n"
         f"  Outbox       : {info.api_url}/outbox\n"
         f"  State machine: {info.resources['PromotionStateMachine']}\n"
+        f"  Approvers    : the StageApprovers addresses, password {DEMO_PASSWORD!r}\n"
         f"Stop with Ctrl-C.",
         flush=True,
     )

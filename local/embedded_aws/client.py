@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from .demo_users import DEMO_PASSWORD
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LINK = re.compile(r"https?://[^\s\"'<>]+/approvals/[A-Za-z0-9_-]+")
@@ -34,6 +37,7 @@ class StackClient:
         self.resources: dict[str, str] = info["resources"]
         self.parameters: dict[str, Any] = info["parameters"]
         self.http = requests.Session()
+        self._sessions: dict[str, requests.Session] = {}
 
     def client(self, service: str) -> Any:
         import boto3
@@ -112,16 +116,39 @@ class StackClient:
             if not token:
                 return events
 
-    def decide(self, link: str, decision: str, comment: str = "") -> requests.Response:
-        """What an approver's browser does: open the review page, then submit its form."""
-        page = self.http.get(link, timeout=30)
+    def signed_in(self, email: str, password: str = DEMO_PASSWORD) -> requests.Session:
+        """A browser-like session signed in through the hosted UI (authorization code with PKCE)."""
+        if email in self._sessions:
+            return self._sessions[email]
+        session = requests.Session()
+        form_page = session.get(f"{self.api_url}/auth/login?next=/", timeout=30)
+        fields = dict(re.findall(r"<input type='hidden' name='([^']+)' value='([^']*)'>", form_page.text))
+        if not fields:
+            raise StackError(f"the sign-in page did not load ({form_page.status_code})")
+        fields = {k: html.unescape(v) for k, v in fields.items()}
+        answer = session.post(f"{self.api_url}/login", data={**fields, "username": email, "password": password}, timeout=30)
+        if "approval_session" not in session.cookies:
+            raise StackError(f"signing in as {email} failed ({answer.status_code})")
+        self._sessions[email] = session
+        return session
+
+    @staticmethod
+    def form_of(page: requests.Response) -> tuple[str, str]:
+        """The review page's form action (absolute) and its CSRF token."""
+        action = re.search(r"<form method='post' action='([^']+)'>", page.text)
+        csrf = re.search(r"<input type='hidden' name='csrf' value='([^']+)'>", page.text)
+        if not action or not csrf:
+            raise StackError(f"the page at {page.url} has no decision form ({page.status_code})")
+        return requests.compat.urljoin(page.url, html.unescape(action.group(1))), html.unescape(csrf.group(1))
+
+    def decide(self, link: str, decision: str, comment: str = "", *, as_user: str) -> requests.Response:
+        """What an approver's browser does: sign in, open the review page, then submit its form."""
+        session = self.signed_in(as_user)
+        page = session.get(link, timeout=30)
         if page.status_code != 200:
             return page
-        action = re.search(r"<form method='post' action='([^']+)'", page.text)
-        if not action:
-            raise StackError(f"the review page at {link} has no decision form")
-        target = requests.compat.urljoin(link, action.group(1))
-        return self.http.post(target, data={"decision": decision, "comment": comment}, timeout=30)
+        target, csrf = self.form_of(page)
+        return session.post(target, data={"decision": decision, "comment": comment, "csrf": csrf}, timeout=30)
 
 
 class StackProcess:

@@ -49,11 +49,11 @@ def promote(stack: StackClient, work: Path) -> int:
         print(f"[{stage}] email to {approver}: {email['subject']!r}")
         for line in _metric_lines(email["text"]):
             print(f"[{stage}]   {line}")
-        answer = stack.decide(link, "approve", f"Reviewed the {stage} evidence; promote.")
+        answer = stack.decide(link, "approve", f"Reviewed the {stage} evidence; promote.", as_user=approver)
         if answer.status_code != 200:
             print(f"[{stage}] the approval endpoint answered {answer.status_code}", file=sys.stderr)
             return 1
-        print(f"[{stage}] approved by {approver} through POST {link.split('/approvals/')[0]}/approvals/…\n")
+        print(f"[{stage}] {approver} signed in and approved through POST {link.split('/approvals/')[0]}/approvals/…\n")
 
     result = stack.wait_for_execution(execution, timeout=120)
     elapsed = time.perf_counter() - started

@@ -54,6 +54,10 @@ def api_gateway_event(
     content_type = request.headers.get("Content-Type", "")
     is_text = not body or content_type.startswith(TEXT_TYPES)
     headers = {k.lower(): v for k, v in request.headers.items() if k.lower() != "cookie"}
+    # API Gateway adds these; the approval pages build their own URLs from them.
+    headers["x-forwarded-proto"] = request.scheme
+    headers["x-forwarded-for"] = request.remote_addr or "127.0.0.1"
+    headers["x-forwarded-port"] = str(request.host.rsplit(":", 1)[-1]) if ":" in request.host else "80"
     now = datetime.now(UTC)
     event: dict[str, Any] = {
         "version": "2.0",
@@ -112,6 +116,8 @@ class LocalHttpApi:
         self.region = region
         self.api_id = api_id
         self._server: BaseWSGIServer | None = None
+        # Other local services on this port, by (method, path): the hosted UI stand-in.
+        self.extra_routes: dict[tuple[str, str], Callable[[Request], Response]] = {}
         self.extra_pages: dict[str, Callable[[Request], Response]] = {
             "/": self._index,
             "/outbox": self._outbox,
@@ -136,6 +142,8 @@ class LocalHttpApi:
                 if request.method == "HEAD":
                     response.set_data(b"")
                 return response
+        if (request.method, request.path) in self.extra_routes:
+            return self.extra_routes[(request.method, request.path)](request)
         if request.method in ("GET", "HEAD"):
             if request.path in self.extra_pages:
                 return self.extra_pages[request.path](request)

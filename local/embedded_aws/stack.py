@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .demo_users import seed_approvers
 from .eventbridge import EventBus, publish_registry_events
+from .hosted_ui import HostedUi
 from .http_api import HttpRoute, LocalHttpApi
 from .lambda_runtime import FunctionSpec, LocalLambdaRuntime
 from .moto_fixes import apply_all as apply_moto_fixes
@@ -82,6 +84,8 @@ class EmbeddedStack:
         wanted.update(overrides or {})
         # Approval links must point at this machine's API, as a custom domain would in AWS.
         wanted.setdefault("ApprovalBaseUrl", self.api_url)
+        # The hosted UI stand-in is served by the same local server (see hosted_ui.py).
+        wanted.setdefault("SignInBaseUrl", self.api_url)
         self.parameters = parameter_values(self.template, wanted)
         self.resolver = Resolver(self.template, self.parameters, REGION, stack_name)
         self.runtime: LocalLambdaRuntime | None = None
@@ -124,7 +128,12 @@ class EmbeddedStack:
 
     # -- provisioning ------------------------------------------------------------------------------
     def _resources(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
-        return [(lid, r) for lid, r in self.template["Resources"].items() if r.get("Type") == kind]
+        """The template's resources of one type whose Condition (if any) holds, as CloudFormation creates them."""
+        return [
+            (lid, r)
+            for lid, r in self.template["Resources"].items()
+            if r.get("Type") == kind and ("Condition" not in r or self.resolver.condition(r["Condition"]))
+        ]
 
     def _physical_name(self, logical_id: str, lowercase: bool = False) -> str:
         name = f"{self.stack_name}-{logical_id}"[:63]
@@ -151,6 +160,33 @@ class EmbeddedStack:
             r.attributes[(lid, "Arn")] = r.refs[lid]
         for lid, _ in self._resources("AWS::Serverless::HttpApi"):
             r.refs[lid] = "localapi"
+
+    def _provision_identity(self) -> None:
+        """User pools first: their ids are generated, and clients, groups and parameters refer to them."""
+        cognito = self._client("cognito-idp")
+        for lid, resource in self._resources("AWS::Cognito::UserPool"):
+            props = self.resolver.resolve(resource.get("Properties", {}))
+            props.pop("UserPoolAddOns", None)
+            pool = cognito.create_user_pool(PoolName=self._physical_name(lid), **props)["UserPool"]
+            self.resolver.refs[lid] = pool["Id"]
+            self.resolver.attributes[(lid, "Arn")] = pool["Arn"]
+        for lid, resource in self._resources("AWS::Cognito::UserPoolClient"):
+            props = self.resolver.resolve(resource.get("Properties", {}))
+            client = cognito.create_user_pool_client(**props)["UserPoolClient"]
+            self.resolver.refs[lid] = client["ClientId"]
+        for lid, resource in self._resources("AWS::Cognito::UserPoolGroup"):
+            props = self.resolver.resolve(resource.get("Properties", {}))
+            cognito.create_group(**props)
+            self.resolver.refs[lid] = props["GroupName"]
+        for lid, resource in self._resources("AWS::Cognito::UserPoolDomain"):
+            self.resolver.refs[lid] = self.resolver.resolve(resource["Properties"]["Domain"])
+
+    def _provision_parameters(self) -> None:
+        ssm = self._client("ssm")
+        for lid, resource in self._resources("AWS::SSM::Parameter"):
+            props = self.resolver.resolve(resource["Properties"])
+            ssm.put_parameter(Name=props["Name"], Value=props["Value"], Type=props.get("Type", "String"))
+            self.resolver.refs[lid] = props["Name"]
 
     def _globals(self) -> dict[str, Any]:
         return self.template.get("Globals", {}).get("Function", {})
@@ -278,8 +314,11 @@ class EmbeddedStack:
     def start(self) -> StackInfo:
         self._start_moto()
         self._name_resources()
+        self._provision_identity()
         functions = self._function_specs()
         self._provision(functions)
+        self._provision_parameters()
+        self._seed_users()
         self.runtime = LocalLambdaRuntime(functions, dict(os.environ), REGION)
         self.runtime.install()
         self.bus = EventBus(self.runtime)
@@ -289,8 +328,21 @@ class EmbeddedStack:
         publish_registry_events(self.bus)
         self.bus.start()
         self.api = LocalHttpApi(self.runtime, routes, REGION)
+        for lid, _ in self._resources("AWS::Cognito::UserPool"):
+            self.api.extra_routes.update(HostedUi(self._client("cognito-idp"), self.resolver.refs[lid]).routes())
         self.api.start(self.host, self.api_port)
         return self.info()
+
+    def _seed_users(self) -> None:
+        if "ApproverGroupPrefix" not in self.parameters:
+            return
+        for lid, _ in self._resources("AWS::Cognito::UserPool"):
+            seed_approvers(
+                self._client("cognito-idp"),
+                self.resolver.refs[lid],
+                self.parameters["StageApprovers"],
+                self.parameters["ApproverGroupPrefix"],
+            )
 
     def info(self) -> StackInfo:
         resources = dict(self.resolver.refs)

@@ -87,7 +87,17 @@ class Resolver:
     conditions: dict[str, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.conditions = {name: bool(self.resolve(expr)) for name, expr in self.template.get("Conditions", {}).items()}
+        for name in self.template.get("Conditions", {}):
+            self.condition(name)
+
+    def condition(self, name: str) -> bool:
+        """A condition's value; conditions may name other conditions, in any order."""
+        if name not in self.conditions:
+            declared = self.template.get("Conditions", {})
+            if name not in declared:
+                raise TemplateError(f"condition {name} is not defined")
+            self.conditions[name] = bool(self.resolve(declared[name]))
+        return self.conditions[name]
 
     def pseudo(self, name: str) -> Any:
         values = {
@@ -151,9 +161,7 @@ def _sub(resolver: Resolver, arg: Any) -> str:
 
 def _if(resolver: Resolver, arg: Any) -> Any:
     name, when_true, when_false = arg
-    if name not in resolver.conditions:
-        raise TemplateError(f"Fn::If names condition {name}, which is not defined")
-    return resolver.resolve(when_true if resolver.conditions[name] else when_false)
+    return resolver.resolve(when_true if resolver.condition(name) else when_false)
 
 
 _INTRINSICS = {
@@ -168,7 +176,7 @@ _INTRINSICS = {
     "Fn::Join": lambda r, a: str(a[0]).join(str(x) for x in r.resolve(a[1])),
     "Fn::Select": lambda r, a: r.resolve(a[1])[int(r.resolve(a[0]))],
     "Fn::Split": lambda r, a: str(r.resolve(a[1])).split(str(a[0])),
-    "Condition": lambda r, a: r.conditions[a],
+    "Condition": lambda r, a: r.condition(a),
 }
 
 

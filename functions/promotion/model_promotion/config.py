@@ -6,6 +6,7 @@ with a ConfigurationError that names the variable, instead of surfacing later as
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -38,6 +39,13 @@ def _stages(environ: Mapping[str, str]) -> tuple[str, ...]:
     return _parsed(environ, "STAGES", parse_stages)
 
 
+def _url(environ: Mapping[str, str], name: str) -> str:
+    value = _require(environ, name).rstrip("/")
+    if not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", value):
+        raise ConfigurationError(f"{name}={value!r} is not an http(s) URL")
+    return value
+
+
 def _email(environ: Mapping[str, str], name: str) -> str:
     value = _require(environ, name)
     if not is_email_address(value):
@@ -64,28 +72,67 @@ class ApprovalRequestSettings:
     approvers: Mapping[str, tuple[str, ...]]
     sender: str
     approval_base_url: str
+    parameter_prefix: str
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> ApprovalRequestSettings:
         stages = _stages(environ)
-        base_url = _require(environ, "APPROVAL_BASE_URL").rstrip("/")
-        if not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", base_url):
-            raise ConfigurationError(f"APPROVAL_BASE_URL={base_url!r} is not an http(s) URL")
+        base_url = _url(environ, "APPROVAL_BASE_URL")
         return cls(
             approvals_table=_require(environ, "APPROVALS_TABLE"),
             approvers=_parsed(environ, "STAGE_APPROVERS", lambda text: parse_stage_approvers(text, stages)),
             sender=_email(environ, "SENDER_ADDRESS"),
             approval_base_url=base_url,
+            parameter_prefix=_parsed(environ, "PARAMETER_PREFIX", validate_parameter_prefix),
         )
 
 
 @dataclass(frozen=True)
 class ApprovalApiSettings:
+    """The approval pages: where requests live, who may decide them, and where sign-in is configured."""
+
     approvals_table: str
+    approver_group_prefix: str
+    sign_in_parameter: str
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> ApprovalApiSettings:
-        return cls(approvals_table=_require(environ, "APPROVALS_TABLE"))
+        return cls(
+            approvals_table=_require(environ, "APPROVALS_TABLE"),
+            approver_group_prefix=_require(environ, "APPROVER_GROUP_PREFIX"),
+            sign_in_parameter=_require(environ, "SIGN_IN_PARAMETER"),
+        )
+
+
+@dataclass(frozen=True)
+class SignInConfig:
+    """The user pool wiring, which the template writes to an SSM parameter.
+
+    It is not in the function's environment because the app client's callback URL names the HTTP API,
+    whose routes name the function: an environment reference back to the client would be a cycle.
+    """
+
+    user_pool_id: str
+    client_id: str
+    issuer: str
+    sign_in_url: str
+
+    @classmethod
+    def from_json(cls, name: str, text: str) -> SignInConfig:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigurationError(f"parameter {name} is not JSON") from exc
+        values = {k: raw.get(k) if isinstance(raw, dict) else None for k in ("userPoolId", "clientId", "issuer", "signInUrl")}
+        missing = [k for k, v in values.items() if not isinstance(v, str) or not v]
+        if missing:
+            raise ConfigurationError(f"parameter {name} lacks {', '.join(missing)}")
+        if not re.match(r"^[\w-]+_[0-9a-zA-Z]+$", values["userPoolId"]):
+            raise ConfigurationError(f"parameter {name}: {values['userPoolId']!r} is not a user pool id")
+        for key in ("issuer", "signInUrl"):
+            if not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", values[key]):
+                raise ConfigurationError(f"parameter {name}: {key} {values[key]!r} is not an http(s) URL")
+        return cls(values["userPoolId"], values["clientId"], values["issuer"].rstrip("/"), values["signInUrl"].rstrip("/"))
 
 
 @dataclass(frozen=True)

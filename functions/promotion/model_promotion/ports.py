@@ -124,3 +124,19 @@ class ObjectStore(ABC):
 
     @abstractmethod
     def write_text(self, uri: str, text: str, content_type: str) -> None: ...
+
+
+class SignIn(ABC):
+    """The identity provider behind the approval pages (a Cognito user pool and its hosted UI)."""
+
+    @abstractmethod
+    def authorize_url(self, state: str, code_challenge: str, redirect_uri: str) -> str:
+        """Where the browser goes to sign in (authorization-code flow with PKCE)."""
+
+    @abstractmethod
+    def exchange_code(self, code: str, code_verifier: str, redirect_uri: str) -> str:
+        """Trades the callback's code for an ID token. Raises NotSignedIn when the code is refused."""
+
+    @abstractmethod
+    def verify(self, id_token: str) -> Mapping[str, Any]:
+        """The token's claims after checking signature, issuer, audience, use and expiry; else NotSignedIn."""

@@ -52,6 +52,7 @@ class DynamoDbApprovalStore(ApprovalStore):
             "taskToken": {"S": task_token},
             "task": {"S": json.dumps(_task_payload(task))},
             "evidence": {"S": json.dumps(request.evidence)},
+            "champion": {"S": json.dumps(request.champion)},
             "recipients": {"L": [{"S": r} for r in request.recipients]},
             "requestedAt": {"S": iso(request.requested_at)},
             "expiresAt": {"S": iso(request.expires_at)},
@@ -163,6 +164,7 @@ def _request_from_item(item: dict[str, Any]) -> ApprovalRequest:
         expires_at=datetime.fromtimestamp(int(item["expiresAtMs"]["N"]) / 1000, tz=UTC),
         recipients=tuple(r["S"] for r in item.get("recipients", {}).get("L", [])),
         evidence=json.loads(item["evidence"]["S"]) if "evidence" in item else None,
+        champion=json.loads(item["champion"]["S"]) if "champion" in item else None,
         status=RequestStatus(item["status"]["S"]),
         decision=DecisionRecord.from_payload(json.loads(decision)) if decision else None,
     )

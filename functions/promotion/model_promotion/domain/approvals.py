@@ -1,9 +1,9 @@
 """Approval requests, the links that reach them, and the decisions people make on them.
 
 A request exists once per (execution, stage) and holds the Step Functions task token, which never
-leaves the server. Each approver gets a link of their own: an opaque random id that names the
-request and the person it was sent to, so a decision records who made it. Whatever link is used
-first decides the request; every link of a decided request is spent.
+leaves the server. Each approver is mailed a link of their own: an opaque random id that names the
+request. Opening it needs a sign-in, and the decision records the signed-in person, not the link.
+Whatever link is used first decides the request; every link of a decided request is spent.
 """
 
 from __future__ import annotations
@@ -123,6 +123,7 @@ class ApprovalRequest:
     expires_at: datetime
     recipients: tuple[str, ...]
     evidence: Mapping[str, Any] | None
+    champion: Mapping[str, Any] | None = None
     status: RequestStatus = RequestStatus.PENDING
     decision: DecisionRecord | None = None
 
@@ -134,9 +135,9 @@ class ApprovalRequest:
         if self.status is not RequestStatus.PENDING and self.decision is not None:
             raise ApprovalClosed(
                 f"This request was already {self.decision.decision.request_status.value.lower()} "
-                f"by {self.decision.approver} at {self.decision.decided_at}.",
+                f"by {self.decision.signature} at {self.decision.decided_at}.",
                 status=self.status.value,
-                decided_by=self.decision.approver,
+                decided_by=self.decision.signature,
                 at=self.decision.decided_at,
             )
         if self.status is RequestStatus.EXPIRED or self.is_expired(now):
@@ -159,14 +160,30 @@ class DecisionRecord:
     decided_at: str
     model_package_arn: str
     model_version: int
-    identity_source: str = field(default="email-link")
+    approver_name: str | None = None
+    approver_subject: str | None = None
+    identity_source: str = field(default="cognito")
+
+    @property
+    def signature(self) -> str:
+        """Printed name and email, as the signed record shows them."""
+        if self.approver_name and self.approver_name != self.approver:
+            return f"{self.approver_name} <{self.approver}>"
+        return self.approver
+
+    @property
+    def meaning(self) -> str:
+        return f"{'approved' if self.decision is Decision.APPROVE else 'rejected'} for {self.stage}"
 
     def to_payload(self) -> dict[str, Any]:
         return {
             "decisionId": self.decision_id,
             "decision": self.decision.value,
+            "meaning": self.meaning,
             "stage": self.stage,
             "approver": self.approver,
+            "approverName": self.approver_name,
+            "approverSubject": self.approver_subject,
             "comment": self.comment,
             "decidedAt": self.decided_at,
             "modelPackageArn": self.model_package_arn,
@@ -188,7 +205,9 @@ class DecisionRecord:
                 decided_at=str(payload["decidedAt"]),
                 model_package_arn=str(payload["modelPackageArn"]),
                 model_version=int(payload["modelVersion"]),
-                identity_source=str(payload.get("identitySource", "email-link")),
+                approver_name=payload.get("approverName"),
+                approver_subject=payload.get("approverSubject"),
+                identity_source=str(payload.get("identitySource", "cognito")),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise InvalidPayload(f"the decision record is incomplete or malformed: {exc}") from exc

@@ -77,6 +77,51 @@ def model_rows(model: ModelVersion) -> list[tuple[str, str]]:
     ]
 
 
+def champion_rows(
+    evidence: Mapping[str, Any] | None, champion: Mapping[str, Any] | None
+) -> list[tuple[str, str, str]]:
+    """This version's metrics beside those the currently approved version was approved with."""
+    if not champion:
+        return []
+    mine = (evidence or {}).get("metrics") or {}
+    theirs = (champion.get("evidence") or {}).get("metrics") or {}
+    return [
+        (label, format_metric(mine.get(key)), format_metric(theirs.get(key)))
+        for key, label in METRIC_LABELS.items()
+        if key in mine or key in theirs
+    ]
+
+
+def champion_summary(stage: str, champion: Mapping[str, Any] | None) -> str:
+    if not champion:
+        return f"No version is approved for {stage} yet."
+    who = champion.get("approvedByName") or champion.get("approvedBy") or "unknown"
+    return (
+        f"Version {champion.get('modelVersion')} is approved for {stage} now "
+        f"(by {who} at {champion.get('approvedAt')})."
+    )
+
+
+def _comparison_text(rows: Sequence[tuple[str, str, str]], champion_version: Any) -> str:
+    if not rows:
+        return ""
+    header = ("Metric", "this version", f"version {champion_version}")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+    return "\n".join("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)) for r in [header, *rows])
+
+
+def _comparison_html(rows: Sequence[tuple[str, str, str]], champion_version: Any) -> str:
+    if not rows:
+        return ""
+    body = "".join(
+        f"<tr><th scope='row'>{escape(a)}</th><td>{escape(b)}</td><td>{escape(c)}</td></tr>" for a, b, c in rows
+    )
+    return (
+        "<table class='compare'><tr><th>Metric</th><th>This version</th>"
+        f"<th>Version {escape(str(champion_version))}</th></tr>{body}</table>"
+    )
+
+
 def _text_table(rows: Sequence[tuple[str, str]]) -> str:
     width = max((len(k) for k, _ in rows), default=0)
     return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows)
@@ -92,14 +137,19 @@ def approval_email(request: ApprovalRequest, recipient: str, link: str) -> Email
     model = task.model
     subject = f"Approval needed: {model.group} version {model.version} for {task.stage}"
     evidence = evidence_rows(request.evidence)
+    comparison = champion_rows(request.evidence, request.champion)
+    champion_version = (request.champion or {}).get("modelVersion")
     expires = iso(request.expires_at)
     evidence_text = _text_table(evidence) if evidence else "  No batch results yet: this is the first stage."
+    comparison_text = _comparison_text(comparison, champion_version)
     text = (
         f"{model.group} version {model.version} waits for your approval to be promoted to {task.stage}.\n\n"
         f"Model\n{_text_table(model_rows(model))}\n\n"
         f"Previous stage's batch results\n{evidence_text}\n\n"
-        f"This request expires at {expires}.\n\n"
-        f"Review it and decide here (opening the page decides nothing):\n{link}\n"
+        f"Now approved for {task.stage}\n  {champion_summary(task.stage, request.champion)}\n"
+        + (f"{comparison_text}\n" if comparison_text else "")
+        + f"\nThis request expires at {expires}.\n\n"
+        f"Sign in to review it and decide (opening the page decides nothing):\n{link}\n"
     )
     evidence_html = _html_table(evidence) if evidence else "<p>No batch results yet: this is the first stage.</p>"
     html = _document(
@@ -109,9 +159,12 @@ def approval_email(request: ApprovalRequest, recipient: str, link: str) -> Email
         f"approval to be promoted to <strong>{escape(task.stage)}</strong>.</p>"
         f"<h2>Model</h2>{_html_table(model_rows(model))}"
         f"<h2>Previous stage's batch results</h2>{evidence_html}"
+        f"<h2>Now approved for {escape(task.stage)}</h2><p>{escape(champion_summary(task.stage, request.champion))}</p>"
+        f"{_comparison_html(comparison, champion_version)}"
         f"<p>This request expires at <strong>{escape(expires)}</strong>.</p>"
         f"<p><a class='button' href='{escape(link)}'>Review and decide</a></p>"
-        f"<p class='small'>Opening the page decides nothing; you approve or reject on it.</p>",
+        f"<p class='small'>You will be asked to sign in. Opening the page decides nothing; you approve or reject "
+        "on it.</p>",
     )
     return Email(to=(recipient,), subject=subject, text=text, html=html)
 
@@ -135,29 +188,47 @@ def outcome_email(
     return Email(to=tuple(to), subject=subject, text=text, html=html)
 
 
-def review_page(request: ApprovalRequest, recipient: str, form_action: str, error: str | None = None) -> Page:
+def review_page(
+    request: ApprovalRequest, signer: str, form_action: str, csrf_token: str, error: str | None = None
+) -> Page:
+    """What the signer is about to sign, before the buttons (OWASP transaction authorization)."""
     task = request.task
     model = task.model
     title = f"Approve {model.group} version {model.version} for {task.stage}?"
     evidence = evidence_rows(request.evidence)
     evidence_html = _html_table(evidence) if evidence else "<p>No batch results yet: this is the first stage.</p>"
+    comparison = champion_rows(request.evidence, request.champion)
+    champion_version = (request.champion or {}).get("modelVersion")
     error_html = f"<p class='error' role='alert'>{escape(error)}</p>" if error else ""
     body = (
         f"<h1>{escape(title)}</h1>{error_html}"
-        f"<p>You are signing as <strong>{escape(recipient)}</strong>. Stage <strong>{escape(task.stage)}</strong> "
+        f"<p>Signed in as <strong>{escape(signer)}</strong>. Stage <strong>{escape(task.stage)}</strong> "
         f"({task.stage_index + 1} of {len(task.stages)}: {escape(' → '.join(task.stages))}).</p>"
         f"<h2>Model</h2>{_html_table(model_rows(model))}"
         f"<h2>Previous stage's batch results</h2>{evidence_html}"
+        f"<h2>Now approved for {escape(task.stage)}</h2><p>{escape(champion_summary(task.stage, request.champion))}</p>"
+        f"{_comparison_html(comparison, champion_version)}"
         f"<p>This request expires at <strong>{escape(iso(request.expires_at))}</strong>.</p>"
         f"<form method='post' action='{escape(form_action)}'>"
+        f"<input type='hidden' name='csrf' value='{escape(csrf_token)}'>"
         "<label for='comment'>Comment (required to reject)</label>"
         "<textarea id='comment' name='comment' rows='4' maxlength='1000'></textarea>"
+        "<p class='small'>Your decision is recorded with your name, email and the time, as your signature.</p>"
         "<div class='actions'>"
         "<button type='submit' name='decision' value='approve' class='approve'>Approve</button>"
         "<button type='submit' name='decision' value='reject' class='reject'>Reject</button>"
         "</div></form>"
     )
     return Page(status=400 if error else 200, title=title, html=_document(title, body))
+
+
+def signed_out_page(sign_in_url: str) -> Page:
+    title = "Sign in to review this request"
+    body = (
+        f"<h1>{escape(title)}</h1><p>Approval requests are shown only to signed-in approvers.</p>"
+        f"<p><a class='button' href='{escape(sign_in_url)}'>Sign in</a></p>"
+    )
+    return Page(status=401, title=title, html=_document(title, body))
 
 
 def message_page(status: int, title: str, message: str) -> Page:
@@ -172,6 +243,8 @@ _STYLE = (
     "button,.button{font:inherit;padding:.6rem 1.2rem;border-radius:.4rem;border:0;color:#fff;"
     "background:#1d5fbf;text-decoration:none;display:inline-block}.reject{background:#b3261e}"
     ".approve{background:#1e7b34}.error{color:#b3261e;font-weight:600}.small{font-size:.85rem;color:#555}"
+    ".compare th,.compare td{width:auto}@media (max-width:30rem){th{width:45%}.actions{flex-direction:column}"
+    ".actions button{width:100%}}"
 )
 
 

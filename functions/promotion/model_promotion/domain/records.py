@@ -31,8 +31,13 @@ def approved_model_parameter_name(prefix: str, group: str, stage: str) -> str:
     return f"{prefix}/{group}/{stage}"
 
 
-def approved_model_record(task: StageTask, decision: DecisionRecord) -> dict[str, Any]:
-    """What an inference pipeline reads to find "the model approved for this stage"."""
+def approved_model_record(
+    task: StageTask, decision: DecisionRecord, evidence: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """What an inference pipeline reads to find "the model approved for this stage".
+
+    It also keeps the metrics the approver saw, so the next version's approver can compare against them.
+    """
     return {
         "modelPackageGroupName": task.model.group,
         "modelPackageArn": task.model.package_arn,
@@ -40,11 +45,19 @@ def approved_model_record(task: StageTask, decision: DecisionRecord) -> dict[str
         "modelDataUrl": task.model.model_data_url,
         "stage": task.stage,
         "approvedBy": decision.approver,
+        "approvedByName": decision.approver_name,
         "approvedAt": decision.decided_at,
         "comment": decision.comment,
         "decisionId": decision.decision_id,
         "executionArn": task.execution_arn,
+        "evidence": _evidence_summary(evidence),
     }
+
+
+def _evidence_summary(evidence: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not evidence:
+        return None
+    return {k: evidence.get(k) for k in ("stage", "rowCount", "problemType", "metrics") if k in evidence}
 
 
 def audit_entry(
@@ -57,7 +70,6 @@ def audit_entry(
     evidence: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One append-only audit item. Its sort key is derived from the event, so a retry writes the same key."""
-    actor = decision.approver if decision else None
     return {
         "modelPackageGroupName": task.model.group,
         "entryKey": f"{at}#v{task.model.version:08d}#{task.stage}#{outcome.value}",
@@ -66,7 +78,10 @@ def audit_entry(
         "stage": task.stage,
         "outcome": outcome.value,
         "at": at,
-        "actor": actor,
+        "meaning": decision.meaning if decision else outcome.value,
+        "actor": decision.approver if decision else None,
+        "actorName": decision.approver_name if decision else None,
+        "actorSubject": decision.approver_subject if decision else None,
         "comment": decision.comment if decision else None,
         "reason": reason,
         "decisionId": decision.decision_id if decision else None,

@@ -100,11 +100,18 @@ def is_email_address(text: str) -> bool:
 
 
 def stage_metadata_after(
-    outcome: Outcome, stage: str, stages: Sequence[str], current: Mapping[str, str]
+    outcome: Outcome,
+    stage: str,
+    stages: Sequence[str],
+    current: Mapping[str, str],
+    *,
+    signed_by: str | None = None,
+    at: str | None = None,
 ) -> dict[str, str]:
     """The full CustomerMetadataProperties after `outcome` at `stage`.
 
     Approval marks the stage Approved and every later stage PendingManualApproval, as the seed does.
+    `<stage>-signed-by` and `<stage>-signed-at` summarise the signature (the audit log keeps it whole).
     Other entries (the registrant's own keys, earlier stages) are kept: the whole map is written back
     because SageMaker and its emulators disagree on whether an update merges or replaces it.
     """
@@ -112,11 +119,20 @@ def stage_metadata_after(
         raise StageNotInPlan(f"stage {stage!r} is not in the promotion's stages {list(stages)}")
     merged = dict(current)
     merged[stage] = _STATUS_OF_OUTCOME[outcome].value
+    for suffix, value in (("signed-by", signed_by), ("signed-at", at)):
+        if value:
+            merged[f"{stage}-{suffix}"] = metadata_value(value)
     if outcome is Outcome.APPROVED:
         for later in stages[stages.index(stage) + 1 :]:
             if merged.get(later) != StageStatus.APPROVED.value:
                 merged[later] = StageStatus.PENDING.value
     return merged
+
+
+def metadata_value(text: str) -> str:
+    """CustomerMetadataProperties values allow letters, spaces, digits and _.:/=+-@ only, up to 256 characters."""
+    cleaned = "".join(c if c.isalnum() or c.isspace() or c in "_.:/=+-@" else " " for c in text)
+    return " ".join(cleaned.split())[:256] or "-"
 
 
 def approval_status_after(outcome: Outcome, current: str | None) -> str:

@@ -22,17 +22,27 @@ from ..domain.approvals import (
     request_key,
 )
 from ..domain.errors import ApprovalClosed, ApprovalNotFound, InvalidDecision, InvalidPayload
+from ..domain.identity import Approver, NotAuthorized, authorize
 from ..domain.presentation import Page, approval_email, message_page, review_page
-from ..ports import ApprovalLink, ApprovalStore, Mailer, TaskClosed, Workflow
+from ..domain.records import approved_model_parameter_name
+from ..ports import ApprovalLink, ApprovalStore, ApprovedModels, Mailer, TaskClosed, Workflow
 
 REJECTION_ERROR = "ApprovalRejected"
 TASK_TOKEN_MAX = 2048
 
 
 def request_approval(
-    payload: Mapping[str, Any], *, settings: ApprovalRequestSettings, store: ApprovalStore, mailer: Mailer
+    payload: Mapping[str, Any],
+    *,
+    settings: ApprovalRequestSettings,
+    store: ApprovalStore,
+    mailer: Mailer,
+    approved_models: ApprovedModels,
 ) -> dict[str, Any]:
     """Stores the request with its task token, then mails each approver a link of their own.
+
+    The request carries the version approved for this stage now (if any), read from the same SSM record
+    an inference pipeline reads, so the approver compares the two before signing.
 
     The request is stored before any email goes out, so no one ever holds a link to nothing. A retry
     replaces the pending request and mails fresh links; links from the failed attempt stay valid.
@@ -52,6 +62,9 @@ def request_approval(
     if not recipients:
         raise InvalidPayload(f"no approvers are configured for stage {task.stage!r}")
 
+    champion = approved_models.get(
+        approved_model_parameter_name(settings.parameter_prefix, task.model.group, task.stage)
+    )
     request = ApprovalRequest(
         key=request_key(task.execution_name, task.stage),
         task=task,
@@ -59,6 +72,7 @@ def request_approval(
         expires_at=requested_at + timedelta(seconds=timeout),
         recipients=recipients,
         evidence=evidence,
+        champion=champion,
     )
     purge_at = request.expires_at + RETENTION_AFTER_EXPIRY
     store.save_request(request, token, purge_at)
@@ -94,26 +108,35 @@ def closed_page(error: ApprovalClosed) -> Page:
     return message_page(409, "This approval request was already decided", str(error) + " Nothing was changed.")
 
 
-def show_review(approval_id: str, *, store: ApprovalStore, now: datetime, form_action: str) -> Page:
-    """What a GET or HEAD shows. It never changes anything: mail scanners fetch every link they see."""
+def show_review(
+    approval_id: str, *, viewer: Approver, store: ApprovalStore, now: datetime, form_action: str, csrf: str,
+    group_prefix: str,
+) -> Page:
+    """What a signed-in GET or HEAD shows. It never changes anything: mail scanners fetch every link."""
     try:
         link, request = _open(approval_id, store)
         request.ensure_open(now)
+        authorize(viewer, request.task.model, request.task.stage, group_prefix)
     except ApprovalNotFound as exc:
         return message_page(404, "Approval link not found", str(exc))
     except ApprovalClosed as exc:
         return closed_page(exc)
-    return review_page(request, link.recipient, form_action)
+    except NotAuthorized as exc:
+        return message_page(403, "This decision is not yours to make", str(exc) + " Nothing was changed.")
+    return review_page(request, viewer.signature, form_action, csrf)
 
 
 def decide(
     approval_id: str,
     form: Mapping[str, str],
     *,
+    viewer: Approver,
     store: ApprovalStore,
     workflow: Workflow,
     now: datetime,
     form_action: str,
+    csrf: str,
+    group_prefix: str,
 ) -> Page:
     """Records a decision and resumes the execution, exactly once however many people click at once.
 
@@ -122,26 +145,31 @@ def decide(
     so the approver can simply try again.
     """
     try:
-        link, request = _open(approval_id, store)
+        _, request = _open(approval_id, store)
         request.ensure_open(now)
+        authorize(viewer, request.task.model, request.task.stage, group_prefix)
     except ApprovalNotFound as exc:
         return message_page(404, "Approval link not found", str(exc))
     except ApprovalClosed as exc:
         return closed_page(exc)
+    except NotAuthorized as exc:
+        return message_page(403, "This decision is not yours to make", str(exc) + " Nothing was changed.")
     try:
         decision, comment = read_decision_form(form)
     except InvalidDecision as exc:
-        return review_page(request, link.recipient, form_action, error=str(exc))
+        return review_page(request, viewer.signature, form_action, csrf, error=str(exc))
 
     record = DecisionRecord(
         decision_id=secrets.token_hex(8),
         decision=decision,
         stage=request.task.stage,
-        approver=link.recipient,
+        approver=viewer.identity,
         comment=comment,
         decided_at=iso(now),
         model_package_arn=request.task.model.package_arn,
         model_version=request.task.model.version,
+        approver_name=viewer.name,
+        approver_subject=viewer.subject,
     )
     try:
         token = store.claim(request.key, record, now)
@@ -168,6 +196,6 @@ def decide(
     return message_page(
         200,
         f"Recorded: {verb}",
-        f"You {verb} {request.task.model.group} version {request.task.model.version} for {request.task.stage} "
-        f"at {record.decided_at}. The workflow has been told.",
+        f"You ({record.signature}) {verb} {request.task.model.group} version {request.task.model.version} for "
+        f"{request.task.stage} at {record.decided_at}. The workflow has been told.",
     )

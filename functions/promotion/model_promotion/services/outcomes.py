@@ -63,7 +63,7 @@ def record_stage_outcome(
             raise InvalidPayload(f"a {decision.decision.value} decision cannot record the outcome {outcome.value}")
 
     at = decision.decided_at if decision else recorded_at
-    actor = decision.approver if decision else None
+    actor = decision.signature if decision else None
     log.append(audit_entry(task, outcome, at, decision=decision, reason=reason, evidence=payload.get("evidence")))
 
     description = registry.describe(task.model.package_arn)
@@ -81,7 +81,7 @@ def record_stage_outcome(
     result: dict[str, Any] = {"outcome": outcome.value, "stage": task.stage, "summary": summary}
     if outcome is Outcome.APPROVED and decision is not None:
         name = approved_model_parameter_name(settings.parameter_prefix, task.model.group, task.stage)
-        record = approved_model_record(task, decision)
+        record = approved_model_record(task, decision, payload.get("evidence"))
         current = approved_models.get(name)
         # A retry must not add a second parameter version: SSM keeps only 100 of them.
         if not current or current.get("decisionId") != decision.decision_id:

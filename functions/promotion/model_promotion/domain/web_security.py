@@ -1,0 +1,83 @@
+"""The browser-facing safeguards of the approval pages: CSRF tokens, origin checks, PKCE and state.
+
+All pure functions; the session cookie is the only secret they use, and none of them logs anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Mapping
+from urllib.parse import urlsplit
+
+_NEXT_PATH = re.compile(r"^/approvals/[A-Za-z0-9_-]{1,64}$")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def csrf_token(session: str, approval_id: str) -> str:
+    """Bound to the session and the request: HMAC keyed by a hash of the (HttpOnly) session token.
+
+    A page on another site can neither read the session cookie nor compute this value, so a forged
+    form post lacks it. No server-side secret is needed.
+    """
+    key = hashlib.sha256(session.encode()).digest()
+    return _b64(hmac.new(key, approval_id.encode(), hashlib.sha256).digest())
+
+
+def csrf_valid(session: str, approval_id: str, submitted: str | None) -> bool:
+    return bool(submitted) and hmac.compare_digest(csrf_token(session, approval_id), str(submitted))
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def same_origin(headers: Mapping[str, str], base_url: str) -> bool:
+    """Fetch Metadata and Origin, where the browser sends them, must say the post came from our pages."""
+    site = headers.get("sec-fetch-site")
+    if site and site not in ("same-origin", "none"):
+        return False
+    origin = headers.get("origin")
+    return origin is None or origin == origin_of(base_url)
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """One sign-in round trip: `state` ties the callback to this browser, the verifier is PKCE's secret."""
+
+    state: str
+    verifier: str
+    next_path: str
+
+    @property
+    def challenge(self) -> str:
+        return _b64(hashlib.sha256(self.verifier.encode()).digest())
+
+    def cookie_value(self) -> str:
+        return f"{self.state}.{self.verifier}.{_b64(self.next_path.encode())}"
+
+    @classmethod
+    def start(cls, next_path: str) -> LoginAttempt:
+        return cls(secrets.token_urlsafe(24), secrets.token_urlsafe(48), safe_next_path(next_path))
+
+    @classmethod
+    def from_cookie(cls, value: str | None) -> LoginAttempt | None:
+        try:
+            state, verifier, encoded = (value or "").split(".")
+            next_path = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+        except ValueError:
+            return None
+        return cls(state, verifier, safe_next_path(next_path))
+
+
+def safe_next_path(path: str | None) -> str:
+    """Only an approval page may follow a sign-in: no open redirect to another site."""
+    return path if path and _NEXT_PATH.match(path) else "/"
