@@ -9,7 +9,7 @@ SAM_CLI_VERSION := 1.170.0
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_EC2_METADATA_DISABLED=true
 EMBEDDED := PYTHONPATH=local $(PY) -m embedded_aws
 
-.PHONY: demo up register test unit workflow lint validate build bench clean
+.PHONY: demo up register test chromium unit workflow browser screenshots lint validate build bench clean
 
 $(VENV)/.installed: requirements-dev.txt functions/promotion/requirements.txt functions/batch_scorer/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,15 +31,28 @@ demo: $(VENV)/.installed
 up: $(VENV)/.installed
 	$(EMBEDDED) up
 
-## Everything CI checks: lint, template validation and build, unit and workflow tests.
-test: lint validate build
+## Everything CI checks: lint, template validation and build, unit, workflow and browser tests.
+test: lint validate build chromium
 	$(PY) -m pytest
+
+## The browser tests drive Debian's chromium through Playwright (no browser download).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit
 
 workflow: $(VENV)/.installed
 	$(PY) -m pytest tests/workflow
+
+browser: $(VENV)/.installed chromium
+	$(PY) -m pytest tests/browser
+
+## Refresh the README's screenshots of the review page (docs/review-page*.png).
+screenshots: $(VENV)/.installed chromium
+	SAVE_SCREENSHOTS=1 $(PY) -m pytest -q tests/browser
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

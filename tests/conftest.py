@@ -1,13 +1,22 @@
-"""Fixtures shared by every test: the event fixtures under events/, which the docs use too."""
+"""Fixtures shared by every test: event fixtures, and the embedded AWS stacks for workflow and browser tests.
+
+One stack serves the whole session; each test registers its own model package group, so tests never
+see each other's executions, emails or SSM records.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from embedded_aws.client import StackClient
+from embedded_aws.demo_model import DemoAssets, build_demo_assets
+from embedded_aws.scenario import publish_batches
+from stack_helpers import Promotion, register, start_stack
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
@@ -18,3 +27,30 @@ def load_event() -> Callable[[str], dict[str, Any]]:
         return json.loads((EVENTS / name).read_text())
 
     return load
+
+
+@pytest.fixture(scope="session")
+def demo_assets(tmp_path_factory: pytest.TempPathFactory) -> DemoAssets:
+    return build_demo_assets(tmp_path_factory.mktemp("assets"))
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, demo_assets: DemoAssets) -> Iterator[StackClient]:
+    for client in start_stack(tmp_path_factory, "stack", {}):
+        publish_batches(client, demo_assets)
+        yield client
+
+
+@pytest.fixture(scope="session")
+def short_timeout_stack(tmp_path_factory: pytest.TempPathFactory, demo_assets: DemoAssets) -> Iterator[StackClient]:
+    for client in start_stack(tmp_path_factory, "short-timeout", {"ApprovalTimeoutSeconds": "2"}):
+        publish_batches(client, demo_assets)
+        yield client
+
+
+@pytest.fixture
+def promotion_factory(stack: StackClient, demo_assets: DemoAssets):
+    def make(prefix: str, **kwargs: Any) -> Promotion:
+        return register(stack, demo_assets, prefix, **kwargs)
+
+    return make

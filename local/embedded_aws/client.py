@@ -126,7 +126,9 @@ class StackClient:
         if not fields:
             raise StackError(f"the sign-in page did not load ({form_page.status_code})")
         fields = {k: html.unescape(v) for k, v in fields.items()}
-        answer = session.post(f"{self.api_url}/login", data={**fields, "username": email, "password": password}, timeout=30)
+        answer = session.post(
+            f"{self.api_url}/login", data={**fields, "username": email, "password": password}, timeout=30
+        )
         if "approval_session" not in session.cookies:
             raise StackError(f"signing in as {email} failed ({answer.status_code})")
         self._sessions[email] = session

@@ -66,18 +66,22 @@ class Invocation:
 
 
 class LocalLambdaRuntime:
-    """Invokes template functions in-process, one at a time.
+    """Invokes template functions in-process.
 
-    Each Lambda environment sees only its own variables, but os.environ is per process, so invocations
-    are serialised and each runs with its function's environment in place. Lambda itself runs one event
-    per environment at a time, so handlers cannot tell the difference.
+    Each Lambda environment sees only its own variables, but os.environ is per process. So invocations
+    of one function may run concurrently (they share an environment, as Lambda's concurrent environments
+    hold the same variables), while different functions take turns, each with its environment in place.
     """
 
     def __init__(self, functions: list[FunctionSpec], base_environment: dict[str, str], region: str):
         self.functions = {f.name: f for f in functions}
         self.base_environment = dict(base_environment)
         self.region = region
-        self._lock = threading.RLock()
+        self._turn = threading.Condition()
+        self._active: str | None = None
+        self._active_count = 0
+        self._saved_environment: dict[str, str | None] = {}
+        self._import_lock = threading.Lock()
         self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
         self.invocations: list[dict[str, Any]] = []
 
@@ -102,6 +106,10 @@ class LocalLambdaRuntime:
 
     def _handler(self, spec: FunctionSpec) -> Callable[[Any, Any], Any]:
         """Imports the handler once, like a cold start, with the function's environment in place."""
+        with self._import_lock:
+            return self._import_handler(spec)
+
+    def _import_handler(self, spec: FunctionSpec) -> Callable[[Any, Any], Any]:
         if spec.name not in self._handlers:
             code_uri = str(spec.code_uri)
             if code_uri not in sys.path:
@@ -111,36 +119,51 @@ class LocalLambdaRuntime:
             self._handlers[spec.name] = getattr(module, attribute)
         return self._handlers[spec.name]
 
+    def _enter(self, spec: FunctionSpec) -> None:
+        with self._turn:
+            self._turn.wait_for(lambda: self._active in (None, spec.name))
+            if self._active_count == 0:
+                self._saved_environment = _apply_environment(self._environment(spec))
+                self._active = spec.name
+            self._active_count += 1
+
+    def _leave(self) -> None:
+        with self._turn:
+            self._active_count -= 1
+            if self._active_count == 0:
+                _restore_environment(self._saved_environment)
+                self._active = None
+                self._turn.notify_all()
+
     def invoke(self, spec: FunctionSpec, event: Any) -> Invocation:
-        with self._lock:
-            saved = _apply_environment(self._environment(spec))
-            started_at = time.time()
-            started = time.perf_counter()
-            try:
-                handler = self._handler(spec)
-                context = LambdaContext(spec.name, spec.arn, spec.memory_size, spec.timeout)
-                result = handler(event, context)
-                return Invocation(json.dumps(result).encode(), None)
-            except Exception as exc:  # the Lambda service reports any handler exception this way
-                log.warning("%s raised %s", spec.name, type(exc).__name__)
-                # Like the Lambda runtime: the exception's own frames, not the exceptions it chains.
-                traceback.print_exception(exc, chain=False)
-                error = {
-                    "errorMessage": str(exc),
-                    "errorType": type(exc).__name__,
-                    "stackTrace": traceback.format_tb(exc.__traceback__),
+        self._enter(spec)
+        started_at = time.time()
+        started = time.perf_counter()
+        try:
+            handler = self._handler(spec)
+            context = LambdaContext(spec.name, spec.arn, spec.memory_size, spec.timeout)
+            result = handler(event, context)
+            return Invocation(json.dumps(result).encode(), None)
+        except Exception as exc:  # the Lambda service reports any handler exception this way
+            log.warning("%s raised %s", spec.name, type(exc).__name__)
+            # Like the Lambda runtime: the exception's own frames, not the exceptions it chains.
+            traceback.print_exception(exc, chain=False)
+            error = {
+                "errorMessage": str(exc),
+                "errorType": type(exc).__name__,
+                "stackTrace": traceback.format_tb(exc.__traceback__),
+            }
+            return Invocation(json.dumps(error).encode(), "Unhandled")
+        finally:
+            self.invocations.append(
+                {
+                    "function": spec.logical_id,
+                    "startedAt": started_at,
+                    "durationSeconds": time.perf_counter() - started,
+                    "executionArn": event.get("executionArn") if isinstance(event, dict) else None,
                 }
-                return Invocation(json.dumps(error).encode(), "Unhandled")
-            finally:
-                self.invocations.append(
-                    {
-                        "function": spec.logical_id,
-                        "startedAt": started_at,
-                        "durationSeconds": time.perf_counter() - started,
-                        "executionArn": event.get("executionArn") if isinstance(event, dict) else None,
-                    }
-                )
-                _restore_environment(saved)
+            )
+            self._leave()
 
     def install(self) -> None:
         """Answers every Invoke of a template function that reaches moto's Lambda with the real handler.

@@ -40,9 +40,9 @@ def read_outbox(region: str) -> list[OutboxMessage]:
                 OutboxMessage(
                     index=index,
                     message_id=sent.id,
-                    sender=str(parsed["From"]),
-                    to=[a.strip() for a in str(parsed["To"]).split(",")],
-                    subject=str(parsed["Subject"]),
+                    sender=_unfolded(parsed["From"]),
+                    to=[a.strip() for a in _unfolded(parsed["To"]).split(",")],
+                    subject=_unfolded(parsed["Subject"]),
                     text=text_part.get_content() if text_part else "",
                     html=html_part.get_content() if html_part else "",
                 )
@@ -61,3 +61,8 @@ def read_outbox(region: str) -> list[OutboxMessage]:
                 )
             )
     return messages
+
+
+def _unfolded(header: object) -> str:
+    """A long header comes back folded ("Subject:\n Approval…"); mail clients show it on one line."""
+    return " ".join(str(header or "").split())

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from model_promotion.domain.approvals import Decision, DecisionRecord
+from model_promotion.domain.identity import Approver
 from model_promotion.domain.model_version import ModelVersion
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -107,6 +109,8 @@ def decision_record(
     decision_id: str = "0f1e2d3c4b5a6978",
     version: int = VERSION,
     model_package_arn: str = PACKAGE_ARN,
+    approver_name: str | None = None,
+    approver_subject: str | None = None,
 ) -> DecisionRecord:
     return DecisionRecord(
         decision_id=decision_id,
@@ -117,6 +121,8 @@ def decision_record(
         decided_at="2026-11-21T14:05:09Z",
         model_package_arn=model_package_arn,
         model_version=version,
+        approver_name=approver_name,
+        approver_subject=approver_subject,
     )
 
 
@@ -137,7 +143,15 @@ APPROVAL_ENV = {
     "APPROVALS_TABLE": "model-promotion-approvals",
     "SENDER_ADDRESS": "model-promotion@example.com",
     "APPROVAL_BASE_URL": "https://abc123.execute-api.eu-west-1.amazonaws.com/",
+    "PARAMETER_PREFIX": "/model-promotion",
 }
+
+APPROVAL_API_ENV = {
+    "APPROVALS_TABLE": "model-promotion-approvals",
+    "APPROVER_GROUP_PREFIX": "approvers-",
+    "SIGN_IN_PARAMETER": "/model-promotion-config/sign-in",
+}
+GROUP_PREFIX = APPROVAL_API_ENV["APPROVER_GROUP_PREFIX"]
 
 OUTCOME_ENV = {
     "PARAMETER_PREFIX": "/model-promotion",
@@ -150,3 +164,91 @@ STARTER_ENV = {
     "STATE_MACHINE_ARN": "arn:aws:states:eu-west-1:123456789012:stateMachine:model-promotion",
     "STAGES": "dev,test,uat,prod",
 }
+
+
+# Approvers, as Cognito's ID token names them and as the domain reads them.
+
+
+def _subject_of(email: str) -> str:
+    """A stable, UUID-shaped subject per person, so two builders of the same person agree."""
+    digest = hashlib.sha256(email.encode()).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+
+def _name_of(email: str) -> str:
+    return " ".join(part.title() for part in email.split("@")[0].split("."))
+
+
+def approver_claims(
+    email: str | None = "qa.lead@example.com",
+    *,
+    groups: tuple[str, ...] = ("approvers-test",),
+    name: str | None = None,
+    username: str | None = None,
+    subject: str | None = None,
+    exp: datetime | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A verified Cognito ID token's claims for a person in the given user pool groups."""
+    person = email or username or "someone"
+    claims: dict[str, Any] = {
+        "sub": subject or _subject_of(person),
+        "cognito:username": username or person,
+        "name": name if name is not None else _name_of(person),
+        "cognito:groups": list(groups),
+        "token_use": "id",
+        "iss": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123",
+        "aud": "fake-client",
+        "exp": int((exp or datetime(2026, 11, 21, 15, 0, tzinfo=UTC)).timestamp()),
+    }
+    if email is not None:
+        claims["email"] = email
+    claims.update(extra)
+    return claims
+
+
+def approver(
+    email: str | None = "qa.lead@example.com",
+    *,
+    groups: tuple[str, ...] = ("approvers-test",),
+    name: str | None = None,
+    username: str | None = None,
+    subject: str | None = None,
+) -> Approver:
+    """The signed-in person the approval use cases take, built directly (not through approver_from_claims)."""
+    person = email or username or "someone"
+    return Approver(
+        subject=subject or _subject_of(person),
+        username=username or person,
+        email=email,
+        name=name if name is not None else _name_of(person),
+        groups=frozenset(groups),
+    )
+
+
+def champion_record(
+    stage: str = "test", *, version: int = 2, metrics: dict[str, Any] | None = None, evidence: bool = True
+) -> dict[str, Any]:
+    """The SSM "approved model" record of the version approved for `stage` now, as record_stage_outcome writes it."""
+    return {
+        "modelPackageGroupName": GROUP,
+        "modelPackageArn": f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/{version}",
+        "modelVersion": version,
+        "modelDataUrl": f"s3://demo-model-artifacts/{GROUP}/v{version}/model.tar.gz",
+        "stage": stage,
+        "approvedBy": "business.owner@example.com",
+        "approvedByName": "Bea Owner",
+        "approvedAt": "2026-10-02T09:30:00Z",
+        "comment": None,
+        "decisionId": "c0ffee00c0ffee00",
+        "executionArn": EXECUTION_ARN.replace(f"-v{VERSION}", f"-v{version}"),
+        "evidence": (
+            {
+                "stage": "dev",
+                "rowCount": 12_000,
+                "metrics": metrics if metrics is not None else {"accuracy": 0.8801, "recall": 0.7012, "f1": 0.75},
+            }
+            if evidence
+            else None
+        ),
+    }

@@ -5,15 +5,19 @@ Each fake keeps its state in plain attributes so tests can arrange it (Given) an
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from model_promotion.domain.approvals import ApprovalRequest, DecisionRecord, RequestStatus
 from model_promotion.domain.errors import ApprovalClosed, InvalidPayload
+from model_promotion.domain.identity import NotSignedIn
 from model_promotion.domain.presentation import Email
 from model_promotion.ports import (
     ApprovalLink,
@@ -23,6 +27,7 @@ from model_promotion.ports import (
     ExecutionExists,
     Mailer,
     ModelRegistry,
+    SignIn,
     Workflow,
 )
 
@@ -216,3 +221,73 @@ class FakeWorkflow(Workflow):
     def fail_task(self, task_token: str, error: str, cause: str) -> None:
         self._raise_if_told()
         self.failed.append(FailedTask(task_token, error, cause))
+
+
+@dataclass(frozen=True)
+class CodeExchange:
+    code: str
+    verifier: str
+    redirect_uri: str
+
+
+class FakeSignIn(SignIn):
+    """A user pool's hosted UI and token endpoint: ID tokens are opaque keys of `tokens` (token -> claims).
+
+    A code is granted for a token with `grant`; given the PKCE challenge the browser carried to the hosted
+    UI, the exchange checks the verifier against it as Cognito does (S256). A code is good for one exchange.
+    With a clock, `verify` refuses a token whose `exp` has passed.
+    """
+
+    HOSTED_UI = "https://approvals-sign-in.auth.eu-west-1.amazoncognito.com"
+
+    def __init__(
+        self, tokens: Mapping[str, Mapping[str, Any]] | None = None, *, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self.tokens: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (tokens or {}).items()}
+        self.codes: dict[str, tuple[str, str | None]] = {}
+        self.authorized: list[tuple[str, str, str]] = []  # (state, challenge, redirect_uri)
+        self.exchanges: list[CodeExchange] = []
+        self.verified: list[str] = []
+        self.clock = clock
+
+    def grant(self, code: str, token: str, challenge: str | None = None) -> None:
+        """The hosted UI signed the person in and hands the browser `code` for `token`."""
+        self.codes[code] = (token, challenge)
+
+    def authorize_url(self, state: str, code_challenge: str, redirect_uri: str) -> str:
+        self.authorized.append((state, code_challenge, redirect_uri))
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": "fake-client",
+                "redirect_uri": redirect_uri,
+                "state": state,
+                "code_challenge": code_challenge,
+                "code_challenge_method": "S256",
+            }
+        )
+        return f"{self.HOSTED_UI}/oauth2/authorize?{query}"
+
+    def exchange_code(self, code: str, code_verifier: str, redirect_uri: str) -> str:
+        self.exchanges.append(CodeExchange(code, code_verifier, redirect_uri))
+        granted = self.codes.pop(code, None)
+        if granted is None:
+            raise NotSignedIn("The sign-in code was refused: invalid_grant")
+        token, challenge = granted
+        if challenge is not None and s256(code_verifier) != challenge:
+            raise NotSignedIn("The sign-in code was refused: invalid_grant (code_verifier)")
+        return token
+
+    def verify(self, id_token: str) -> Mapping[str, Any]:
+        self.verified.append(id_token)
+        claims = self.tokens.get(id_token)
+        if claims is None:
+            raise NotSignedIn("The session is not valid. Sign in again.")
+        if self.clock is not None and int(claims["exp"]) <= int(self.clock().timestamp()):
+            raise NotSignedIn("The session has expired. Sign in again.")
+        return copy.deepcopy(claims)
+
+
+def s256(verifier: str) -> str:
+    """RFC 7636's S256 code challenge, computed independently of the code under test."""
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).decode().rstrip("=")

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
-from builders import APPROVAL_ENV, OUTCOME_ENV, STARTER_ENV
+from builders import APPROVAL_API_ENV, APPROVAL_ENV, OUTCOME_ENV, STARTER_ENV
 
-from model_promotion.config import ApprovalApiSettings, ApprovalRequestSettings, OutcomeSettings, StarterSettings
+from model_promotion.config import (
+    ApprovalApiSettings,
+    ApprovalRequestSettings,
+    OutcomeSettings,
+    SignInConfig,
+    StarterSettings,
+)
 from model_promotion.domain.errors import ConfigurationError
 
-API_ENV = {"APPROVALS_TABLE": "model-promotion-approvals"}
+API_ENV = APPROVAL_API_ENV
 
 SETTINGS_AND_ENV: list[tuple[Any, dict[str, str]]] = [
     (StarterSettings, STARTER_ENV),
@@ -39,6 +46,12 @@ def test_complete_environments_are_read_into_typed_settings() -> None:
     assert approval.approvers["test"] == ("qa.lead@example.com", "qa.deputy@example.com")
     assert approval.approvals_table == api.approvals_table == "model-promotion-approvals"
     assert approval.sender == "model-promotion@example.com"
+    assert approval.parameter_prefix == "/model-promotion"
+    assert api == ApprovalApiSettings(
+        approvals_table="model-promotion-approvals",
+        approver_group_prefix="approvers-",
+        sign_in_parameter="/model-promotion-config/sign-in",
+    )
     assert outcome == OutcomeSettings(
         parameter_prefix="/model-promotion",
         decision_log_table="model-promotion-decisions",
@@ -109,6 +122,22 @@ INVALID_CASES_NOT_NAMED = [
     pytest.param(
         OutcomeSettings, OUTCOME_ENV, "PARAMETER_PREFIX", "model-promotion", "'model-promotion'", id="prefix-no-slash"
     ),
+    pytest.param(
+        ApprovalRequestSettings,
+        APPROVAL_ENV,
+        "PARAMETER_PREFIX",
+        "/model promotion",
+        "'/model promotion'",
+        id="approval-prefix-with-a-space",
+    ),
+    pytest.param(
+        ApprovalRequestSettings,
+        APPROVAL_ENV,
+        "PARAMETER_PREFIX",
+        "/model-promotion/",
+        "'/model-promotion/'",
+        id="approval-prefix-trailing-slash",
+    ),
 ]
 
 
@@ -167,3 +196,93 @@ def test_a_trailing_slash_on_the_approval_base_url_is_dropped() -> None:
 
     # Then
     assert settings.approval_base_url == "https://approvals.example.com/prod"
+
+
+# SignInConfig: the user pool wiring the template writes to an SSM parameter
+
+SIGN_IN_PARAMETER = "/model-promotion-config/sign-in"
+SIGN_IN = {
+    "userPoolId": "eu-west-1_AbCdEf123",
+    "clientId": "4u2tlf1ghsmdtlr9dd1a9bqk2c",
+    "issuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123",
+    "signInUrl": "https://model-approvals.auth.eu-west-1.amazoncognito.com",
+}
+
+
+def test_the_sign_in_parameter_is_read_into_its_config() -> None:
+    # When
+    config = SignInConfig.from_json(SIGN_IN_PARAMETER, json.dumps(SIGN_IN))
+
+    # Then
+    assert config == SignInConfig(
+        user_pool_id="eu-west-1_AbCdEf123",
+        client_id="4u2tlf1ghsmdtlr9dd1a9bqk2c",
+        issuer="https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123",
+        sign_in_url="https://model-approvals.auth.eu-west-1.amazoncognito.com",
+    )
+
+
+def test_trailing_slashes_of_the_issuer_and_sign_in_url_are_dropped_and_extra_keys_ignored() -> None:
+    # Given
+    text = json.dumps(
+        {**SIGN_IN, "issuer": SIGN_IN["issuer"] + "/", "signInUrl": "http://127.0.0.1:4566/hosted-ui//", "x": 1}
+    )
+
+    # When
+    config = SignInConfig.from_json(SIGN_IN_PARAMETER, text)
+
+    # Then
+    assert config.issuer == SIGN_IN["issuer"]
+    assert config.sign_in_url == "http://127.0.0.1:4566/hosted-ui"
+
+
+@pytest.mark.parametrize("text", ["", "not json", "{'userPoolId': 'x'}", '{"userPoolId": '])
+def test_a_sign_in_parameter_that_is_not_json_is_a_configuration_error_naming_it(text: str) -> None:
+    # When
+    with pytest.raises(ConfigurationError) as raised:
+        SignInConfig.from_json(SIGN_IN_PARAMETER, text)
+
+    # Then
+    assert str(raised.value) == f"parameter {SIGN_IN_PARAMETER} is not JSON"
+
+
+@pytest.mark.parametrize(
+    ("text", "missing"),
+    [
+        pytest.param(json.dumps({k: v for k, v in SIGN_IN.items() if k != "clientId"}), "clientId", id="no-client"),
+        pytest.param(json.dumps({**SIGN_IN, "issuer": ""}), "issuer", id="empty-issuer"),
+        pytest.param(json.dumps({**SIGN_IN, "userPoolId": 42}), "userPoolId", id="pool-id-a-number"),
+        pytest.param(json.dumps({**SIGN_IN, "signInUrl": None}), "signInUrl", id="sign-in-url-null"),
+        pytest.param("{}", "userPoolId, clientId, issuer, signInUrl", id="empty-object"),
+        pytest.param(json.dumps([SIGN_IN]), "userPoolId, clientId, issuer, signInUrl", id="a-list"),
+        pytest.param('"eu-west-1_AbCdEf123"', "userPoolId, clientId, issuer, signInUrl", id="a-string"),
+    ],
+)
+def test_a_sign_in_parameter_lacking_a_key_names_the_parameter_and_the_keys(text: str, missing: str) -> None:
+    # When
+    with pytest.raises(ConfigurationError) as raised:
+        SignInConfig.from_json(SIGN_IN_PARAMETER, text)
+
+    # Then
+    assert str(raised.value) == f"parameter {SIGN_IN_PARAMETER} lacks {missing}"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        pytest.param("userPoolId", "AbCdEf123", id="pool-id-without-region"),
+        pytest.param("userPoolId", "eu-west-1_Ab Cd", id="pool-id-with-a-space"),
+        pytest.param("issuer", "cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123", id="issuer-no-scheme"),
+        pytest.param("issuer", "ftp://cognito-idp.example.com", id="issuer-ftp"),
+        pytest.param("signInUrl", "model-approvals.auth.eu-west-1.amazoncognito.com", id="sign-in-url-no-scheme"),
+        pytest.param("signInUrl", "https://", id="sign-in-url-no-host"),
+    ],
+)
+def test_a_malformed_sign_in_value_names_the_parameter_and_the_value(key: str, value: str) -> None:
+    # When
+    with pytest.raises(ConfigurationError) as raised:
+        SignInConfig.from_json(SIGN_IN_PARAMETER, json.dumps({**SIGN_IN, key: value}))
+
+    # Then
+    assert str(raised.value).startswith(f"parameter {SIGN_IN_PARAMETER}: ")
+    assert repr(value) in str(raised.value)

@@ -11,6 +11,7 @@ from model_promotion.domain.stages import (
     Outcome,
     approval_description,
     approval_status_after,
+    metadata_value,
     parse_stage_approvers,
     parse_stages,
     stage_metadata_after,
@@ -223,6 +224,77 @@ def test_a_stage_outside_the_plan_has_no_metadata_outcome() -> None:
 
     # Then
     assert "'staging'" in str(raised.value)
+
+
+@pytest.mark.parametrize("outcome", list(Outcome))
+def test_a_signature_is_summarised_as_stage_signed_by_and_signed_at(outcome: Outcome) -> None:
+    # When
+    metadata = stage_metadata_after(
+        outcome, "test", STAGES, BEFORE["test"], signed_by="Quinn Lead <qa.lead@example.com>", at="2026-11-21T14:05:09Z"
+    )
+
+    # Then
+    assert metadata["test-signed-by"] == "Quinn Lead qa.lead@example.com"
+    assert metadata["test-signed-at"] == "2026-11-21T14:05:09Z"
+    assert "dev-signed-by" not in metadata
+
+
+def test_without_a_signature_no_signed_keys_are_written_and_earlier_ones_are_kept() -> None:
+    # Given: dev was signed earlier
+    current = {**BEFORE["test"], "dev-signed-by": "Ann dev.lead@example.com", "dev-signed-at": "2026-11-20T09:00:00Z"}
+
+    # When
+    metadata = stage_metadata_after(Outcome.EXPIRED, "test", STAGES, current)
+
+    # Then
+    assert metadata["dev-signed-by"] == "Ann dev.lead@example.com"
+    assert metadata["dev-signed-at"] == "2026-11-20T09:00:00Z"
+    assert not {"test-signed-by", "test-signed-at"} & set(metadata)
+
+
+def test_a_new_signature_of_a_stage_replaces_its_previous_one() -> None:
+    # Given
+    current = {**BEFORE["test"], "test-signed-by": "Old Signer", "test-signed-at": "2026-01-01T00:00:00Z"}
+
+    # When
+    metadata = stage_metadata_after(
+        Outcome.APPROVED, "test", STAGES, current, signed_by="New", at="2026-11-21T14:05:09Z"
+    )
+
+    # Then
+    assert (metadata["test-signed-by"], metadata["test-signed-at"]) == ("New", "2026-11-21T14:05:09Z")
+
+
+# metadata_value
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        pytest.param("qa.lead@example.com", "qa.lead@example.com", id="email-kept"),
+        pytest.param("2026-11-21T14:05:09Z", "2026-11-21T14:05:09Z", id="timestamp-kept"),
+        pytest.param("a_b.c:d/e=f+g-h@i", "a_b.c:d/e=f+g-h@i", id="every-allowed-symbol-kept"),
+        pytest.param("Quinn Lead <qa.lead@example.com>", "Quinn Lead qa.lead@example.com", id="angle-brackets"),
+        pytest.param('O\'Brien, Seán (QA); "lead"', "O Brien Seán QA lead", id="punctuation-and-accents"),
+        pytest.param("  many   spaces\tand\nlines  ", "many spaces and lines", id="whitespace-collapsed"),
+        pytest.param("", "-", id="empty"),
+        pytest.param("<>;", "-", id="nothing-left"),
+        pytest.param("x" * 300, "x" * 256, id="cut-to-256"),
+    ],
+)
+def test_a_metadata_value_keeps_only_what_sagemaker_allows(text: str, value: str) -> None:
+    # Then
+    assert metadata_value(text) == value
+
+
+@pytest.mark.parametrize("text", ["Quinn <q@example.com>", "a\x00b\u200bc", "\u2028x;y|z{}[]`~!#$%^&*?'\"", "é" * 300])
+def test_every_metadata_value_matches_sagemakers_pattern_and_length(text: str) -> None:
+    # When
+    value = metadata_value(text)
+
+    # Then
+    assert 1 <= len(value) <= 256
+    assert all(c.isalnum() or c == " " or c in "_.:/=+-@" for c in value), value
 
 
 # approval_status_after

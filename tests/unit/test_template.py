@@ -105,6 +105,7 @@ def test_the_group_parameter_limits_the_registration_rule_to_those_groups(groups
         "SenderAddress": "s@example.com",
         "OperationsEmail": "o@example.com",
         "ModelArtifactsBucketName": "artifacts-bucket",
+        "SignInDomainPrefix": "model-approvals",
         "ModelPackageGroupNames": groups,
     }
     resolver = Resolver(TEMPLATE, parameter_values(TEMPLATE, overrides), "us-east-1", "stack")

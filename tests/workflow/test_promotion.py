@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from itertools import pairwise
 
 import pytest
 
-from .conftest import REGISTRANT, log_text
+from stack_helpers import REGISTRANT, log_text
 
 pytestmark = pytest.mark.workflow
 
@@ -31,7 +32,10 @@ def test_an_approved_version_is_promoted_through_every_stage_and_recorded_everyw
     assert described["ModelApprovalStatus"] == "Approved"
     assert {s: described["CustomerMetadataProperties"][s] for s in STAGES} == dict.fromkeys(STAGES, "Approved")
     assert described["CustomerMetadataProperties"]["RegistrantEmail"] == REGISTRANT
-    assert described["ApprovalDescription"].startswith(f"prod approved by {promotion.approvers('prod')[0]} at ")
+    assert described["ApprovalDescription"].startswith(
+        f"prod approved by Priya Prod <{promotion.approvers('prod')[0]}> at "
+    )
+    assert described["CustomerMetadataProperties"]["prod-signed-by"] == promotion.approvers("prod")[0]
 
     # And SSM holds, per stage, the record an inference pipeline reads
     for stage in STAGES:
@@ -84,13 +88,13 @@ def test_every_approver_of_a_stage_gets_a_link_of_their_own(promotion_factory):
     # When the second approver approves with their own link
     links = {approver: promotion.link("prod", approver) for approver in (first, second)}
     assert links[first] != links[second]
-    answer = promotion.stack.decide(links[second], "approve", "second approver signs")
+    answer = promotion.stack.decide(links[second], "approve", "second approver signs", as_user=second)
 
     # Then their identity is what the records carry, and the first approver's link is spent
     assert answer.status_code == 200
     assert promotion.finish()["status"] == "SUCCEEDED"
     assert promotion.ssm_record("prod")["approvedBy"] == second
-    late = promotion.stack.http.get(links[first])
+    late = promotion.stack.signed_in(first).get(links[first])
     assert late.status_code == 409
     assert second in late.text
 
@@ -128,18 +132,20 @@ def test_a_rejection_at_any_stage_ends_the_promotion_as_rejected(promotion_facto
 
 
 def test_a_second_decision_on_the_same_approval_is_refused_and_changes_nothing(promotion_factory):
-    # Given a dev approval that was already approved
+    # Given a dev approval that the approver approved from the review page
     promotion = promotion_factory("double")
     link = promotion.link("dev")
-    assert promotion.stack.decide(link, "approve", "first").status_code == 200
+    approver = promotion.stack.signed_in(promotion.approvers("dev")[0])
+    target, csrf = promotion.stack.form_of(approver.get(link))
+    assert approver.post(target, data={"decision": "approve", "comment": "first", "csrf": csrf}).status_code == 200
     promotion.approval_email("test")  # the workflow has moved on
 
-    # When the same link is used again, to reject this time
-    again = promotion.stack.http.post(link, data={"decision": "reject", "comment": "changed my mind"})
+    # When the same form is submitted again, to reject this time
+    again = approver.post(target, data={"decision": "reject", "comment": "changed my mind", "csrf": csrf})
 
     # Then the answer is a clear 409 naming who decided, and nothing changed
     assert again.status_code == 409
-    assert promotion.approvers("dev")[0] in again.text
+    assert f"Dana Dev &lt;{promotion.approvers('dev')[0]}&gt;" in again.text
     assert "Traceback" not in again.text
     assert promotion.describe()["CustomerMetadataProperties"]["dev"] == "Approved"
     assert promotion.ssm_versions("dev") == 1
@@ -149,32 +155,34 @@ def test_a_second_decision_on_the_same_approval_is_refused_and_changes_nothing(p
     assert len([e for e in succeeded if '"decision": "approve"' in e["taskSucceededEventDetails"]["output"]]) == 1
 
 
-def test_mail_scanner_gets_and_heads_show_the_page_but_never_decide(promotion_factory):
+def test_mail_scanner_gets_and_heads_see_a_sign_in_page_and_change_nothing(promotion_factory):
     # Given a pending dev approval
     promotion = promotion_factory("scanner")
-    link = promotion.link("dev")
+    email = promotion.approval_email("dev")
 
-    # When a mail scanner fetches the link several times, with GET and HEAD
-    pages = [promotion.stack.http.get(link) for _ in range(3)]
-    heads = [promotion.stack.http.head(link) for _ in range(3)]
+    # When a mail scanner fetches every link in the email, several times, with GET and HEAD
+    links = promotion.stack.links(email)
+    pages = [promotion.stack.http.get(link) for link in links for _ in range(3)]
+    heads = [promotion.stack.http.head(link) for link in links for _ in range(3)]
 
-    # Then it sees the review page, uncached and without a Referer leak, and nothing is decided
+    # Then it gets the sign-in page, uncached and without a Referer leak, which tells nothing of the model
     for page in pages:
-        assert page.status_code == 200
-        assert f"version {promotion.version}" in page.text and "dev" in page.text
+        assert page.status_code == 401
+        assert "Sign in to review this request" in page.text
+        assert promotion.group not in page.text
         assert page.headers["Cache-Control"] == "no-store"
         assert page.headers["Referrer-Policy"] == "no-referrer"
-    assert all(h.status_code == 200 and h.content == b"" for h in heads)
+    assert all(h.status_code == 401 and h.content == b"" for h in heads)
+
+    # And nothing was decided
     events = {e["type"] for e in promotion.history()}
     assert "TaskSucceeded" not in events and "TaskFailed" not in events
-    assert (
-        promotion.stack.client("stepfunctions").describe_execution(executionArn=promotion.execution_arn)["status"]
-        == "RUNNING"
-    )
+    sfn = promotion.stack.client("stepfunctions")
+    assert sfn.describe_execution(executionArn=promotion.execution_arn)["status"] == "RUNNING"
     assert promotion.describe()["ModelApprovalStatus"] == "PendingManualApproval"
 
     # And the real approver can still decide afterwards
-    assert promotion.stack.decide(link, "approve", "after the scanner").status_code == 200
+    assert promotion.decide("dev", "approve", "after the scanner").status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -182,16 +190,19 @@ def test_mail_scanner_gets_and_heads_show_the_page_but_never_decide(promotion_fa
     ["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "not-a-valid-id", "%3Cscript%3E", "x" * 300],
     ids=["unknown", "garbled", "markup", "long"],
 )
-def test_unknown_or_garbled_approval_ids_get_a_clear_404(stack, suffix):
-    # When someone opens or posts to an approval id that does not exist
+def test_unknown_or_garbled_approval_ids_get_a_clear_404_once_signed_in(stack, suffix):
+    # Given a signed-in approver, and an anonymous visitor
+    approver = stack.signed_in("dana.dev@example.com")
     url = f"{stack.api_url}/approvals/{suffix}"
-    get, head = stack.http.get(url), stack.http.head(url)
-    post = stack.http.post(url, data={"decision": "approve"})
 
-    # Then each gets a 4xx page without a stack trace
-    assert get.status_code == 404 and head.status_code == 404 and post.status_code == 404
-    assert "Approval link not found" in get.text
-    assert "Traceback" not in get.text + post.text
+    # When each opens an approval id that does not exist
+    anonymous = stack.http.get(url)
+    signed_in = approver.get(url)
+
+    # Then the visitor learns nothing (the same sign-in page as for real ids), the approver gets a 404
+    assert anonymous.status_code == 401 and "Sign in" in anonymous.text
+    assert signed_in.status_code == 404 and "Approval link not found" in signed_in.text
+    assert "Traceback" not in anonymous.text + signed_in.text
 
 
 def test_a_rejection_without_a_reason_is_refused_and_the_form_is_shown_again(promotion_factory):
@@ -227,21 +238,26 @@ def test_a_missing_model_artifact_fails_the_promotion_with_the_reason(promotion_
     assert promotion.ssm_record("test") is None
 
 
-def test_no_task_token_appears_in_any_email_page_or_log_line(promotion_factory, stack):
+def test_no_task_token_cookie_or_jwt_appears_in_any_email_page_or_log_line(promotion_factory, stack):
     # Given a promotion that went through every stage
     promotion = promotion_factory("secrets")
     pages = []
     for stage in STAGES:
         link = promotion.link(stage)
-        pages.append(promotion.stack.http.get(link).text)
-        pages.append(promotion.stack.decide(link, "approve", "ok").text)
+        approver = promotion.approvers(stage)[0]
+        pages.append(promotion.stack.signed_in(approver).get(link).text)
+        pages.append(promotion.stack.decide(link, "approve", "ok", as_user=approver).text)
     promotion.finish()
 
-    # Then none of its task tokens is in an email, a page or the Lambda logs
+    # Then none of its task tokens, session cookies or JWTs is in an email, a page or the Lambda logs
     tokens = promotion.task_tokens()
     assert len(tokens) == len(STAGES)
-    visible = json.dumps(promotion.emails()) + "".join(pages) + log_text(stack)
+    sessions = [promotion.stack.signed_in(promotion.approvers(s)[0]).cookies["approval_session"] for s in STAGES]
+    logs = log_text(stack)
+    visible = json.dumps(promotion.emails()) + "".join(pages) + logs
     assert not [t for t in tokens if t in visible]
+    assert not [c for c in sessions if c in logs]
+    assert not re.search(r"eyJ[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,}", logs)
 
 
 def test_the_promotion_costs_at_most_twelve_state_transitions_per_stage(promotion_factory):

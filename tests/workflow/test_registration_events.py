@@ -7,8 +7,7 @@ import json
 import pytest
 
 from embedded_aws.scenario import publish_model, register_version
-
-from .conftest import new_group
+from stack_helpers import new_group
 
 pytestmark = pytest.mark.workflow
 

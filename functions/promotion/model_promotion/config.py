@@ -123,7 +123,9 @@ class SignInConfig:
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigurationError(f"parameter {name} is not JSON") from exc
-        values = {k: raw.get(k) if isinstance(raw, dict) else None for k in ("userPoolId", "clientId", "issuer", "signInUrl")}
+        values = {
+            k: raw.get(k) if isinstance(raw, dict) else None for k in ("userPoolId", "clientId", "issuer", "signInUrl")
+        }
         missing = [k for k, v in values.items() if not isinstance(v, str) or not v]
         if missing:
             raise ConfigurationError(f"parameter {name} lacks {', '.join(missing)}")
@@ -132,7 +134,9 @@ class SignInConfig:
         for key in ("issuer", "signInUrl"):
             if not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", values[key]):
                 raise ConfigurationError(f"parameter {name}: {key} {values[key]!r} is not an http(s) URL")
-        return cls(values["userPoolId"], values["clientId"], values["issuer"].rstrip("/"), values["signInUrl"].rstrip("/"))
+        return cls(
+            values["userPoolId"], values["clientId"], values["issuer"].rstrip("/"), values["signInUrl"].rstrip("/")
+        )
 
 
 @dataclass(frozen=True)

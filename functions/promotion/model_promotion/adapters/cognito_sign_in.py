@@ -10,8 +10,9 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, Mapping
+from typing import Any
 
 from ..config import SignInConfig
 from ..domain.errors import ConfigurationError, TransientAwsError
@@ -74,7 +75,7 @@ class CognitoSignIn(SignIn):
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - our own configured URL
+            with urllib.request.urlopen(request, timeout=10) as answer:
                 tokens = json.loads(answer.read())
         except urllib.error.HTTPError as exc:
             if exc.code >= 500:

@@ -7,8 +7,9 @@ the stage's approver group and did not register the version themselves (GitHub E
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import DomainError
 from .model_version import ModelVersion

@@ -72,14 +72,15 @@ def model_rows(model: ModelVersion) -> list[tuple[str, str]]:
         ("Version", str(model.version)),
         ("Model package", model.package_arn),
         ("Model data", model.model_data_url or "not given"),
-        ("Registered by", model.registered_by or "unknown"),
+        (
+            "Registered by",
+            " ".join(filter(None, [model.registered_by or "unknown", _parenthesised(model.registrant_email)])),
+        ),
         ("Registered at", model.registered_at or "unknown"),
     ]
 
 
-def champion_rows(
-    evidence: Mapping[str, Any] | None, champion: Mapping[str, Any] | None
-) -> list[tuple[str, str, str]]:
+def champion_rows(evidence: Mapping[str, Any] | None, champion: Mapping[str, Any] | None) -> list[tuple[str, str, str]]:
     """This version's metrics beside those the currently approved version was approved with."""
     if not champion:
         return []
@@ -120,6 +121,10 @@ def _comparison_html(rows: Sequence[tuple[str, str, str]], champion_version: Any
         "<table class='compare'><tr><th>Metric</th><th>This version</th>"
         f"<th>Version {escape(str(champion_version))}</th></tr>{body}</table>"
     )
+
+
+def _parenthesised(text: str | None) -> str | None:
+    return f"({text})" if text else None
 
 
 def _text_table(rows: Sequence[tuple[str, str]]) -> str:

@@ -7,9 +7,9 @@ API Gateway's event format, and tests drive every path without AWS.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Mapping
 from urllib.parse import parse_qs, quote
 
 from ..config import ApprovalApiSettings

@@ -109,7 +109,13 @@ def closed_page(error: ApprovalClosed) -> Page:
 
 
 def show_review(
-    approval_id: str, *, viewer: Approver, store: ApprovalStore, now: datetime, form_action: str, csrf: str,
+    approval_id: str,
+    *,
+    viewer: Approver,
+    store: ApprovalStore,
+    now: datetime,
+    form_action: str,
+    csrf: str,
     group_prefix: str,
 ) -> Page:
     """What a signed-in GET or HEAD shows. It never changes anything: mail scanners fetch every link."""

@@ -68,7 +68,12 @@ def record_stage_outcome(
 
     description = registry.describe(task.model.package_arn)
     metadata = stage_metadata_after(
-        outcome, task.stage, task.stages, description.get("CustomerMetadataProperties") or {}
+        outcome,
+        task.stage,
+        task.stages,
+        description.get("CustomerMetadataProperties") or {},
+        signed_by=decision.approver if decision else None,
+        at=at,
     )
     registry.record_stage(
         task.model.package_arn,

@@ -1,7 +1,6 @@
-"""Fixtures that run the real template, ASL and handlers on the embedded AWS (moto server + ASL interpreter).
+"""Helpers for tests that run the real template, ASL and handlers on the embedded AWS.
 
-One stack serves the whole session; each test registers its own model package group, so tests never
-see each other's executions, emails or SSM records.
+A Promotion is one registered version and its execution, seen only through public AWS APIs and HTTP.
 """
 
 from __future__ import annotations
@@ -17,10 +16,8 @@ from typing import Any
 import pytest
 
 from embedded_aws.client import StackClient, StackProcess
-from embedded_aws.demo_model import DemoAssets, build_demo_assets
-from embedded_aws.scenario import publish_batches, publish_model, register_version
-
-pytestmark = pytest.mark.workflow
+from embedded_aws.demo_model import DemoAssets
+from embedded_aws.scenario import publish_model, register_version
 
 REGISTRANT = "dana.scientist@example.com"
 _groups = itertools.count(1)
@@ -56,8 +53,9 @@ class Promotion:
         entries = dict(e.split("=", 1) for e in self.stack.parameters["StageApprovers"].split(";"))
         return entries[stage].split(",")
 
-    def decide(self, stage: str, decision: str, comment: str = "") -> Any:
-        return self.stack.decide(self.link(stage), decision, comment)
+    def decide(self, stage: str, decision: str, comment: str = "", as_user: str | None = None) -> Any:
+        """The stage's (first) approver signs in, opens their link and decides."""
+        return self.stack.decide(self.link(stage), decision, comment, as_user=as_user or self.approvers(stage)[0])
 
     def approve_until(self, last_stage: str) -> None:
         for stage in self.stack.parameters["Stages"].split(","):
@@ -116,7 +114,7 @@ class Promotion:
         return [m for m in self.stack.outbox() if f"{self.group} version {self.version}" in m["subject"]]
 
 
-def _start_stack(
+def start_stack(
     tmp_path_factory: pytest.TempPathFactory, name: str, overrides: dict[str, str]
 ) -> Iterator[StackClient]:
     log_path = tmp_path_factory.mktemp(name) / "stack.log"
@@ -127,25 +125,6 @@ def _start_stack(
         yield client
     finally:
         process.stop()
-
-
-@pytest.fixture(scope="session")
-def demo_assets(tmp_path_factory: pytest.TempPathFactory) -> DemoAssets:
-    return build_demo_assets(tmp_path_factory.mktemp("assets"))
-
-
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, demo_assets: DemoAssets) -> Iterator[StackClient]:
-    for client in _start_stack(tmp_path_factory, "stack", {}):
-        publish_batches(client, demo_assets)
-        yield client
-
-
-@pytest.fixture(scope="session")
-def short_timeout_stack(tmp_path_factory: pytest.TempPathFactory, demo_assets: DemoAssets) -> Iterator[StackClient]:
-    for client in _start_stack(tmp_path_factory, "short-timeout", {"ApprovalTimeoutSeconds": "2"}):
-        publish_batches(client, demo_assets)
-        yield client
 
 
 def new_group(prefix: str) -> str:
@@ -170,14 +149,6 @@ def register(
     version = package["ModelPackageVersion"]
     execution = stack.execution_for(f"{group}-v{version}")
     return Promotion(stack, group, version, package["ModelPackageArn"], execution)
-
-
-@pytest.fixture
-def promotion_factory(stack: StackClient, demo_assets: DemoAssets):
-    def make(prefix: str, **kwargs: Any) -> Promotion:
-        return register(stack, demo_assets, prefix, **kwargs)
-
-    return make
 
 
 def log_text(stack: StackClient) -> str:
