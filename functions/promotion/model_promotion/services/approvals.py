@@ -120,7 +120,7 @@ def show_review(
 ) -> Page:
     """What a signed-in GET or HEAD shows. It never changes anything: mail scanners fetch every link."""
     try:
-        link, request = _open(approval_id, store)
+        _, request = _open(approval_id, store)
         request.ensure_open(now)
         authorize(viewer, request.task.model, request.task.stage, group_prefix)
     except ApprovalNotFound as exc:
