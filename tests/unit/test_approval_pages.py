@@ -690,10 +690,18 @@ def test_a_valid_post_from_the_review_page_approves_once(site: Site) -> None:
     assert site.store.requests[TEST_KEY].status is RequestStatus.APPROVED
 
 
-def test_a_post_without_fetch_metadata_or_origin_is_judged_by_its_csrf_token(site: Site) -> None:
-    # Given: an older browser that sends neither Sec-Fetch-Site nor Origin
-    headers = {"sec-fetch-site": None, "origin": None}
-
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"sec-fetch-site": None, "origin": None}, id="neither-header"),
+        pytest.param({"sec-fetch-site": None, "origin": "null"}, id="opaque-origin-from-no-referrer"),
+        pytest.param({"sec-fetch-site": "same-origin", "origin": "null"}, id="fetch-metadata-and-opaque-origin"),
+        pytest.param({"sec-fetch-site": None, "origin": HTTPS}, id="our-origin-only"),
+    ],
+)
+def test_a_post_without_fetch_metadata_or_a_real_origin_is_judged_by_its_csrf_token(
+    site: Site, headers: dict[str, str | None]
+) -> None:
     # When
     response = site.post_decision(site.lead_id, headers=headers)
 
@@ -713,22 +721,22 @@ def test_a_rejection_through_the_pages_fails_the_task_with_the_reason(site: Site
     assert '"approver": "qa.deputy@example.com"' in failed.cause
 
 
-# Each forgery changes one thing about an otherwise valid post from the review page.
+# Each forgery changes one thing about an otherwise valid post from the review page. Origin is judged only
+# when the browser sends no Fetch Metadata (older browsers), so those forgeries send none.
+_OLD_BROWSER = {"sec-fetch-site": None}
 FORGERIES: dict[str, Callable[[Site], dict[str, Any]]] = {
     "no-csrf": lambda site: {"csrf": None},
     "empty-csrf": lambda site: {"csrf": ""},
     "another-approvals-csrf": lambda site: {"csrf": csrf_token(LEAD, site.deputy_id)},
     "another-sessions-csrf": lambda site: {"csrf": csrf_token(DEPUTY, site.lead_id)},
     "the-session-itself-as-csrf": lambda site: {"csrf": LEAD},
+    "no-csrf-opaque-origin": lambda site: {"csrf": None, "headers": {**_OLD_BROWSER, "origin": "null"}},
     "cross-site": lambda site: {"headers": {"sec-fetch-site": "cross-site"}},
     "same-site": lambda site: {"headers": {"sec-fetch-site": "same-site"}},
-    "foreign-origin": lambda site: {"headers": {"origin": "https://evil.example"}},
-    "null-origin": lambda site: {"headers": {"origin": "null"}},
-    "origin-other-scheme": lambda site: {"headers": {"origin": HTTPS.replace("https://", "http://")}},
-    "origin-other-port": lambda site: {"headers": {"origin": HTTPS + ":8443"}},
-    "foreign-origin-without-fetch-metadata": lambda site: {
-        "headers": {"origin": "https://evil.example", "sec-fetch-site": None}
-    },
+    "cross-site-with-our-origin": lambda site: {"headers": {"sec-fetch-site": "cross-site", "origin": HTTPS}},
+    "foreign-origin": lambda site: {"headers": {**_OLD_BROWSER, "origin": "https://evil.example"}},
+    "origin-other-scheme": lambda site: {"headers": {**_OLD_BROWSER, "origin": HTTPS.replace("https:", "http:")}},
+    "origin-other-port": lambda site: {"headers": {**_OLD_BROWSER, "origin": HTTPS + ":8443"}},
 }
 
 
