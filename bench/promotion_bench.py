@@ -46,7 +46,7 @@ def promote_once(stack: StackClient, model_url: str, index: int) -> tuple[float,
         approver = approvers[stage].split(",")[0]
         subject = f"Approval needed: {group} version {version} for {stage}"
         email = stack.wait_for_email(lambda m, a=approver, s=subject: a in m["to"] and m["subject"] == s, subject)
-        answer = stack.decide(stack.links(email)[0], "approve", "bench")
+        answer = stack.decide(stack.links(email)[0], "approve", "bench", as_user=approver)
         assert answer.status_code == 200, answer.text
     result = stack.wait_for_execution(execution, timeout=120)
     wall = time.perf_counter() - started

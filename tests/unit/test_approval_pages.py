@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
+from types import EllipsisType
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
@@ -97,7 +98,6 @@ class Site:
     workflow: FakeWorkflow
     sign_in: FakeSignIn
     ids: dict[str, str]  # recipient -> approval id
-    jar: dict[str, str] = field(default_factory=dict)
 
     @property
     def lead_id(self) -> str:
@@ -119,7 +119,7 @@ class Site:
         body: str = "",
         base_url: str = HTTPS,
     ) -> HttpResponse:
-        jar = {**self.jar, **(cookies or {})}
+        jar = dict(cookies or {})
         if session is not None:
             jar[SESSION_COOKIE] = session
         return self.pages.handle(
@@ -143,19 +143,22 @@ class Site:
         form: Mapping[str, str] | None = None,
         *,
         session: str = LEAD,
-        csrf: str | None = ...,  # type: ignore[assignment]
-        headers: Mapping[str, str] | None = None,
+        csrf: str | EllipsisType | None = ...,
+        headers: Mapping[str, str | None] | None = None,
         base_url: str = HTTPS,
     ) -> HttpResponse:
-        """A post from the review page: same-origin fetch metadata and this session's token, unless told otherwise."""
+        """A post from the review page: same-origin fetch metadata and this session's token, unless told otherwise.
+
+        A header given as None is left out; csrf=None leaves the field out.
+        """
         fields = dict(form or {"decision": "approve", "comment": ""})
-        if csrf is ...:
+        if isinstance(csrf, EllipsisType):
             csrf = csrf_token(session, approval_id)
         if csrf is not None:
             fields = {"csrf": csrf, **fields}
-        sent_headers = {"content-type": FORM, "sec-fetch-site": "same-origin", "origin": base_url}
-        sent_headers.update(headers or {})
-        sent_headers = {k: v for k, v in sent_headers.items() if v is not None}
+        wanted: dict[str, str | None] = {"content-type": FORM, "sec-fetch-site": "same-origin", "origin": base_url}
+        wanted.update(headers or {})
+        sent_headers = {k: v for k, v in wanted.items() if v is not None}
         return self.request(
             "POST",
             f"/approvals/{approval_id}",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import APPROVAL_API_ENV, APPROVAL_ENV, OUTCOME_ENV, STARTER_ENV
 
 from embedded_aws.template import Resolver, load_template, parameter_values
 from model_promotion.services.approvals import REJECTION_ERROR
@@ -116,3 +117,33 @@ def test_the_group_parameter_limits_the_registration_rule_to_those_groups(groups
 
     # Then it names exactly those groups, or leaves the group unfiltered
     assert detail.get("ModelPackageGroupName") == expected
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "environment"),
+    [
+        ("StartPromotionFunction", STARTER_ENV),
+        ("RequestApprovalFunction", APPROVAL_ENV),
+        ("ApprovalApiFunction", APPROVAL_API_ENV),
+        ("RecordOutcomeFunction", OUTCOME_ENV),
+    ],
+)
+def test_every_variable_a_functions_settings_read_is_set_by_the_template(
+    logical_id: str, environment: dict[str, str]
+) -> None:
+    variables = {**TEMPLATE["Globals"]["Function"].get("Environment", {}).get("Variables", {})}
+    variables.update(FUNCTIONS[logical_id].get("Environment", {}).get("Variables", {}))
+    assert set(environment) <= set(variables), sorted(set(environment) - set(variables))
+
+
+def test_the_approval_api_routes_every_path_the_approval_pages_serve() -> None:
+    events = FUNCTIONS["ApprovalApiFunction"]["Events"].values()
+    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events if e["Type"] == "HttpApi"}
+    assert routes == {
+        ("GET", "/approvals/{approvalId}"),
+        ("HEAD", "/approvals/{approvalId}"),
+        ("POST", "/approvals/{approvalId}"),
+        ("GET", "/auth/login"),
+        ("GET", "/auth/callback"),
+        ("GET", "/auth/logout"),
+    }
