@@ -56,6 +56,18 @@ def test_an_approver_signs_in_from_the_emailed_link_reviews_and_approves(page, s
     assert promotion.approval_email("uat")
     assert promotion.ssm_record("test")["approvedBy"] == "theo.test@example.com"
 
+    # And the signature shows in the audit record, the registry and the execution history
+    [entry] = [e for e in promotion.audit_entries() if e["stage"] == "test"]
+    assert (entry["actorName"], entry["actor"], entry["meaning"]) == (
+        "Theo Test",
+        "theo.test@example.com",
+        "approved for test",
+    )
+    assert entry["comment"] == "Test metrics reviewed"
+    assert promotion.describe()["CustomerMetadataProperties"]["test-signed-by"] == "theo.test@example.com"
+    outputs = [e["taskSucceededEventDetails"]["output"] for e in promotion.history() if e["type"] == "TaskSucceeded"]
+    assert any('"approverName": "Theo Test"' in o and '"meaning": "approved for test"' in o for o in outputs)
+
 
 def test_an_approver_rejects_with_a_reason_in_the_browser(page, stack, promotion_factory):
     # Given a pending dev approval

@@ -509,14 +509,6 @@ def test_a_login_cookie_whose_return_path_is_unreadable_still_signs_in_and_goes_
     assert _set_cookies(response)[SESSION_COOKIE].value == LEAD
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG domain/web_security.py:17 _NEXT_PATH ends in '$', which also matches before a trailing newline: "
-        "safe_next_path('/approvals/abc\\n') keeps the newline, so /auth/login?next=/approvals/abc%0A makes the "
-        "callback answer 'Location: /approvals/abc\\n' instead of '/' (use \\Z or re.fullmatch)"
-    ),
-)
 def test_a_next_path_with_a_trailing_newline_goes_home(site: Site) -> None:
     # When
     response = _sign_in(site, LEAD, f"/approvals/{site.lead_id}\n")
@@ -762,14 +754,6 @@ def test_a_forged_or_cross_site_post_is_refused_and_the_workflow_sees_nothing(
     assert site.store.requests[TEST_KEY].status is RequestStatus.PENDING
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason=(
-        "BUG domain/web_security.py:35 csrf_valid: hmac.compare_digest raises TypeError for a non-ASCII str, so a "
-        "POST whose csrf field is e.g. '%C3%A9' escapes ApprovalPages.handle (the handler answers 503) instead of 403"
-    ),
-)
 def test_a_post_with_a_non_ascii_csrf_token_is_refused(site: Site) -> None:
     # Given
     unchanged = _unchanged(site)

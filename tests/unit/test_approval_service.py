@@ -333,15 +333,6 @@ def test_without_an_approved_version_the_email_says_none_is_approved_yet_and_has
     assert "class='compare'" not in email.html
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG domain/presentation.py:83-93 champion_rows (line 92 keeps a metric found on either side): a champion "
-        "record without evidence.metrics (one written before this change, or approved without batch results) still "
-        "yields a comparison table whose champion column is all 'n/a'; the comparison is meant to appear only when "
-        "the champion record has evidence.metrics"
-    ),
-)
 def test_a_champion_without_recorded_metrics_is_named_but_not_compared() -> None:
     # Given: version 2 was approved for test by a record that carries no evidence
     approved_models = _with_champion(champion_record("test", version=2, evidence=False))

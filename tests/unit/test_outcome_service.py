@@ -270,14 +270,6 @@ def test_the_registry_metadata_names_who_signed_the_stage_and_when(outcome: str)
     assert metadata["dev-signed-at"] == SIGNED_AT
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG services/outcomes.py:76 passes at=at for every outcome, so an expiry or a failure, which nobody "
-        "signed, writes '<stage>-signed-at' (the recording time) with no '<stage>-signed-by'; after an earlier "
-        "signature of the stage it even pairs the old signer with a time they never signed at"
-    ),
-)
 @pytest.mark.parametrize("outcome", ["expired", "failed"])
 def test_an_outcome_nobody_signed_writes_no_signature_to_the_registry(outcome: str) -> None:
     # Given: dev was signed; test is pending

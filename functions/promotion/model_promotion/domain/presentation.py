@@ -82,10 +82,10 @@ def model_rows(model: ModelVersion) -> list[tuple[str, str]]:
 
 def champion_rows(evidence: Mapping[str, Any] | None, champion: Mapping[str, Any] | None) -> list[tuple[str, str, str]]:
     """This version's metrics beside those the currently approved version was approved with."""
-    if not champion:
-        return []
+    theirs = ((champion or {}).get("evidence") or {}).get("metrics") or {}
+    if not theirs:
+        return []  # nothing to compare against: the summary line still names the version
     mine = (evidence or {}).get("metrics") or {}
-    theirs = (champion.get("evidence") or {}).get("metrics") or {}
     return [
         (label, format_metric(mine.get(key)), format_metric(theirs.get(key)))
         for key, label in METRIC_LABELS.items()

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-_NEXT_PATH = re.compile(r"^/approvals/[A-Za-z0-9_-]{1,64}$")
+_NEXT_PATH = re.compile(r"/approvals/[A-Za-z0-9_-]{1,64}")
 
 
 def _b64(data: bytes) -> str:
@@ -32,7 +32,10 @@ def csrf_token(session: str, approval_id: str) -> str:
 
 
 def csrf_valid(session: str, approval_id: str, submitted: str | None) -> bool:
-    return bool(submitted) and hmac.compare_digest(csrf_token(session, approval_id), str(submitted))
+    if not submitted:
+        return False
+    # Bytes, not str: compare_digest refuses non-ASCII strings, and a forged value may hold anything.
+    return hmac.compare_digest(csrf_token(session, approval_id).encode(), str(submitted).encode("utf-8", "replace"))
 
 
 def origin_of(url: str) -> str:
@@ -84,4 +87,4 @@ class LoginAttempt:
 
 def safe_next_path(path: str | None) -> str:
     """Only an approval page may follow a sign-in: no open redirect to another site."""
-    return path if path and _NEXT_PATH.match(path) else "/"
+    return path if path and _NEXT_PATH.fullmatch(path) else "/"

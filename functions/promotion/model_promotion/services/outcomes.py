@@ -73,7 +73,7 @@ def record_stage_outcome(
         task.stages,
         description.get("CustomerMetadataProperties") or {},
         signed_by=decision.approver if decision else None,
-        at=at,
+        at=at if decision else None,
     )
     registry.record_stage(
         task.model.package_arn,
