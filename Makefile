@@ -11,7 +11,7 @@ EMBEDDED := PYTHONPATH=local $(PY) -m embedded_aws
 
 .PHONY: demo up register test chromium unit workflow browser screenshots lint validate build bench clean
 
-$(VENV)/.installed: requirements-dev.txt functions/promotion/requirements.txt functions/batch_scorer/requirements.txt
+$(VENV)/.installed: requirements-dev.txt functions/promotion/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -67,7 +67,7 @@ build: $(SAM_VENV)/.installed
 	$(SAM_ENV) $(SAM) build --parallel --cached --template template.yaml
 
 bench: $(VENV)/.installed
-	PYTHONPATH=local:functions/promotion:functions/batch_scorer $(PY) bench/promotion_bench.py
+	PYTHONPATH=local:functions/promotion $(PY) bench/promotion_bench.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .local .pytest_cache .ruff_cache

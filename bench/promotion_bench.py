@@ -7,7 +7,7 @@ different machines compare:
   - state transitions per promoted version, from the execution history (target: <= 12 per stage);
   - each handler module's cold import time vs `import boto3` alone.
 
-Run: make bench   (or: PYTHONPATH=local:functions/promotion:functions/batch_scorer python bench/promotion_bench.py)
+Run: make bench   (or: PYTHONPATH=local:functions/promotion python bench/promotion_bench.py)
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ HANDLER_MODULES = [
     "model_promotion.handlers.approval_api",
     "model_promotion.handlers.record_outcome",
     "model_promotion.handlers.collect_metrics",
-    "batch_scorer.handler",
+    "model_promotion.handlers.start_transform",
+    "model_promotion.handlers.transform_completed",
 ]
 
 
@@ -71,7 +72,7 @@ def started_epoch(perf_started: float) -> float:
 def cold_import_seconds(statement: str) -> float:
     """Median wall time of `statement` in a fresh interpreter, imports only (as a Lambda cold start)."""
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-    env_path = ":".join(str(PROJECT_ROOT / p) for p in ("functions/promotion", "functions/batch_scorer"))
+    env_path = ":".join(str(PROJECT_ROOT / p) for p in ("functions/promotion",))
     samples = []
     for _ in range(IMPORT_REPEATS):
         output = subprocess.run(

@@ -17,7 +17,7 @@ import pytest
 
 from embedded_aws.client import StackClient, StackProcess
 from embedded_aws.demo_model import DemoAssets
-from embedded_aws.scenario import publish_model, register_version
+from embedded_aws.scenario import publish_model, publish_model_quality, register_version
 
 REGISTRANT = "dana.scientist@example.com"
 _groups = itertools.count(1)
@@ -100,6 +100,15 @@ class Promotion:
     def history(self) -> list[dict[str, Any]]:
         return self.stack.history(self.execution_arn)
 
+    def decisions(self) -> list[dict[str, Any]]:
+        """History events that carry a person's decision: an approval's output, or a rejection."""
+        return [
+            e
+            for e in self.history()
+            if (e["type"] == "TaskSucceeded" and '"decisionId"' in e["taskSucceededEventDetails"].get("output", ""))
+            or (e["type"] == "TaskFailed" and e["taskFailedEventDetails"].get("error") == "ApprovalRejected")
+        ]
+
     def task_tokens(self) -> set[str]:
         tokens = set()
         for event in self.history():
@@ -138,14 +147,23 @@ def register(
     *,
     model_key: str | None = None,
     registrant: str | None = REGISTRANT,
+    archive: Path | None = None,
+    with_metrics: bool = True,
+    group: str | None = None,
 ) -> Promotion:
-    """Given a registered PendingManualApproval version, returns its promotion once EventBridge started it."""
-    group = new_group(prefix)
+    """Given a registered PendingManualApproval version, returns its promotion once EventBridge started it.
+
+    Like a training pipeline, it registers the model's evaluation metrics (on the demo's held-out rows)
+    unless told not to; the local configuration's quality gate checks them before any approval.
+    """
+    group = group or new_group(prefix)
+    archive = archive or assets.model_archive
     if model_key is None:
-        model_url = publish_model(stack, assets.model_archive, f"{group}/model.tar.gz")
+        model_url = publish_model(stack, archive, f"{group}/{archive.name}")
     else:
         model_url = f"s3://{stack.parameters['ModelArtifactsBucketName']}/{model_key}"
-    package = register_version(stack, group, model_url, registrant_email=registrant)
+    statistics = publish_model_quality(stack, archive, assets, f"{group}/{archive.name}.json") if with_metrics else None
+    package = register_version(stack, group, model_url, registrant_email=registrant, statistics_uri=statistics)
     version = package["ModelPackageVersion"]
     execution = stack.execution_for(f"{group}-v{version}")
     return Promotion(stack, group, version, package["ModelPackageArn"], execution)

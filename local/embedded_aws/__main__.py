@@ -24,7 +24,11 @@ def up(args: argparse.Namespace) -> int:
     logging.getLogger("botocore").setLevel(logging.WARNING)
     try:
         stack = EmbeddedStack(
-            overrides=parse_overrides(args.parameter), aws_port=args.aws_port, api_port=args.api_port, host=args.host
+            overrides=parse_overrides(args.parameter),
+            aws_port=args.aws_port,
+            api_port=args.api_port,
+            host=args.host,
+            transform_seconds=args.transform_seconds,
         )
         info = stack.start()
     except TemplateError as exc:
@@ -82,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--aws-port", type=int, default=4010)
     start.add_argument("--api-port", type=int, default=3000)
     start.add_argument("--state-file", default=".local/stack.json")
+    start.add_argument(
+        "--transform-seconds",
+        type=float,
+        default=0.0,
+        help="make every batch transform job take at least this long (to stop one in a test)",
+    )
     start.add_argument(
         "--parameter",
         action="append",

@@ -29,6 +29,7 @@ __all__ = [
     "WEAK_FEATURES",
     "DemoAssets",
     "build_demo_assets",
+    "build_retrained_model_archive",
     "build_weaker_model_archive",
 ]
 
@@ -104,6 +105,18 @@ def build_weaker_model_archive(out_dir: Path, *, seed: int = 7) -> Path:
     )
     model.fit(split.train_features, split.train_labels)
     return _write_model_archive(model, out_dir / "weak-model.tar.gz")
+
+
+def build_retrained_model_archive(out_dir: Path, *, seed: int = 7) -> Path:
+    """A second version of the demo model, retrained with stronger regularisation: out_dir/model-v2.tar.gz.
+
+    Close to the first version but not identical, so the champion comparison shows real differences.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    split = _split(seed)
+    model = Pipeline([("scale", StandardScaler()), ("classify", LogisticRegression(C=0.05, max_iter=1000))])
+    model.fit(split.train_features, split.train_labels)
+    return _write_model_archive(model, out_dir / "model-v2.tar.gz")
 
 
 def _split(seed: int) -> _Split:

@@ -26,5 +26,19 @@ def keep_send_task_failure_cause() -> None:
     StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
 
 
+def add_stop_transform_job() -> None:
+    """StopTransformJob exists in AWS; moto has no response for it. The backend method is the local
+    transform runner's (transform_runner.py), which really stops a running job."""
+    from moto.core.responses import EmptyResult
+    from moto.sagemaker.responses import SageMakerResponse
+
+    def stop_transform_job(self: Any) -> Any:
+        self.sagemaker_backend.stop_transform_job(self._get_param("TransformJobName"))
+        return EmptyResult()
+
+    SageMakerResponse.stop_transform_job = stop_transform_job  # type: ignore[attr-defined]
+
+
 def apply_all() -> None:
     keep_send_task_failure_cause()
+    add_stop_transform_job()

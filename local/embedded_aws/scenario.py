@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,38 @@ def publish_model(stack: StackClient, archive: Path, key: str) -> str:
     return f"s3://{bucket}/{key}"
 
 
+def publish_model_quality(stack: StackClient, archive: Path, assets: DemoAssets, key: str) -> str:
+    """What a training pipeline's evaluation step registers: metrics in SageMaker's model-quality JSON.
+
+    Computed here with scikit-learn on the demo's held-out rows (all stages' batches together).
+    """
+    from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
+
+    from .sklearn_container import load_model, parse_feature_rows, score_rows
+
+    model = load_model(archive.read_bytes())
+    rows, labels = [], []
+    for features, truth in assets.batches.values():
+        rows += parse_feature_rows(features.read_text())
+        labels += [int(float(v)) for v in truth.read_text().split()]
+    scores = score_rows(model, rows)
+    predicted = [int(s >= 0.5) for s in scores]
+    statistics = {
+        "version": 0.0,
+        "dataset": {"item_count": len(labels), "evaluation_time": "2026-11-21T00:00:00Z"},
+        "binary_classification_metrics": {
+            "accuracy": {"value": accuracy_score(labels, predicted), "standard_deviation": "NaN"},
+            "precision": {"value": precision_score(labels, predicted), "standard_deviation": "NaN"},
+            "recall": {"value": recall_score(labels, predicted), "standard_deviation": "NaN"},
+            "f1": {"value": f1_score(labels, predicted), "standard_deviation": "NaN"},
+            "auc": {"value": roc_auc_score(labels, scores), "standard_deviation": "NaN"},
+        },
+    }
+    bucket = stack.parameters["ModelArtifactsBucketName"]
+    stack.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(statistics).encode())
+    return f"s3://{bucket}/{key}"
+
+
 def register_version(
     stack: StackClient,
     group: str,
@@ -41,6 +74,7 @@ def register_version(
     registrant_email: str | None = None,
     task: str = "CLASSIFICATION",
     status: str = "PendingManualApproval",
+    statistics_uri: str | None = None,
 ) -> dict[str, Any]:
     """Registers a model package version, as a training pipeline's RegisterModel step would."""
     sagemaker = stack.client("sagemaker")
@@ -61,5 +95,9 @@ def register_version(
     }
     if registrant_email:
         request["CustomerMetadataProperties"] = {"RegistrantEmail": registrant_email}
+    if statistics_uri:
+        request["ModelMetrics"] = {
+            "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": statistics_uri}}
+        }
     arn = sagemaker.create_model_package(**request)["ModelPackageArn"]
     return dict(sagemaker.describe_model_package(ModelPackageName=arn))

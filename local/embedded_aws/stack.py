@@ -20,6 +20,7 @@ from .http_api import HttpRoute, LocalHttpApi
 from .lambda_runtime import FunctionSpec, LocalLambdaRuntime
 from .moto_fixes import apply_all as apply_moto_fixes
 from .template import ACCOUNT_ID, Resolver, TemplateError, load_template, parameter_values, parse_overrides
+from .transform_runner import LocalTransformRunner
 
 log = logging.getLogger("embedded_aws")
 
@@ -71,7 +72,9 @@ class EmbeddedStack:
         api_port: int = 0,
         host: str = "127.0.0.1",
         stack_name: str = "model-promotion-local",
+        transform_seconds: float = 0.0,
     ):
+        self.transform_seconds = transform_seconds
         self.root = project_root
         self.host = host
         self.aws_port = aws_port or free_port()
@@ -160,6 +163,10 @@ class EmbeddedStack:
             r.attributes[(lid, "Arn")] = r.refs[lid]
         for lid, _ in self._resources("AWS::Serverless::HttpApi"):
             r.refs[lid] = "localapi"
+        for lid, _ in self._resources("AWS::IAM::Role"):
+            name = self._physical_name(lid)
+            r.refs[lid] = name
+            r.attributes[(lid, "Arn")] = f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
 
     def _provision_identity(self) -> None:
         """User pools first: their ids are generated, and clients, groups and parameters refer to them."""
@@ -230,6 +237,11 @@ class EmbeddedStack:
             s3.create_bucket(Bucket=self.resolver.refs[lid])
         for role in (LAMBDA_ROLE, STATES_ROLE):
             iam.create_role(RoleName=role.rsplit("/", 1)[-1], AssumeRolePolicyDocument="{}")
+        for lid, resource in self._resources("AWS::IAM::Role"):
+            props = self.resolver.resolve(resource["Properties"])
+            iam.create_role(
+                RoleName=self.resolver.refs[lid], AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"])
+            )
         self._provision_functions(functions)
         self._verify_ses_identities()
         self._provision_state_machines()
@@ -326,6 +338,7 @@ class EmbeddedStack:
         for name, pattern, target in rules:
             self.bus.add_rule(name, pattern, target)
         publish_registry_events(self.bus)
+        LocalTransformRunner(self.bus, self.aws_endpoint, REGION, self.transform_seconds).install()
         self.bus.start()
         self.api = LocalHttpApi(self.runtime, routes, REGION)
         for lid, _ in self._resources("AWS::Cognito::UserPool"):

@@ -11,14 +11,14 @@ import joblib
 import pytest
 from sklearn.dummy import DummyRegressor
 
-from batch_scorer.scoring import (
+from embedded_aws.demo_model import STAGES, DemoAssets, build_demo_assets, build_weaker_model_archive
+from embedded_aws.sklearn_container import (
     ScoringError,
     format_predictions,
     load_model,
     parse_feature_rows,
     score_rows,
 )
-from embedded_aws.demo_model import STAGES, DemoAssets, build_demo_assets, build_weaker_model_archive
 from model_promotion.domain.metrics import classification_metrics, parse_numeric_column
 
 

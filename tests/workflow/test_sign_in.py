@@ -7,15 +7,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from embedded_aws.demo_model import build_retrained_model_archive
 from embedded_aws.demo_users import OUTSIDER
-from stack_helpers import REGISTRANT
+from stack_helpers import REGISTRANT, register
 
 pytestmark = pytest.mark.workflow
 
 
 def _nothing_decided(promotion) -> bool:
-    events = {e["type"] for e in promotion.history()}
-    return "TaskSucceeded" not in events and "TaskFailed" not in events
+    return not promotion.decisions()
 
 
 @pytest.mark.parametrize(
@@ -169,31 +169,23 @@ def test_the_approval_email_has_text_and_html_and_names_what_is_being_approved(p
     assert len(promotion.stack.links(email)) == 1
 
 
-def test_the_next_version_is_shown_beside_the_version_approved_now(promotion_factory, stack, demo_assets):
+def test_the_next_version_is_shown_beside_the_version_approved_now(promotion_factory, stack, demo_assets, tmp_path):
     # Given version 1 of a group approved through test (so its test record carries dev's batch metrics)
     first = promotion_factory("champion")
     first.decide("dev", "approve", "v1 dev")
     first.decide("test", "approve", "v1 test")
     first.approval_email("uat")
 
-    # When version 2 of the same group reaches its test approval
-    from embedded_aws.scenario import register_version
-
-    package = register_version(
-        stack, first.group, first.describe()["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
-    )
-    second = type(first)(
-        stack,
-        first.group,
-        package["ModelPackageVersion"],
-        package["ModelPackageArn"],
-        stack.execution_for(f"{first.group}-v{package['ModelPackageVersion']}"),
+    # When version 2 of the same group, retrained, reaches its test approval
+    second = register(
+        stack, demo_assets, "champion", group=first.group, archive=build_retrained_model_archive(tmp_path)
     )
     second.decide("dev", "approve", "v2 dev")
     email = second.approval_email("test")
 
-    # Then its email shows version 1 as approved for test now, with both versions' metrics side by side
+    # Then its email shows version 1 as approved for test now, both scored on the same dev batch, side by side
     assert "Version 1 is approved for test now (by Theo Test at " in email["text"]
+    assert "Both versions were scored on the same dev batch." in email["text"]
     assert "this version" in email["text"] and "version 1" in email["text"]
     assert "<th>Version 1</th>" in email["html"]
     page = stack.signed_in(second.approvers("test")[0]).get(second.link("test"))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from .domain.errors import ConfigurationError
+from .domain.gates import GateConfig
 from .domain.records import validate_parameter_prefix
 from .domain.stages import is_email_address, parse_stage_approvers, parse_stages
 
@@ -154,3 +155,82 @@ class OutcomeSettings:
             sender=_email(environ, "SENDER_ADDRESS"),
             operations_email=_email(environ, "OPERATIONS_EMAIL"),
         )
+
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_KEY_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]+$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+
+
+@dataclass(frozen=True)
+class BatchDataSettings:
+    """Where each stage's batch input (and optional labels.csv beside it) lives, and where outputs go."""
+
+    bucket: str
+    input_prefix: str
+    output_prefix: str
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> BatchDataSettings:
+        bucket = _require(environ, "BATCH_DATA_BUCKET")
+        if not _BUCKET.match(bucket):
+            raise ConfigurationError(f"BATCH_DATA_BUCKET={bucket!r} is not a valid S3 bucket name")
+        prefixes = []
+        for name in ("BATCH_INPUT_PREFIX", "BATCH_OUTPUT_PREFIX"):
+            value = _require(environ, name).strip("/")
+            if not _KEY_PREFIX.match(value):
+                raise ConfigurationError(f"{name}={value!r} is not a valid S3 key prefix")
+            prefixes.append(value)
+        return cls(bucket, prefixes[0], prefixes[1])
+
+    def input_uri(self, stage: str) -> str:
+        return f"s3://{self.bucket}/{self.input_prefix}/{stage}/input.csv"
+
+    def output_path(self, group: str, version: int, stage: str, role: str) -> str:
+        return f"s3://{self.bucket}/{self.output_prefix}/{group}/v{version}/{stage}/{role}"
+
+
+@dataclass(frozen=True)
+class TransformSettings:
+    batch_data: BatchDataSettings
+    approvals_table: str
+    parameter_prefix: str
+    execution_role_arn: str
+    instance_type: str
+    instance_count: int
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> TransformSettings:
+        role = _require(environ, "SAGEMAKER_EXECUTION_ROLE_ARN")
+        if not _ROLE_ARN.match(role):
+            raise ConfigurationError(f"SAGEMAKER_EXECUTION_ROLE_ARN={role!r} is not an IAM role ARN")
+        instance_type = _require(environ, "TRANSFORM_INSTANCE_TYPE")
+        if not re.match(r"^ml\.[a-z0-9]+\.[a-z0-9]+$", instance_type):
+            raise ConfigurationError(f"TRANSFORM_INSTANCE_TYPE={instance_type!r} is not a SageMaker instance type")
+        count = _require(environ, "TRANSFORM_INSTANCE_COUNT")
+        if not count.isdigit() or int(count) < 1:
+            raise ConfigurationError(f"TRANSFORM_INSTANCE_COUNT={count!r} must be a positive integer")
+        return cls(
+            batch_data=BatchDataSettings.from_environ(environ),
+            approvals_table=_require(environ, "APPROVALS_TABLE"),
+            parameter_prefix=_parsed(environ, "PARAMETER_PREFIX", validate_parameter_prefix),
+            execution_role_arn=role,
+            instance_type=instance_type,
+            instance_count=int(count),
+        )
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    quality_gates: GateConfig
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> MetricsSettings:
+        return cls(quality_gates=_parsed_optional(environ, "QUALITY_GATES", GateConfig.parse))
+
+
+def _parsed_optional(environ: Mapping[str, str], name: str, parse: Callable[[str], T]) -> T:
+    try:
+        return parse(environ.get(name, "").strip())
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{name}: {exc}") from exc

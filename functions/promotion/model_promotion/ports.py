@@ -10,6 +10,7 @@ from typing import Any
 
 from .domain.approvals import ApprovalRequest, DecisionRecord
 from .domain.presentation import Email
+from .domain.transforms import TransformPlan
 
 
 class ModelRegistry(ABC):
@@ -140,3 +141,31 @@ class SignIn(ABC):
     @abstractmethod
     def verify(self, id_token: str) -> Mapping[str, Any]:
         """The token's claims after checking signature, issuer, audience, use and expiry; else NotSignedIn."""
+
+
+class BatchTransforms(ABC):
+    """SageMaker batch transform: the model made from a package, and jobs that score a batch with it."""
+
+    @abstractmethod
+    def ensure_model(self, name: str, package_arn: str) -> None:
+        """Creates the SageMaker Model for the package unless it exists."""
+
+    @abstractmethod
+    def start_job(self, plan: TransformPlan) -> None:
+        """Creates the transform job unless a job of that name exists already (a retry)."""
+
+    @abstractmethod
+    def describe_job(self, name: str) -> Mapping[str, Any] | None:
+        """DescribeTransformJob's answer, or None when no such job exists."""
+
+
+class TransformCallbacks(ABC):
+    """Task tokens of the workflow's waits on transform jobs, by job name. Kept server-side like approvals'."""
+
+    @abstractmethod
+    def remember(self, job_name: str, task_token: str, purge_at: datetime) -> None:
+        """Stores the token; a retry replaces the token of the failed attempt."""
+
+    @abstractmethod
+    def take(self, job_name: str) -> str | None:
+        """Removes and returns the token, exactly once across concurrent callers; None when none is left."""

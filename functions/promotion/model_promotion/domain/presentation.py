@@ -63,6 +63,11 @@ def evidence_rows(evidence: Mapping[str, Any] | None) -> list[tuple[str, str]]:
         rows.append(("Batch duration (s)", format_metric(float(evidence["durationSeconds"]))))
     if evidence.get("predictionsUri"):
         rows.append(("Predictions", str(evidence["predictionsUri"])))
+    gate = evidence.get("gate") or {}
+    if gate:
+        rows.append(
+            ("Quality gate", "passed: " + "; ".join(gate.get("checked") or []) if gate.get("passed") else "failed")
+        )
     return rows
 
 
@@ -81,8 +86,10 @@ def model_rows(model: ModelVersion) -> list[tuple[str, str]]:
 
 
 def champion_rows(evidence: Mapping[str, Any] | None, champion: Mapping[str, Any] | None) -> list[tuple[str, str, str]]:
-    """This version's metrics beside those the currently approved version was approved with."""
-    theirs = ((champion or {}).get("evidence") or {}).get("metrics") or {}
+    """This version's metrics beside the champion's: scored on the same batch when the workflow did so,
+    else as recorded when the champion was approved."""
+    same_batch = (evidence or {}).get("champion") or {}
+    theirs = same_batch.get("metrics") or ((champion or {}).get("evidence") or {}).get("metrics") or {}
     if not theirs:
         return []  # nothing to compare against: the summary line still names the version
     mine = (evidence or {}).get("metrics") or {}
@@ -93,14 +100,16 @@ def champion_rows(evidence: Mapping[str, Any] | None, champion: Mapping[str, Any
     ]
 
 
-def champion_summary(stage: str, champion: Mapping[str, Any] | None) -> str:
+def champion_summary(stage: str, champion: Mapping[str, Any] | None, evidence: Mapping[str, Any] | None = None) -> str:
     if not champion:
         return f"No version is approved for {stage} yet."
     who = champion.get("approvedByName") or champion.get("approvedBy") or "unknown"
-    return (
-        f"Version {champion.get('modelVersion')} is approved for {stage} now "
-        f"(by {who} at {champion.get('approvedAt')})."
-    )
+    when = champion.get("approvedAt")
+    text = f"Version {champion.get('modelVersion')} is approved for {stage} now (by {who} at {when})."
+    scored = (evidence or {}).get("champion") or {}
+    if scored.get("metrics") and scored.get("version") == champion.get("modelVersion"):
+        text += f" Both versions were scored on the same {(evidence or {}).get('stage')} batch."
+    return text
 
 
 def _comparison_text(rows: Sequence[tuple[str, str, str]], champion_version: Any) -> str:
@@ -151,7 +160,7 @@ def approval_email(request: ApprovalRequest, recipient: str, link: str) -> Email
         f"{model.group} version {model.version} waits for your approval to be promoted to {task.stage}.\n\n"
         f"Model\n{_text_table(model_rows(model))}\n\n"
         f"Previous stage's batch results\n{evidence_text}\n\n"
-        f"Now approved for {task.stage}\n  {champion_summary(task.stage, request.champion)}\n"
+        f"Now approved for {task.stage}\n  {champion_summary(task.stage, request.champion, request.evidence)}\n"
         + (f"{comparison_text}\n" if comparison_text else "")
         + f"\nThis request expires at {expires}.\n\n"
         f"Sign in to review it and decide (opening the page decides nothing):\n{link}\n"
@@ -164,7 +173,8 @@ def approval_email(request: ApprovalRequest, recipient: str, link: str) -> Email
         f"approval to be promoted to <strong>{escape(task.stage)}</strong>.</p>"
         f"<h2>Model</h2>{_html_table(model_rows(model))}"
         f"<h2>Previous stage's batch results</h2>{evidence_html}"
-        f"<h2>Now approved for {escape(task.stage)}</h2><p>{escape(champion_summary(task.stage, request.champion))}</p>"
+        f"<h2>Now approved for {escape(task.stage)}</h2>"
+        f"<p>{escape(champion_summary(task.stage, request.champion, request.evidence))}</p>"
         f"{_comparison_html(comparison, champion_version)}"
         f"<p>This request expires at <strong>{escape(expires)}</strong>.</p>"
         f"<p><a class='button' href='{escape(link)}'>Review and decide</a></p>"
@@ -182,6 +192,7 @@ def outcome_email(
         Outcome.EXPIRED: "expired without a decision",
         Outcome.FAILED: "failed",
         Outcome.APPROVED: "was approved",
+        Outcome.GATE_FAILED: "was rejected by the quality gate",
     }[outcome]
     subject = f"{model.group} version {model.version}: {stage} {verb}"
     text = f"{subject}.\n\n{summary}\n\nModel\n{_text_table(model_rows(model))}\n\nExecution: {execution_arn}\n"
@@ -211,7 +222,8 @@ def review_page(
         f"({task.stage_index + 1} of {len(task.stages)}: {escape(' → '.join(task.stages))}).</p>"
         f"<h2>Model</h2>{_html_table(model_rows(model))}"
         f"<h2>Previous stage's batch results</h2>{evidence_html}"
-        f"<h2>Now approved for {escape(task.stage)}</h2><p>{escape(champion_summary(task.stage, request.champion))}</p>"
+        f"<h2>Now approved for {escape(task.stage)}</h2>"
+        f"<p>{escape(champion_summary(task.stage, request.champion, request.evidence))}</p>"
         f"{_comparison_html(comparison, champion_version)}"
         f"<p>This request expires at <strong>{escape(iso(request.expires_at))}</strong>.</p>"
         f"<form method='post' action='{escape(form_action)}'>"

@@ -26,6 +26,7 @@ class Outcome(str, Enum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     FAILED = "failed"
+    GATE_FAILED = "gate-failed"
 
 
 class StageStatus(str, Enum):
@@ -43,6 +44,8 @@ _STATUS_OF_OUTCOME = {
     Outcome.REJECTED: StageStatus.REJECTED,
     Outcome.EXPIRED: StageStatus.EXPIRED,
     Outcome.FAILED: StageStatus.FAILED,
+    # A quality gate's verdict is a rejection, made by configuration instead of a person.
+    Outcome.GATE_FAILED: StageStatus.REJECTED,
 }
 
 
@@ -143,7 +146,7 @@ def approval_status_after(outcome: Outcome, current: str | None) -> str:
     """
     if outcome is Outcome.APPROVED:
         return APPROVED
-    if outcome is Outcome.REJECTED:
+    if outcome in (Outcome.REJECTED, Outcome.GATE_FAILED):
         return REJECTED
     return current or PENDING_MANUAL_APPROVAL
 
@@ -151,7 +154,8 @@ def approval_status_after(outcome: Outcome, current: str | None) -> str:
 def approval_description(outcome: Outcome, stage: str, actor: str | None, at: str, comment: str | None) -> str:
     """The registry's ApprovalDescription: who did what at which stage and when, within 1024 characters."""
     who = f" by {actor}" if actor else ""
-    text = f"{stage} {outcome.value}{who} at {at}"
+    verb = "rejected by the quality gate" if outcome is Outcome.GATE_FAILED else outcome.value
+    text = f"{stage} {verb}{who} at {at}"
     if comment:
         text += f": {comment}"
     if len(text) > APPROVAL_DESCRIPTION_MAX:

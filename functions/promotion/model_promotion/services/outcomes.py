@@ -49,6 +49,11 @@ def record_stage_outcome(
         reason = decision.comment
     elif outcome is Outcome.EXPIRED:
         reason = "no approver decided before the request expired"
+    elif outcome is Outcome.GATE_FAILED:
+        gate = payload.get("gate")
+        if not isinstance(gate, Mapping) or not isinstance(gate.get("summary"), str):
+            raise InvalidPayload("a quality gate failure must carry the gate's verdict and summary")
+        reason = gate["summary"]
     else:
         reason = _failure_reason(payload.get("error"))
     if decision is not None:

@@ -1,7 +1,7 @@
-"""Score a CSV batch with a SageMaker-style scikit-learn model artifact.
+"""The embedded AWS's stand-in for SageMaker's scikit-learn serving container, as a batch transform uses it.
 
-Pure functions over bytes and text, so the batch-inference Lambda and local runs share one
-implementation and the output matches SageMaker batch transform's text/csv shape.
+It loads model.joblib from the model.tar.gz a model package names and scores a headerless CSV, one
+prediction per line: the text/csv shape the real container returns. Pure functions over bytes and text.
 """
 
 from __future__ import annotations

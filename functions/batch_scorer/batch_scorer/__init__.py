@@ -1,1 +1,0 @@
-"""Batch scoring core shared by the batch-inference Lambda and local runs."""

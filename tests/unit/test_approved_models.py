@@ -1,0 +1,305 @@
+"""Inference code reads the approved version through cached SSM lookups, and hears clearly when there is none."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from moto import mock_aws
+
+from model_promotion.adapters.aws import client
+from model_promotion.approved_models import (
+    ApprovedModel,
+    InvalidApprovedRecord,
+    NothingApproved,
+    get_approved_model,
+    main,
+)
+
+GROUP = "churn-model"
+ARN = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/7"
+
+
+@pytest.fixture
+def ssm(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_REGION", "POWERTOOLS_PARAMETERS_MAX_AGE"):
+        monkeypatch.delenv(name, raising=False)
+    parameters.clear_caches()
+    client.cache_clear()
+    with mock_aws():
+        yield client("ssm")
+    parameters.clear_caches()
+    client.cache_clear()
+
+
+def record(version: int = 7, stage: str = "prod", **overrides: Any) -> dict[str, Any]:
+    """The record the workflow writes (domain/records.approved_model_record)."""
+    return {
+        "modelPackageGroupName": GROUP,
+        "modelPackageArn": f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/{version}",
+        "modelVersion": version,
+        "modelDataUrl": f"s3://models/{GROUP}/{version}/model.tar.gz",
+        "stage": stage,
+        "approvedBy": "jane.doe@example.com",
+        "approvedByName": "Jane Doe",
+        "approvedAt": "2024-05-01T10:15:00Z",
+        "comment": "metrics look good",
+        "decisionId": "d-123",
+        "executionArn": "arn:aws:states:us-east-1:123456789012:execution:promotion:x",
+        "evidence": {"stage": stage, "rowCount": 500, "metrics": {"roc_auc": 0.93}},
+        **overrides,
+    }
+
+
+def put(ssm: Any, value: dict[str, Any] | str, stage: str = "prod", prefix: str = "/model-promotion") -> None:
+    ssm.put_parameter(
+        Name=f"{prefix}/{GROUP}/{stage}",
+        Value=value if isinstance(value, str) else json.dumps(value),
+        Type="String",
+        Overwrite=True,
+    )
+
+
+def test_the_approved_record_is_returned_as_a_typed_model(ssm: Any) -> None:
+    # Given
+    put(ssm, record())
+
+    # When
+    model = get_approved_model(GROUP, "prod")
+
+    # Then
+    assert model == ApprovedModel(
+        package_arn=ARN,
+        version=7,
+        model_data_url=f"s3://models/{GROUP}/7/model.tar.gz",
+        stage="prod",
+        approved_by="jane.doe@example.com",
+        approved_by_name="Jane Doe",
+        approved_at="2024-05-01T10:15:00Z",
+        group=GROUP,
+    )
+    assert model.approver == "Jane Doe <jane.doe@example.com>"
+
+
+def test_a_custom_prefix_reads_that_prefix(ssm: Any) -> None:
+    # Given
+    put(ssm, record(version=2), prefix="/team-a/promotion")
+    put(ssm, record(version=9))
+
+    # When
+    model = get_approved_model(GROUP, "prod", prefix="/team-a/promotion")
+
+    # Then
+    assert model.version == 2
+
+
+def test_optional_fields_may_be_absent(ssm: Any) -> None:
+    # Given
+    put(ssm, record(modelDataUrl=None, approvedByName=None))
+
+    # When
+    model = get_approved_model(GROUP, "prod")
+
+    # Then
+    assert model.model_data_url is None
+    assert model.approved_by_name is None
+    assert model.approver == "jane.doe@example.com"
+
+
+def test_a_second_call_within_max_age_is_served_from_the_cache(ssm: Any) -> None:
+    # Given
+    put(ssm, record(version=7))
+    first = get_approved_model(GROUP, "prod", max_age=300)
+
+    # When: a newer version is approved
+    put(ssm, record(version=8))
+    cached = get_approved_model(GROUP, "prod", max_age=300)
+    fresh = get_approved_model(GROUP, "prod", max_age=0)
+
+    # Then
+    assert first.version == cached.version == 7
+    assert fresh.version == 8
+
+
+def test_nothing_approved_names_the_group_the_stage_and_the_parameter(ssm: Any) -> None:
+    # Given: uat is approved, prod is not
+    put(ssm, record(stage="uat"), stage="uat")
+
+    # When
+    with pytest.raises(NothingApproved) as raised:
+        get_approved_model(GROUP, "prod")
+
+    # Then
+    assert (
+        str(raised.value) == f"No version of {GROUP} is approved for prod (no parameter /model-promotion/{GROUP}/prod)"
+    )
+    assert isinstance(raised.value, LookupError)
+    assert (raised.value.group, raised.value.stage) == (GROUP, "prod")
+
+
+def test_an_approval_made_after_a_miss_is_seen_at_once(ssm: Any) -> None:
+    # Given
+    with pytest.raises(NothingApproved):
+        get_approved_model(GROUP, "prod", max_age=300)
+
+    # When
+    put(ssm, record())
+    model = get_approved_model(GROUP, "prod", max_age=300)
+
+    # Then
+    assert model.version == 7
+
+
+def test_other_read_failures_are_not_mistaken_for_nothing_approved(ssm: Any) -> None:
+    # Given: an SSM client whose every call is refused
+    class Refusing:
+        def get_parameter(self, **_: Any) -> Any:
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetParameter")
+
+    parameters.base.DEFAULT_PROVIDERS["ssm"] = parameters.SSMProvider(boto3_client=Refusing())  # type: ignore[arg-type]
+
+    # When
+    with pytest.raises(parameters.exceptions.GetParameterError) as raised:
+        get_approved_model(GROUP, "prod")
+
+    # Then
+    assert not isinstance(raised.value, NothingApproved)
+    assert "AccessDeniedException" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        pytest.param("not json", "does not hold JSON", id="not-json"),
+        pytest.param("[1]", "does not hold a JSON object", id="not-an-object"),
+        pytest.param(json.dumps(record(modelVersion="7")), "modelVersion is not a positive integer", id="version"),
+        pytest.param(json.dumps(record(modelPackageArn=None)), "modelPackageArn is missing", id="arn"),
+        pytest.param(json.dumps(record(stage="uat")), f"holds the record of {GROUP} for uat", id="other-stage"),
+    ],
+)
+def test_a_parameter_holding_something_else_is_refused(ssm: Any, value: str, problem: str) -> None:
+    # Given
+    put(ssm, value)
+
+    # When
+    with pytest.raises(InvalidApprovedRecord) as raised:
+        get_approved_model(GROUP, "prod")
+
+    # Then
+    assert problem in str(raised.value)
+    assert f"/model-promotion/{GROUP}/prod" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("group", "stage", "prefix", "problem"),
+    [
+        pytest.param("-churn", "prod", "/model-promotion", "model package group name '-churn'", id="group-dash"),
+        pytest.param("churn/../x", "prod", "/model-promotion", "model package group name", id="group-path"),
+        pytest.param("a" * 64, "prod", "/model-promotion", "model package group name", id="group-too-long"),
+        pytest.param(GROUP, "Prod", "/model-promotion", "stage name 'Prod'", id="stage-upper-case"),
+        pytest.param(GROUP, "", "/model-promotion", "stage name ''", id="stage-empty"),
+        pytest.param(GROUP, "prod", "model-promotion", "parameter prefix 'model-promotion'", id="prefix-no-slash"),
+        pytest.param(GROUP, "prod", "/model-promotion/", "parameter prefix", id="prefix-trailing-slash"),
+    ],
+)
+def test_names_that_cannot_be_a_parameter_are_refused_before_any_call(
+    group: str, stage: str, prefix: str, problem: str
+) -> None:
+    # When
+    with pytest.raises(ValueError) as raised:
+        get_approved_model(group, stage, prefix=prefix)
+
+    # Then
+    assert problem in str(raised.value)
+
+
+def test_a_negative_max_age_is_refused() -> None:
+    # When
+    with pytest.raises(ValueError) as raised:
+        get_approved_model(GROUP, "prod", max_age=-1)
+
+    # Then
+    assert "max_age" in str(raised.value)
+
+
+# The command line
+
+
+def test_the_cli_prints_the_record_as_json(ssm: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given
+    put(ssm, record())
+
+    # When
+    status = main(["--group", GROUP, "--stage", "prod", "--json"])
+
+    # Then
+    out = capsys.readouterr().out
+    assert status == 0
+    assert json.loads(out) == {
+        "modelPackageGroupName": GROUP,
+        "modelPackageArn": ARN,
+        "modelVersion": 7,
+        "modelDataUrl": f"s3://models/{GROUP}/7/model.tar.gz",
+        "stage": "prod",
+        "approvedBy": "jane.doe@example.com",
+        "approvedByName": "Jane Doe",
+        "approvedAt": "2024-05-01T10:15:00Z",
+    }
+
+
+def test_the_cli_prints_a_readable_block_by_default(ssm: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given
+    put(ssm, record(stage="uat"), stage="uat", prefix="/team-a")
+
+    # When
+    status = main(["--group", GROUP, "--stage", "uat", "--prefix", "/team-a"])
+
+    # Then
+    assert status == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{GROUP} version 7 is approved for uat",
+        f"  package:     {ARN}",
+        f"  model data:  s3://models/{GROUP}/7/model.tar.gz",
+        "  approved by: Jane Doe <jane.doe@example.com>",
+        "  approved at: 2024-05-01T10:15:00Z",
+    ]
+
+
+def test_the_cli_exits_1_with_the_message_when_nothing_is_approved(
+    ssm: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # When
+    status = main(["--group", GROUP, "--stage", "prod", "--json"])
+
+    # Then
+    captured = capsys.readouterr()
+    assert status == 1
+    assert captured.out == ""
+    assert captured.err.strip() == (
+        f"No version of {GROUP} is approved for prod (no parameter /model-promotion/{GROUP}/prod)"
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["--stage", "prod"], id="no-group"),
+        pytest.param(["--group", GROUP, "--stage", "Prod"], id="bad-stage"),
+        pytest.param(["--group", GROUP, "--stage", "prod", "--prefix", "nope"], id="bad-prefix"),
+    ],
+)
+def test_the_cli_exits_2_for_bad_arguments(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    # When
+    status = main(argv)
+
+    # Then
+    assert status == 2
+    assert capsys.readouterr().err
