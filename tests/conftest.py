@@ -48,6 +48,14 @@ def short_timeout_stack(tmp_path_factory: pytest.TempPathFactory, demo_assets: D
         yield client
 
 
+@pytest.fixture(scope="session")
+def slow_transform_stack(tmp_path_factory: pytest.TempPathFactory, demo_assets: DemoAssets) -> Iterator[StackClient]:
+    """Transform jobs here take at least 5 seconds, so a test can stop one while it runs."""
+    for client in start_stack(tmp_path_factory, "slow-transform", {}, transform_seconds=5.0):
+        publish_batches(client, demo_assets)
+        yield client
+
+
 @pytest.fixture
 def promotion_factory(stack: StackClient, demo_assets: DemoAssets):
     def make(prefix: str, **kwargs: Any) -> Promotion:

@@ -124,10 +124,10 @@ class Promotion:
 
 
 def start_stack(
-    tmp_path_factory: pytest.TempPathFactory, name: str, overrides: dict[str, str]
+    tmp_path_factory: pytest.TempPathFactory, name: str, overrides: dict[str, str], transform_seconds: float = 0.0
 ) -> Iterator[StackClient]:
     log_path = tmp_path_factory.mktemp(name) / "stack.log"
-    process = StackProcess(overrides=overrides, log_path=log_path)
+    process = StackProcess(overrides=overrides, log_path=log_path, transform_seconds=transform_seconds)
     client = process.start()
     client.info["log_path"] = str(log_path)
     try:
@@ -149,12 +149,14 @@ def register(
     registrant: str | None = REGISTRANT,
     archive: Path | None = None,
     with_metrics: bool = True,
+    metrics_of: Path | None = None,
     group: str | None = None,
 ) -> Promotion:
     """Given a registered PendingManualApproval version, returns its promotion once EventBridge started it.
 
     Like a training pipeline, it registers the model's evaluation metrics (on the demo's held-out rows)
     unless told not to; the local configuration's quality gate checks them before any approval.
+    `metrics_of` registers another model's metrics, as an over-optimistic evaluation would.
     """
     group = group or new_group(prefix)
     archive = archive or assets.model_archive
@@ -162,7 +164,10 @@ def register(
         model_url = publish_model(stack, archive, f"{group}/{archive.name}")
     else:
         model_url = f"s3://{stack.parameters['ModelArtifactsBucketName']}/{model_key}"
-    statistics = publish_model_quality(stack, archive, assets, f"{group}/{archive.name}.json") if with_metrics else None
+    evaluated = metrics_of or archive
+    statistics = (
+        publish_model_quality(stack, evaluated, assets, f"{group}/{evaluated.name}.json") if with_metrics else None
+    )
     package = register_version(stack, group, model_url, registrant_email=registrant, statistics_uri=statistics)
     version = package["ModelPackageVersion"]
     execution = stack.execution_for(f"{group}-v{version}")
