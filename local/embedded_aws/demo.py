@@ -11,6 +11,7 @@ Everything printed is read back from the registry, SSM, the execution and the ou
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -91,6 +92,23 @@ def _show_records(stack: StackClient, package: dict[str, Any]) -> int:
     return 0
 
 
+def _show_inference_pipeline_view(stack: StackClient) -> None:
+    """Seed step 9: an inference pipeline asks which version is approved for its environment."""
+    os.environ.update(
+        AWS_ENDPOINT_URL=stack.info["aws_endpoint"],
+        AWS_ACCESS_KEY_ID="embedded",
+        AWS_SECRET_ACCESS_KEY="embedded",
+        AWS_DEFAULT_REGION=stack.info["region"],
+    )
+    sys.path.insert(0, str(PROJECT_ROOT / "functions" / "promotion"))
+    from model_promotion.approved_models import get_approved_model
+
+    print("\nInference pipelines: get_approved_model(group, stage)")
+    for stage in stack.parameters["Stages"].split(","):
+        model = get_approved_model(GROUP, stage, prefix=stack.parameters["ParameterPrefix"])
+        print(f"  {stage:<5} -> version {model.version}  {model.model_data_url}")
+
+
 def promote(stack: StackClient, work: Path) -> int:
     assets = build_demo_assets(work / "demo-assets")
     publish_batches(stack, assets)
@@ -103,6 +121,7 @@ def promote(stack: StackClient, work: Path) -> int:
     second, execution = _register(stack, build_retrained_model_archive(work / "demo-assets"), assets, "v2-retrained")
     if _promote(stack, second, execution) or _show_records(stack, second):
         return 1
+    _show_inference_pipeline_view(stack)
 
     weak, execution = _register(stack, build_weaker_model_archive(work / "demo-assets"), assets, "v3-weak")
     result = stack.wait_for_execution(execution, timeout=60)
