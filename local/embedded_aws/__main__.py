@@ -29,6 +29,7 @@ def up(args: argparse.Namespace) -> int:
             api_port=args.api_port,
             host=args.host,
             transform_seconds=args.transform_seconds,
+            schedule_seconds=args.schedule_seconds,
         )
         info = stack.start()
     except TemplateError as exc:
@@ -87,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--aws-port", type=int, default=4010)
     start.add_argument("--api-port", type=int, default=3000)
     start.add_argument("--state-file", default=".local/stack.json")
+    start.add_argument(
+        "--schedule-seconds",
+        type=float,
+        default=0.0,
+        help="run every scheduled function this often instead of at its template rate",
+    )
     start.add_argument(
         "--transform-seconds",
         type=float,

@@ -157,10 +157,15 @@ class StackProcess:
     """A stack in a child process. Its log (the Lambda functions' output) goes to `log_path`."""
 
     def __init__(
-        self, overrides: dict[str, str] | None = None, log_path: Path | None = None, transform_seconds: float = 0.0
+        self,
+        overrides: dict[str, str] | None = None,
+        log_path: Path | None = None,
+        transform_seconds: float = 0.0,
+        schedule_seconds: float = 0.0,
     ):
         self.overrides = overrides or {}
         self.transform_seconds = transform_seconds
+        self.schedule_seconds = schedule_seconds
         self.workdir = Path(tempfile.mkdtemp(prefix="embedded-aws-"))
         self.state_file = self.workdir / "stack.json"
         self.log_path = log_path or self.workdir / "stack.log"

@@ -19,6 +19,7 @@ from .hosted_ui import HostedUi
 from .http_api import HttpRoute, LocalHttpApi
 from .lambda_runtime import FunctionSpec, LocalLambdaRuntime
 from .moto_fixes import apply_all as apply_moto_fixes
+from .scheduler import LocalScheduler
 from .template import ACCOUNT_ID, Resolver, TemplateError, load_template, parameter_values, parse_overrides
 from .transform_runner import LocalTransformRunner
 
@@ -73,8 +74,10 @@ class EmbeddedStack:
         host: str = "127.0.0.1",
         stack_name: str = "model-promotion-local",
         transform_seconds: float = 0.0,
+        schedule_seconds: float = 0.0,
     ):
         self.transform_seconds = transform_seconds
+        self.schedule_seconds = schedule_seconds
         self.root = project_root
         self.host = host
         self.aws_port = aws_port or free_port()
@@ -228,6 +231,11 @@ class EmbeddedStack:
                 AttributeDefinitions=props["AttributeDefinitions"],
                 KeySchema=props["KeySchema"],
                 BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
+                **(
+                    {"GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"]}
+                    if "GlobalSecondaryIndexes" in props
+                    else {}
+                ),
             )
             if "TimeToLiveSpecification" in props:
                 dynamodb.update_time_to_live(
@@ -318,6 +326,9 @@ class EmbeddedStack:
                     rules.append((f"{lid}{event_id}", props["Pattern"], by_id[lid]))
                 elif event["Type"] == "HttpApi":
                     routes.append(HttpRoute(props["Method"].upper(), props["Path"], by_id[lid]))
+                elif event["Type"] == "ScheduleV2":
+                    payload = json.loads(props["Input"]) if props.get("Input") else None
+                    self.schedules.append((f"{lid}{event_id}", props["ScheduleExpression"], by_id[lid], payload))
                 else:
                     raise TemplateError(f"{lid}: event type {event['Type']} is not supported by the embedded AWS")
         return rules, routes
@@ -340,6 +351,10 @@ class EmbeddedStack:
         publish_registry_events(self.bus)
         LocalTransformRunner(self.bus, self.aws_endpoint, REGION, self.transform_seconds).install()
         self.bus.start()
+        scheduler = LocalScheduler(self.runtime, self.schedule_seconds)
+        for name, expression, target, payload in self.schedules:
+            scheduler.add(name, expression, target, payload)
+        scheduler.start()
         self.api = LocalHttpApi(self.runtime, routes, REGION)
         for lid, _ in self._resources("AWS::Cognito::UserPool"):
             self.api.extra_routes.update(HostedUi(self._client("cognito-idp"), self.resolver.refs[lid]).routes())

@@ -146,6 +146,7 @@ class OutcomeSettings:
     decision_log_table: str
     sender: str
     operations_email: str
+    escalation_email: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> OutcomeSettings:
@@ -154,6 +155,7 @@ class OutcomeSettings:
             decision_log_table=_require(environ, "DECISION_LOG_TABLE"),
             sender=_email(environ, "SENDER_ADDRESS"),
             operations_email=_email(environ, "OPERATIONS_EMAIL"),
+            escalation_email=_email(environ, "ESCALATION_EMAIL") if environ.get("ESCALATION_EMAIL", "").strip() else None,
         )
 
 
@@ -234,3 +236,36 @@ def _parsed_optional(environ: Mapping[str, str], name: str, parse: Callable[[str
         return parse(environ.get(name, "").strip())
     except ConfigurationError as exc:
         raise ConfigurationError(f"{name}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    approvals_table: str
+    sender: str
+    approval_base_url: str
+    remind_before_seconds: int
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> SweepSettings:
+        before = _require(environ, "REMINDER_BEFORE_SECONDS")
+        if not before.isdigit():
+            raise ConfigurationError(f"REMINDER_BEFORE_SECONDS={before!r} must be a whole number of seconds (0: none)")
+        return cls(
+            approvals_table=_require(environ, "APPROVALS_TABLE"),
+            sender=_email(environ, "SENDER_ADDRESS"),
+            approval_base_url=_url(environ, "APPROVAL_BASE_URL"),
+            remind_before_seconds=int(before),
+        )
+
+
+@dataclass(frozen=True)
+class ReconcileSettings:
+    state_machine_arn: str
+    stages: tuple[str, ...]
+    groups: tuple[str, ...]
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> ReconcileSettings:
+        starter = StarterSettings.from_environ(environ)
+        groups = tuple(g.strip() for g in environ.get("MODEL_PACKAGE_GROUPS", "").split(",") if g.strip())
+        return cls(state_machine_arn=starter.state_machine_arn, stages=starter.stages, groups=groups)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .domain.approvals import ApprovalRequest, DecisionRecord
+from .domain.approvals import ApprovalRequest, DecisionRecord, RequestStatus
 from .domain.presentation import Email
 from .domain.transforms import TransformPlan
 
@@ -86,6 +86,22 @@ class ApprovalStore(ABC):
     @abstractmethod
     def forget_token(self, key: str) -> None:
         """Drops the task token of a decided request; nothing needs it any more."""
+
+    @abstractmethod
+    def pending(self) -> list[ApprovalRequest]:
+        """Every pending request, soonest expiry first."""
+
+    @abstractmethod
+    def mark_reminded(self, key: str, at: datetime) -> bool:
+        """Records the reminder; False when it was already recorded."""
+
+    @abstractmethod
+    def close(self, key: str, status: RequestStatus) -> None:
+        """Closes a pending request without a decision (cancelled), dropping its token."""
+
+    @abstractmethod
+    def task_token(self, key: str) -> str | None:
+        """A pending request's task token, for an operator's cancel."""
 
 
 class Mailer(ABC):
@@ -169,3 +185,11 @@ class TransformCallbacks(ABC):
     @abstractmethod
     def take(self, job_name: str) -> str | None:
         """Removes and returns the token, exactly once across concurrent callers; None when none is left."""
+
+
+class ModelCatalog(ABC):
+    """The registry seen as a list: what reconcile walks."""
+
+    @abstractmethod
+    def pending_versions(self, groups: tuple[str, ...]) -> list[Mapping[str, Any]]:
+        """DescribeModelPackage answers of every PendingManualApproval version (in `groups`, or all)."""

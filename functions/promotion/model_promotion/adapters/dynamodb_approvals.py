@@ -27,6 +27,8 @@ from ..ports import ApprovalLink, ApprovalStore
 from .aws import client, error_code, is_transient, transient
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
+PENDING_INDEX = "pending-by-expiry"
+PENDING_PARTITION = "PENDING"
 
 
 class DynamoDbApprovalStore(ApprovalStore):
@@ -57,6 +59,8 @@ class DynamoDbApprovalStore(ApprovalStore):
             "requestedAt": {"S": iso(request.requested_at)},
             "expiresAt": {"S": iso(request.expires_at)},
             "expiresAtMs": {"N": str(_ms(request.expires_at))},
+            # Only pending requests carry this attribute: the sparse index PENDING_INDEX lists exactly them.
+            "pendingPartition": {"S": PENDING_PARTITION},
             "purgeAt": {"N": str(int(purge_at.timestamp()))},
         }
         try:
@@ -98,7 +102,7 @@ class DynamoDbApprovalStore(ApprovalStore):
             answer = self._call(
                 "update_item",
                 Key={"pk": {"S": key}},
-                UpdateExpression="SET #s = :status, decision = :decision, decisionId = :id",
+                UpdateExpression="SET #s = :status, decision = :decision, decisionId = :id REMOVE pendingPartition",
                 ConditionExpression="#s = :pending AND expiresAtMs > :now",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={
@@ -120,15 +124,24 @@ class DynamoDbApprovalStore(ApprovalStore):
 
     def _undo_claim(self, key: str, decision_id: str, status: RequestStatus, drop_token: bool) -> None:
         remove = "decision, decisionId" + (", taskToken" if drop_token else "")
+        back_to_pending = status is RequestStatus.PENDING
         # A failed condition means our claim is no longer there, so there is nothing of ours to undo.
         with suppress(ClientError):
             self._call(
                 "update_item",
                 Key={"pk": {"S": key}},
-                UpdateExpression=f"SET #s = :status REMOVE {remove}",
+                UpdateExpression=(
+                    f"SET #s = :status, pendingPartition = :pending REMOVE {remove}"
+                    if back_to_pending
+                    else f"SET #s = :status REMOVE {remove}"
+                ),
                 ConditionExpression="decisionId = :id",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":status": {"S": status.value}, ":id": {"S": decision_id}},
+                ExpressionAttributeValues={
+                    ":status": {"S": status.value},
+                    ":id": {"S": decision_id},
+                    **({":pending": {"S": PENDING_PARTITION}} if back_to_pending else {}),
+                },
             )
 
     def release(self, key: str, decision_id: str) -> None:
@@ -136,6 +149,55 @@ class DynamoDbApprovalStore(ApprovalStore):
 
     def mark_expired(self, key: str, decision_id: str) -> None:
         self._undo_claim(key, decision_id, RequestStatus.EXPIRED, drop_token=True)
+
+    def pending(self) -> list[ApprovalRequest]:
+        """Every pending request, soonest expiry first, from the sparse index (no table scan)."""
+        paginator = client("dynamodb").get_paginator("query")
+        requests = []
+        for page in paginator.paginate(
+            TableName=self.table,
+            IndexName=PENDING_INDEX,
+            KeyConditionExpression="pendingPartition = :p",
+            ExpressionAttributeValues={":p": {"S": PENDING_PARTITION}},
+        ):
+            for item in page.get("Items", []):
+                key = item["pk"]["S"]
+                full = self._call("get_item", Key={"pk": {"S": key}}, ConsistentRead=True).get("Item")
+                if full and full.get("status", {}).get("S") == RequestStatus.PENDING.value:
+                    requests.append(_request_from_item(full))
+        return requests
+
+    def mark_reminded(self, key: str, at: datetime) -> bool:
+        """Records that the reminder went out; False when it already had (a concurrent or repeated sweep)."""
+        try:
+            self._call(
+                "update_item",
+                Key={"pk": {"S": key}},
+                UpdateExpression="SET remindedAt = :at",
+                ConditionExpression="attribute_not_exists(remindedAt) AND #s = :pending",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":at": {"S": iso(at)}, ":pending": {"S": RequestStatus.PENDING.value}},
+            )
+        except ClientError:
+            return False
+        return True
+
+    def close(self, key: str, status: RequestStatus) -> None:
+        """Closes a pending request without a decision (cancelled or expired), dropping its token."""
+        with suppress(ClientError):
+            self._call(
+                "update_item",
+                Key={"pk": {"S": key}},
+                UpdateExpression="SET #s = :status REMOVE taskToken, pendingPartition",
+                ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":status": {"S": status.value}, ":pending": {"S": RequestStatus.PENDING.value}},
+            )
+
+    def task_token(self, key: str) -> str | None:
+        """The stored token of a pending request, for operations that resume or stop it (never logged)."""
+        item = self._call("get_item", Key={"pk": {"S": key}}, ConsistentRead=True).get("Item") or {}
+        return item.get("taskToken", {}).get("S")
 
     def forget_token(self, key: str) -> None:
         self._call("update_item", Key={"pk": {"S": key}}, UpdateExpression="REMOVE taskToken")
@@ -167,4 +229,5 @@ def _request_from_item(item: dict[str, Any]) -> ApprovalRequest:
         champion=json.loads(item["champion"]["S"]) if "champion" in item else None,
         status=RequestStatus(item["status"]["S"]),
         decision=DecisionRecord.from_payload(json.loads(decision)) if decision else None,
+        reminded_at=parse_time(item["remindedAt"]["S"]) if "remindedAt" in item else None,
     )

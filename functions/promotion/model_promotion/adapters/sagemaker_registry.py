@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.errors import InvalidPayload
-from ..ports import ModelRegistry
+from ..ports import ModelCatalog, ModelRegistry
 from .aws import client, error_code, is_transient, transient
 
 
@@ -46,3 +46,27 @@ class SageMakerRegistry(ModelRegistry):
             if is_transient(exc):
                 raise transient("UpdateModelPackage", exc) from exc
             raise InvalidPayload(f"model package {package_arn} cannot be updated: {error_code(exc)}") from exc
+
+
+class SageMakerCatalog(ModelCatalog):
+    def pending_versions(self, groups: tuple[str, ...]) -> list[Mapping[str, Any]]:
+        sagemaker = client("sagemaker")
+        try:
+            names = list(groups) or [
+                g["ModelPackageGroupName"]
+                for page in sagemaker.get_paginator("list_model_package_groups").paginate()
+                for g in page["ModelPackageGroupSummaryList"]
+            ]
+            found = []
+            for group in names:
+                pages = sagemaker.get_paginator("list_model_packages").paginate(
+                    ModelPackageGroupName=group, ModelApprovalStatus="PendingManualApproval"
+                )
+                for page in pages:
+                    for summary in page["ModelPackageSummaryList"]:
+                        found.append(SageMakerRegistry().describe(summary["ModelPackageArn"]))
+        except (ClientError, BotoCoreError) as exc:
+            if is_transient(exc):
+                raise transient("ListModelPackages", exc) from exc
+            raise
+        return found

@@ -32,6 +32,7 @@ class RequestStatus(str, Enum):
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
 
 
 class Decision(str, Enum):
@@ -126,6 +127,16 @@ class ApprovalRequest:
     champion: Mapping[str, Any] | None = None
     status: RequestStatus = RequestStatus.PENDING
     decision: DecisionRecord | None = None
+    reminded_at: datetime | None = None
+
+    def reminder_due(self, now: datetime, before: timedelta) -> bool:
+        """Whether a reminder should go out now: pending, not expired, within `before` of expiry, not sent."""
+        return (
+            self.status is RequestStatus.PENDING
+            and self.reminded_at is None
+            and before > timedelta(0)
+            and self.expires_at - before <= now < self.expires_at
+        )
 
     def is_expired(self, now: datetime) -> bool:
         """Expiry is read from the request's own timestamp, never from whether the item still exists."""
@@ -140,6 +151,8 @@ class ApprovalRequest:
                 decided_by=self.decision.signature,
                 at=self.decision.decided_at,
             )
+        if self.status is RequestStatus.CANCELLED:
+            raise ApprovalClosed("This promotion was cancelled by an operator.", status="CANCELLED")
         if self.status is RequestStatus.EXPIRED or self.is_expired(now):
             raise ApprovalClosed(
                 f"This request expired at {iso(self.expires_at)}.",

@@ -146,10 +146,12 @@ def _html_table(rows: Sequence[tuple[str, str]]) -> str:
     return f"<table>{cells}</table>"
 
 
-def approval_email(request: ApprovalRequest, recipient: str, link: str) -> Email:
+def approval_email(request: ApprovalRequest, recipient: str, link: str, *, reminder: bool = False) -> Email:
     task = request.task
     model = task.model
     subject = f"Approval needed: {model.group} version {model.version} for {task.stage}"
+    if reminder:
+        subject = f"Reminder, expires {iso(request.expires_at)}: {subject}"
     evidence = evidence_rows(request.evidence)
     comparison = champion_rows(request.evidence, request.champion)
     champion_version = (request.champion or {}).get("modelVersion")

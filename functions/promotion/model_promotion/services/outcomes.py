@@ -100,6 +100,8 @@ def record_stage_outcome(
     else:
         # Sent on every attempt: a retry may repeat the email, but never loses it.
         to = [task.model.registrant_email] if task.model.registrant_email else [settings.operations_email]
+        if outcome is Outcome.EXPIRED and settings.escalation_email:
+            to.append(settings.escalation_email)  # nobody decided in time: escalate
         mailer.send(outcome_email(to, task.model, task.stage, outcome, summary, task.execution_arn))
     return result
 

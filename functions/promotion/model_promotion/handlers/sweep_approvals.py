@@ -1,0 +1,46 @@
+"""Scheduled (EventBridge Scheduler): remind approvers before requests expire; report the oldest wait."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from ..adapters.dynamodb_approvals import DynamoDbApprovalStore
+from ..adapters.ses_mailer import SesMailer
+from ..config import SweepSettings
+from ..domain.approvals import utc_now
+from ..services.reminders import sweep_pending
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@cache
+def settings() -> SweepSettings:
+    return SweepSettings.from_environ(os.environ)
+
+
+@logger.inject_lambda_context(log_event=False, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    config = settings()
+    result = sweep_pending(
+        store=DynamoDbApprovalStore(config.approvals_table),
+        mailer=SesMailer(config.sender),
+        base_url=config.approval_base_url,
+        now=utc_now(),
+        remind_before=timedelta(seconds=config.remind_before_seconds),
+    )
+    logger.info("pending approvals swept", pending=result["pending"], reminded=len(result["reminded"]))
+    # The "approvals pending too long" alarm watches this metric.
+    metrics.add_metric(name="OldestPendingApprovalAge", unit=MetricUnit.Seconds, value=result["oldestPendingSeconds"])
+    metrics.add_metric(name="PendingApprovals", unit=MetricUnit.Count, value=result["pending"])
+    metrics.add_metric(name="RemindersSent", unit=MetricUnit.Count, value=len(result["reminded"]))
+    return result

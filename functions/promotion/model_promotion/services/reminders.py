@@ -1,0 +1,42 @@
+"""Remind approvers before a request expires, and report how long the oldest one has waited."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..domain.approvals import RETENTION_AFTER_EXPIRY, ApprovalRequest, iso, new_approval_id
+from ..domain.presentation import approval_email
+from ..ports import ApprovalLink, ApprovalStore, Mailer
+
+
+def send_links(request: ApprovalRequest, *, store: ApprovalStore, mailer: Mailer, base_url: str, reminder: bool) -> int:
+    """Mails each recipient a fresh link to the same request: the task token stays as it is."""
+    purge_at = request.expires_at + RETENTION_AFTER_EXPIRY
+    sent = 0
+    for recipient in request.recipients:
+        link = ApprovalLink(new_approval_id(), request.key, recipient)
+        store.save_link(link, purge_at)
+        mailer.send(approval_email(request, recipient, f"{base_url}/approvals/{link.approval_id}", reminder=reminder))
+        sent += 1
+    return sent
+
+
+def sweep_pending(
+    *, store: ApprovalStore, mailer: Mailer, base_url: str, now: datetime, remind_before: timedelta
+) -> dict[str, Any]:
+    """Runs on a schedule. Each pending request gets one reminder once it is within `remind_before` of
+    expiring; the mark is set before mailing, so overlapping sweeps never remind twice."""
+    pending = store.pending()
+    reminded = []
+    for request in pending:
+        if request.reminder_due(now, remind_before) and store.mark_reminded(request.key, now):
+            send_links(request, store=store, mailer=mailer, base_url=base_url, reminder=True)
+            reminded.append(request.key)
+    oldest = max(((now - r.requested_at).total_seconds() for r in pending), default=0.0)
+    return {
+        "pending": len(pending),
+        "reminded": reminded,
+        "oldestPendingSeconds": oldest,
+        "sweptAt": iso(now),
+    }
