@@ -78,6 +78,7 @@ class EmbeddedStack:
     ):
         self.transform_seconds = transform_seconds
         self.schedule_seconds = schedule_seconds
+        self.schedules: list[tuple[str, str, FunctionSpec, dict[str, Any] | None]] = []
         self.root = project_root
         self.host = host
         self.aws_port = aws_port or free_port()
@@ -319,6 +320,7 @@ class EmbeddedStack:
     ) -> tuple[list[tuple[str, dict[str, Any], FunctionSpec]], list[HttpRoute]]:
         by_id = {f.logical_id: f for f in functions}
         rules, routes = [], []
+        self.schedules = []
         for lid, resource in self._resources("AWS::Serverless::Function"):
             for event_id, event in resource.get("Properties", {}).get("Events", {}).items():
                 props = self.resolver.resolve(event.get("Properties", {}))

@@ -21,7 +21,7 @@ from builders import (
 from fakes import FakeApprovedModels, FakeWorkflow
 from transform_fakes import FakeCallbacks, FakeTransforms, transform_event, transform_settings
 
-from model_promotion.domain.errors import InvalidPayload
+from model_promotion.domain.errors import InvalidPayload, TransientAwsError
 from model_promotion.domain.records import approved_model_parameter_name
 from model_promotion.domain.transforms import TransformPlan, model_name, transform_job_name
 from model_promotion.ports import TaskClosed
@@ -629,6 +629,46 @@ def test_a_workflow_that_no_longer_waits_is_not_an_error(harness: Harness, name:
     assert result["outcome"] == "ignored"
     assert harness.workflow.sends == 0
     assert harness.callbacks.tokens == {}
+
+
+@pytest.mark.parametrize("name", ["completed", "failed"])
+def test_a_send_that_fails_for_a_while_is_an_error_so_the_event_is_delivered_again(harness: Harness, name: str) -> None:
+    # Given: SendTaskSuccess/SendTaskFailure is throttled
+    remembered(harness)
+    harness.workflow.raise_on_next_send(TransientAwsError("SendTaskSuccess failed after retries; try again"))
+
+    # When / Then: the handler fails, so Lambda and EventBridge retry the event
+    with pytest.raises(TransientAwsError):
+        harness.finished(read_event(transform_event(name)))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG services/batch_transform.py:104-115: transform_finished takes (deletes) the token before "
+        "SendTaskSuccess/SendTaskFailure and only handles TaskClosed; when the send raises TransientAwsError "
+        "(throttling, 5xx) the token is already gone, so the redelivered event (template.yaml RetryPolicy, "
+        "Lambda async retries) finds no token and is 'ignored', and the execution hangs until "
+        "TransformTimeoutSeconds. Expected: the token is put back (as services/approvals.py releases its claim) "
+        "so the retried delivery resumes the wait"
+    ),
+)
+@pytest.mark.parametrize("name", ["completed", "failed", "stopped"])
+def test_a_redelivered_event_resumes_the_wait_after_a_transient_send_failure(harness: Harness, name: str) -> None:
+    # Given: the first delivery could not reach Step Functions
+    remembered(harness)
+    harness.workflow.raise_on_next_send(TransientAwsError("SendTaskSuccess failed after retries; try again"))
+    with pytest.raises(TransientAwsError):
+        harness.finished(read_event(transform_event(name)))
+
+    # When: the event is delivered again
+    result = harness.finished(read_event(transform_event(name)))
+
+    # Then
+    assert result["outcome"] == "resumed"
+    assert harness.workflow.sends == 1
+    sent = harness.workflow.succeeded[0][0] if harness.workflow.succeeded else harness.workflow.failed[0].token
+    assert sent == TASK_TOKEN
 
 
 def test_an_end_to_end_stage_scoring_resumes_each_wait_with_its_own_token(harness: Harness) -> None:
