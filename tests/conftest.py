@@ -19,6 +19,7 @@ from embedded_aws.scenario import publish_batches
 from stack_helpers import Promotion, register, start_stack
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
+ESCALATION = "ml-leads@example.com"
 
 
 @pytest.fixture
@@ -43,7 +44,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, demo_assets: DemoAssets) -> 
 
 @pytest.fixture(scope="session")
 def short_timeout_stack(tmp_path_factory: pytest.TempPathFactory, demo_assets: DemoAssets) -> Iterator[StackClient]:
-    for client in start_stack(tmp_path_factory, "short-timeout", {"ApprovalTimeoutSeconds": "2"}):
+    """Approvals expire after 3 s, reminders go 2 s before, the sweep runs every 0.25 s, expiries escalate."""
+    overrides = {"ApprovalTimeoutSeconds": "3", "ReminderBeforeSeconds": "2", "EscalationEmail": ESCALATION}
+    for client in start_stack(tmp_path_factory, "short-timeout", overrides, schedule_seconds=0.25):
         publish_batches(client, demo_assets)
         yield client
 

@@ -124,10 +124,16 @@ class Promotion:
 
 
 def start_stack(
-    tmp_path_factory: pytest.TempPathFactory, name: str, overrides: dict[str, str], transform_seconds: float = 0.0
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    overrides: dict[str, str],
+    transform_seconds: float = 0.0,
+    schedule_seconds: float = 0.0,
 ) -> Iterator[StackClient]:
     log_path = tmp_path_factory.mktemp(name) / "stack.log"
-    process = StackProcess(overrides=overrides, log_path=log_path, transform_seconds=transform_seconds)
+    process = StackProcess(
+        overrides=overrides, log_path=log_path, transform_seconds=transform_seconds, schedule_seconds=schedule_seconds
+    )
     client = process.start()
     client.info["log_path"] = str(log_path)
     try:

@@ -190,6 +190,10 @@ class StackProcess:
             "0",
             "--api-port",
             "0",
+            "--transform-seconds",
+            str(self.transform_seconds),
+            "--schedule-seconds",
+            str(self.schedule_seconds),
         ]
         for key, value in self.overrides.items():
             command += ["--parameter", f"{key}={value}"]

@@ -360,8 +360,20 @@ class EmbeddedStack:
         self.api = LocalHttpApi(self.runtime, routes, REGION)
         for lid, _ in self._resources("AWS::Cognito::UserPool"):
             self.api.extra_routes.update(HostedUi(self._client("cognito-idp"), self.resolver.refs[lid]).routes())
+        self.api.extra_routes[("POST", "/_local/drop-next-events")] = self._drop_next_events
         self.api.start(self.host, self.api_port)
         return self.info()
+
+    def _drop_next_events(self, request: Any) -> Any:
+        """Test aid: lose the next N events on the bus, as EventBridge may, to prove reconcile recovers them."""
+        from werkzeug.wrappers import Response
+
+        count = request.args.get("count", "1")
+        if not count.isdigit():
+            return Response("count must be a whole number\n", status=400)
+        assert self.bus is not None
+        self.bus.drop_next(int(count))
+        return Response(status=204)
 
     def _seed_users(self) -> None:
         if "ApproverGroupPrefix" not in self.parameters:

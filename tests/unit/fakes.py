@@ -166,6 +166,26 @@ class FakeApprovalStore(ApprovalStore):
     def forget_token(self, key: str) -> None:
         self.tokens.pop(key, None)
 
+    def pending(self) -> list[ApprovalRequest]:
+        waiting = [r for r in self.requests.values() if r.status is RequestStatus.PENDING]
+        return sorted(waiting, key=lambda r: r.expires_at)
+
+    def mark_reminded(self, key: str, at: datetime) -> bool:
+        request = self.requests.get(key)
+        if request is None or request.status is not RequestStatus.PENDING or request.reminded_at is not None:
+            return False
+        self.requests[key] = replace(request, reminded_at=at)
+        return True
+
+    def close(self, key: str, status: RequestStatus) -> None:
+        request = self.requests.get(key)
+        if request is not None and request.status is RequestStatus.PENDING:
+            self.requests[key] = replace(request, status=status)
+            self.tokens.pop(key, None)
+
+    def task_token(self, key: str) -> str | None:
+        return self.tokens.get(key)
+
 
 class FakeMailer(Mailer):
     def __init__(self) -> None:

@@ -642,17 +642,6 @@ def test_a_send_that_fails_for_a_while_is_an_error_so_the_event_is_delivered_aga
         harness.finished(read_event(transform_event(name)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG services/batch_transform.py:104-115: transform_finished takes (deletes) the token before "
-        "SendTaskSuccess/SendTaskFailure and only handles TaskClosed; when the send raises TransientAwsError "
-        "(throttling, 5xx) the token is already gone, so the redelivered event (template.yaml RetryPolicy, "
-        "Lambda async retries) finds no token and is 'ignored', and the execution hangs until "
-        "TransformTimeoutSeconds. Expected: the token is put back (as services/approvals.py releases its claim) "
-        "so the retried delivery resumes the wait"
-    ),
-)
 @pytest.mark.parametrize("name", ["completed", "failed", "stopped"])
 def test_a_redelivered_event_resumes_the_wait_after_a_transient_send_failure(harness: Harness, name: str) -> None:
     # Given: the first delivery could not reach Step Functions

@@ -139,15 +139,6 @@ def test_a_transform_job_name_for_an_unknown_role_is_refused(role: str) -> None:
         transform_job_name(EXECUTION_NAME, "dev", role)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG domain/transforms.py:41: transform_job_name puts stage[:10] into the name unsanitised, but "
-        "parse_stages (domain/stages.py:18) allows '_' in stage names, so STAGES='dev,pre_prod,prod' yields "
-        "'mp-...-pre_prod-chall-<hash>', which breaks SageMaker's [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62} and "
-        "CreateTransformJob refuses it"
-    ),
-)
 @pytest.mark.parametrize("stage", ["pre_prod", "user_acceptance"])
 def test_a_stage_name_with_an_underscore_still_gives_a_valid_job_name(stage: str) -> None:
     # Given: a stage list the configuration accepts

@@ -155,7 +155,9 @@ class OutcomeSettings:
             decision_log_table=_require(environ, "DECISION_LOG_TABLE"),
             sender=_email(environ, "SENDER_ADDRESS"),
             operations_email=_email(environ, "OPERATIONS_EMAIL"),
-            escalation_email=_email(environ, "ESCALATION_EMAIL") if environ.get("ESCALATION_EMAIL", "").strip() else None,
+            escalation_email=_email(environ, "ESCALATION_EMAIL")
+            if environ.get("ESCALATION_EMAIL", "").strip()
+            else None,
         )
 
 

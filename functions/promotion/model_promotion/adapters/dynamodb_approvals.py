@@ -191,7 +191,10 @@ class DynamoDbApprovalStore(ApprovalStore):
                 UpdateExpression="SET #s = :status REMOVE taskToken, pendingPartition",
                 ConditionExpression="#s = :pending",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":status": {"S": status.value}, ":pending": {"S": RequestStatus.PENDING.value}},
+                ExpressionAttributeValues={
+                    ":status": {"S": status.value},
+                    ":pending": {"S": RequestStatus.PENDING.value},
+                },
             )
 
     def task_token(self, key: str) -> str | None:

@@ -24,6 +24,8 @@ class SageMakerTransforms(BatchTransforms):
         except (ClientError, BotoCoreError) as exc:
             if is_transient(exc):
                 raise transient(action, exc) from exc
+            if not isinstance(exc, ClientError):
+                raise ConfigurationError(f"{action} could not be sent: {type(exc).__name__}") from exc
             raise
 
     def ensure_model(self, name: str, package_arn: str) -> None:

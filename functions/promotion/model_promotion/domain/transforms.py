@@ -38,7 +38,8 @@ def transform_job_name(execution_name: str, stage: str, role: str) -> str:
         raise InvalidPayload(f"transform role {role!r} is not one of {ROLES}")
     digest = hashlib.sha256(f"{execution_name}|{stage}|{role}".encode()).hexdigest()[:8]
     readable = _NOT_ALLOWED.sub("-", execution_name).strip("-")[:30].rstrip("-")
-    return f"{JOB_PREFIX}{readable}-{stage[:10]}-{role[:5]}-{digest}"[:NAME_MAX]
+    stage_part = _NOT_ALLOWED.sub("-", stage).strip("-")[:10].rstrip("-")
+    return f"{JOB_PREFIX}{readable}-{stage_part}-{role[:5]}-{digest}"[:NAME_MAX]
 
 
 def model_name(group: str, version: int) -> str:

@@ -36,6 +36,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         groups=config.groups,
     )
     if result["started"]:
-        logger.warning("promotions started by reconcile: their registration events were lost", started=result["started"])
+        logger.warning(
+            "promotions started by reconcile: their registration events were lost", started=result["started"]
+        )
     metrics.add_metric(name="ReconcileStarted", unit=MetricUnit.Count, value=len(result["started"]))
     return result

@@ -8,7 +8,7 @@ awaited through a task token, resumed by SageMaker's "Transform Job State Change
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..config import TransformSettings
@@ -41,10 +41,11 @@ def plan_scoring(
     if task.next_stage is not None:
         name = approved_model_parameter_name(settings.parameter_prefix, task.model.group, task.next_stage)
         champion = approved_models.get(name)
-    if champion and champion.get("modelVersion") != task.model.version and champion.get("modelPackageArn"):
-        plans.append(
-            _plan(task, settings, CHAMPION, champion["modelPackageArn"], int(champion["modelVersion"]), input_uri)
-        )
+    champion_version = champion.get("modelVersion") if champion else None
+    if champion and champion_version != task.model.version and champion.get("modelPackageArn"):
+        if not isinstance(champion_version, int) or isinstance(champion_version, bool):
+            raise InvalidPayload(f"the approved-model record for {task.next_stage} has no valid modelVersion")
+        plans.append(_plan(task, settings, CHAMPION, champion["modelPackageArn"], champion_version, input_uri))
     return {
         "inputUri": input_uri,
         "championStage": task.next_stage if len(plans) > 1 else None,
@@ -113,6 +114,10 @@ def transform_finished(
             workflow.fail_task(token, STOPPED_ERROR, f"transform job {name} was stopped before it completed")
     except TaskClosed:
         return {"outcome": "ignored", "reason": "the workflow no longer waits (timed out)"}
+    except Exception:
+        # Give the token back, so the event's redelivery (EventBridge retries) can still resume the wait.
+        callbacks.remember(name, token, datetime.now(UTC) + timedelta(days=7))
+        raise
     return {"outcome": "resumed", "status": status, "jobName": name}
 
 
