@@ -133,6 +133,14 @@ class Workflow(ABC):
     @abstractmethod
     def fail_task(self, task_token: str, error: str, cause: str) -> None: ...
 
+    @abstractmethod
+    def describe_execution(self, name: str) -> Mapping[str, Any] | None:
+        """DescribeExecution's answer for the execution of this name (status, dates, error), or None."""
+
+    @abstractmethod
+    def stop(self, execution_arn: str, error: str, cause: str) -> None:
+        """Stops a running execution (an operator's cancel). The stopped execution runs no Catch."""
+
 
 class ObjectStore(ABC):
     @abstractmethod
@@ -193,3 +201,11 @@ class ModelCatalog(ABC):
     @abstractmethod
     def pending_versions(self, groups: tuple[str, ...]) -> list[Mapping[str, Any]]:
         """DescribeModelPackage answers of every PendingManualApproval version (in `groups`, or all)."""
+
+    @abstractmethod
+    def versions(self, group: str) -> list[Mapping[str, Any]]:
+        """DescribeModelPackage answers of every version of the group, newest first; [] for an unknown group."""
+
+    @abstractmethod
+    def version(self, group: str, version: int) -> Mapping[str, Any] | None:
+        """DescribeModelPackage's answer for one version of the group, or None when there is no such version."""

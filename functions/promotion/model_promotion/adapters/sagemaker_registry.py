@@ -70,3 +70,25 @@ class SageMakerCatalog(ModelCatalog):
                 raise transient("ListModelPackages", exc) from exc
             raise
         return found
+
+    def versions(self, group: str) -> list[Mapping[str, Any]]:
+        return [SageMakerRegistry().describe(summary["ModelPackageArn"]) for summary in self._summaries(group)]
+
+    def version(self, group: str, version: int) -> Mapping[str, Any] | None:
+        for summary in self._summaries(group):
+            if summary.get("ModelPackageVersion") == version:
+                return SageMakerRegistry().describe(summary["ModelPackageArn"])
+        return None
+
+    def _summaries(self, group: str) -> list[dict[str, Any]]:
+        """ListModelPackages of the group, newest first. The version's ARN comes from here, never built by hand."""
+        try:
+            pages = client("sagemaker").get_paginator("list_model_packages").paginate(
+                ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending"
+            )
+            summaries = [summary for page in pages for summary in page["ModelPackageSummaryList"]]
+        except (ClientError, BotoCoreError) as exc:
+            if is_transient(exc):
+                raise transient("ListModelPackages", exc) from exc
+            raise InvalidPayload(f"the versions of model package group {group} cannot be listed: {error_code(exc)}") from exc
+        return sorted(summaries, key=lambda s: s.get("ModelPackageVersion") or 0, reverse=True)

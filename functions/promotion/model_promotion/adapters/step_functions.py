@@ -46,6 +46,29 @@ class StepFunctionsWorkflow(Workflow):
             raise ConfigurationError(f"StartExecution refused: {error_code(exc)}") from exc
         return str(answer["executionArn"])
 
+    def execution_arn(self, name: str) -> str:
+        return f"{self.state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
+
+    def describe_execution(self, name: str) -> Mapping[str, Any] | None:
+        try:
+            answer = client("stepfunctions").describe_execution(executionArn=self.execution_arn(name))
+        except (ClientError, BotoCoreError) as exc:
+            if error_code(exc) == "ExecutionDoesNotExist":
+                return None
+            if is_transient(exc):
+                raise transient("DescribeExecution", exc) from exc
+            raise ConfigurationError(f"DescribeExecution refused: {error_code(exc)}") from exc
+        answer.pop("ResponseMetadata", None)
+        return answer
+
+    def stop(self, execution_arn: str, error: str, cause: str) -> None:
+        try:
+            client("stepfunctions").stop_execution(executionArn=execution_arn, error=error, cause=cause[:CAUSE_MAX])
+        except (ClientError, BotoCoreError) as exc:
+            if is_transient(exc):
+                raise transient("StopExecution", exc) from exc
+            raise ConfigurationError(f"StopExecution of {execution_arn} refused: {error_code(exc)}") from exc
+
     def succeed_task(self, task_token: str, output: Mapping[str, Any]) -> None:
         self._send("send_task_success", taskToken=task_token, output=json.dumps(output))
 

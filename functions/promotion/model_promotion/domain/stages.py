@@ -27,6 +27,8 @@ class Outcome(str, Enum):
     EXPIRED = "expired"
     FAILED = "failed"
     GATE_FAILED = "gate-failed"
+    # An operator stopped the promotion while a stage waited for its decision (the operators' CLI).
+    CANCELLED = "cancelled"
 
 
 class StageStatus(str, Enum):
@@ -37,6 +39,7 @@ class StageStatus(str, Enum):
     REJECTED = REJECTED
     EXPIRED = "Expired"
     FAILED = "Failed"
+    CANCELLED = "Cancelled"
 
 
 _STATUS_OF_OUTCOME = {
@@ -46,6 +49,7 @@ _STATUS_OF_OUTCOME = {
     Outcome.FAILED: StageStatus.FAILED,
     # A quality gate's verdict is a rejection, made by configuration instead of a person.
     Outcome.GATE_FAILED: StageStatus.REJECTED,
+    Outcome.CANCELLED: StageStatus.CANCELLED,
 }
 
 
