@@ -48,6 +48,7 @@ def up(args: argparse.Namespace) -> int:
         f"  AWS endpoint : {info.aws_endpoint}   (AWS_ENDPOINT_URL for the AWS CLI and boto3)\n"
         f"  Approval API : {info.api_url}\n"
         f"  Outbox       : {info.api_url}/outbox\n"
+        f"  Console      : {info.api_url}/console\n"
         f"  State machine: {info.resources['PromotionStateMachine']}\n"
         f"  Approvers    : the StageApprovers addresses, password {DEMO_PASSWORD!r}\n"
         f"Stop with Ctrl-C.",

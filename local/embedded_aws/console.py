@@ -41,6 +41,8 @@ VERSIONS_PREFIX = f"{PREFIX}/versions/"
 DEFAULT_REFRESH_SECONDS = 5
 CACHE_SECONDS = 2.0
 OUTBOX_ON_INDEX = 30
+# The outbox is re-read when SES's sent counter moves, and at least this often.
+OUTBOX_MAX_AGE = 60.0
 # Outcomes the audit log records, as the console names them.
 OUTCOME_STATUS = {
     "approved": "approved",
@@ -52,8 +54,17 @@ OUTCOME_STATUS = {
 }
 # A stage's value in the registry's CustomerMetadataProperties. PendingManualApproval only says the stage
 # is not decided; "pending" is reserved for a stage whose approvers have actually been asked.
-REGISTRY_STATUS = {"Approved": "approved", "Rejected": "rejected", "Expired": "expired", "Failed": "failed"}
-REQUEST_STATUS = {"APPROVED": "approved", "REJECTED": "rejected", "EXPIRED": "expired"}
+REGISTRY_STATUS = {
+    "Approved": "approved",
+    "Rejected": "rejected",
+    "Expired": "expired",
+    "Failed": "failed",
+    "Cancelled": "cancelled",
+}
+REQUEST_STATUS = {"APPROVED": "approved", "REJECTED": "rejected", "EXPIRED": "expired", "CANCELLED": "cancelled"}
+# The approvals table's sparse index of open requests (keys only), and its one partition value.
+PENDING_INDEX = "pending-by-expiry"
+PENDING_PARTITION = "PENDING"
 # What the console reads of an approval request. taskToken is deliberately not in this list.
 REQUEST_ATTRIBUTES = ("pk", "#s", "task", "requestedAt", "expiresAt", "expiresAtMs", "recipients", "decision")
 _GROUP = re.compile(r"^[A-Za-z0-9](-*[A-Za-z0-9]){0,62}$")
@@ -134,9 +145,13 @@ class Console:
         )
         self._clients = {
             service: session.client(service, endpoint_url=aws_endpoint, config=config)
-            for service in ("sagemaker", "stepfunctions", "ssm", "dynamodb")
+            for service in ("sagemaker", "stepfunctions", "ssm", "dynamodb", "ses")
         }
         self._cache = _TtlCache(cache_seconds)
+        self._pending_lock = threading.Lock()
+        self._pending_details: dict[str, dict[str, Any]] = {}
+        self._outbox_lock = threading.Lock()
+        self._outbox_cache: tuple[Any, float, list[Any]] | None = None
 
     def client(self, service: str) -> Any:
         return self._clients[service]
@@ -231,7 +246,7 @@ class Console:
                     stage_cell(
                         stage,
                         by_version.get(version, []),
-                        _as_request(pending_by_key.get((group, version, stage))),
+                        pending_by_key.get((group, version, stage)),
                         None,
                         now,
                     )
@@ -254,7 +269,7 @@ class Console:
         for item in pending:
             _age_fields(item, now)
         pending.sort(key=lambda p: p["requestedAt"] or "")
-        messages = list(self.read_outbox(self.region))
+        messages = self._outbox()
         running = sum(1 for v in versions if (v["execution"] or {}).get("status") == "RUNNING")
         return {
             "generatedAt": _iso(now),
@@ -270,11 +285,26 @@ class Console:
             },
             "pendingApprovals": pending,
             "versions": versions,
-            "approvedNow": {
-                group: {s: r for s, r in per_group[group][2].items() if r is not None} for group in groups
-            },
+            "approvedNow": {group: {s: r for s, r in per_group[group][2].items() if r is not None} for group in groups},
             "outbox": [_email_json(m) for m in reversed(messages[-OUTBOX_ON_INDEX:])],
         }
+
+    def _outbox(self) -> list[Any]:
+        """The outbox, read again only when SES's sent counter moved (parsing every email is the slow part)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            sent = self.client("ses").get_send_quota().get("SentLast24Hours")
+        except (BotoCoreError, ClientError):
+            sent = None
+        with self._outbox_lock:
+            cached = self._outbox_cache
+            if cached is not None and sent is not None and cached[0] == sent and cached[1] > time.monotonic():
+                return cached[2]
+        messages = list(self.read_outbox(self.region))
+        with self._outbox_lock:
+            self._outbox_cache = (sent, time.monotonic() + OUTBOX_MAX_AGE, messages)
+        return messages
 
     def _group_names(self) -> list[str]:
         paginator = self.client("sagemaker").get_paginator("list_model_package_groups")
@@ -322,7 +352,63 @@ class Console:
         return found
 
     def _pending_requests(self) -> list[dict[str, Any]]:
-        """Every PENDING approval request, read without its task token."""
+        """Every PENDING approval request, read without its task token.
+
+        The table's sparse pending index names them (keys only, with their expiry); BatchGetItem reads the
+        ones not seen before with a projection that leaves the token out. A pending request's details do
+        not change while it stays pending, so each is read once. Without that index (an older stack), a
+        filtered Scan does the same.
+        """
+        dynamodb = self.client("dynamodb")
+        try:
+            pages = dynamodb.get_paginator("query").paginate(
+                TableName=self.approvals_table,
+                IndexName=PENDING_INDEX,
+                KeyConditionExpression="pendingPartition = :p",
+                ExpressionAttributeValues={":p": {"S": PENDING_PARTITION}},
+            )
+            listed = {
+                item["pk"]["S"]: item.get("expiresAtMs", {}).get("N")
+                for page in pages
+                for item in page.get("Items", [])
+                if item["pk"]["S"].startswith("request#")
+            }
+        except dynamodb.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("ValidationException", "ResourceNotFoundException"):
+                raise
+            return self._scan_pending_requests()
+        with self._pending_lock:
+            known = {key: self._pending_details[key] for key in listed if key in self._pending_details}
+        missing = [key for key in listed if key not in known]
+        for start in range(0, len(missing), 100):
+            wanted: dict[str, Any] = {
+                self.approvals_table: {
+                    "Keys": [{"pk": {"S": key}} for key in missing[start : start + 100]],
+                    "ProjectionExpression": ", ".join(REQUEST_ATTRIBUTES),
+                    "ExpressionAttributeNames": {"#s": "status"},
+                }
+            }
+            for _ in range(10):
+                answer = dynamodb.batch_get_item(RequestItems=wanted)
+                for item in answer.get("Responses", {}).get(self.approvals_table, []):
+                    request = _request_from_item(item)
+                    if request is not None and request["status"] == "PENDING":
+                        known[request["key"]] = request
+                wanted = answer.get("UnprocessedKeys") or {}
+                if not wanted:
+                    break
+        with self._pending_lock:
+            self._pending_details = dict(known)
+        requests = []
+        for key, request in known.items():
+            copy = dict(request)
+            expires_ms = listed.get(key)
+            if expires_ms:
+                copy["expiresAt"] = _iso(datetime.fromtimestamp(int(expires_ms) / 1000, tz=UTC))
+            requests.append(copy)
+        return requests
+
+    def _scan_pending_requests(self) -> list[dict[str, Any]]:
         paginator = self.client("dynamodb").get_paginator("scan")
         pages = paginator.paginate(
             TableName=self.approvals_table,
@@ -337,9 +423,7 @@ class Console:
     def _executions(self) -> dict[str, dict[str, Any]]:
         paginator = self.client("stepfunctions").get_paginator("list_executions")
         executions = {}
-        for page in paginator.paginate(
-            stateMachineArn=self.state_machine_arn, PaginationConfig={"PageSize": 1000}
-        ):
+        for page in paginator.paginate(stateMachineArn=self.state_machine_arn, PaginationConfig={"PageSize": 1000}):
             for e in page.get("executions", []):
                 executions[e["name"]] = {
                     "name": e["name"],
@@ -357,14 +441,9 @@ class Console:
         )
 
     def _build_detail(self, group: str, version: int) -> dict[str, Any]:
-        sagemaker, sfn = self.client("sagemaker"), self.client("stepfunctions")
+        sfn = self.client("stepfunctions")
         now = datetime.now(UTC)
-        try:
-            package = sagemaker.describe_model_package(ModelPackageName=f"{group}/{version}")
-        except sagemaker.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("ValidationException", "ResourceNotFound"):
-                raise ConsoleError(404, "No such version", f"The registry has no {group} version {version}.") from exc
-            raise
+        package = self._describe_package(group, version)
         name = self.execution_name(group, version)
         arn = f"{self.state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
         execution: dict[str, Any] | None = None
@@ -385,11 +464,17 @@ class Console:
             }
             paginator = sfn.get_paginator("get_execution_history")
             history = [
-                e for page in paginator.paginate(executionArn=arn, PaginationConfig={"PageSize": 1000}) for e in page["events"]
+                e
+                for page in paginator.paginate(executionArn=arn, PaginationConfig={"PageSize": 1000})
+                for e in page["events"]
             ]
         tokens = task_tokens(history)
         timeline, metrics, registered = read_history(history, now)
-        entries = [e for e in self._audit_entries(group) if _int(e.get("modelVersion")) == version]
+        order = {stage: index for index, stage in enumerate(self.stages)}
+        entries = sorted(
+            (e for e in self._audit_entries(group) if _int(e.get("modelVersion")) == version),
+            key=lambda e: (str(e.get("at") or ""), order.get(str(e.get("stage")), len(order))),
+        )
         requests = self._requests(name) if described is not None else {}
         metadata = dict(package.get("CustomerMetadataProperties") or {})
         approved_now = {stage: self._ssm_record(group, stage) for stage in self.stages}
@@ -419,10 +504,29 @@ class Console:
             "batchMetrics": metrics,
             "timeline": timeline,
             "audit": entries,
-            "emails": [_email_json(m) for m in self.read_outbox(self.region) if _about(m, group, version)],
+            "emails": [_email_json(m) for m in self._outbox() if _about(m, group, version)],
             "url": _version_url(group, version),
         }
         return redact(detail, tokens)
+
+    def _describe_package(self, group: str, version: int) -> dict[str, Any]:
+        """DescribeModelPackage wants a versioned package's ARN; it is built like the registry builds it."""
+        sagemaker = self.client("sagemaker")
+        _, partition, _, _, account, *_ = self.state_machine_arn.split(":")
+        arns = [
+            f"arn:{partition}:sagemaker:{self.region}:{account}:model-package/{g}/{version}"
+            for g in (group, group.lower())
+        ]
+        for arn in dict.fromkeys(arns):
+            try:
+                return dict(sagemaker.describe_model_package(ModelPackageName=arn))
+            except sagemaker.exceptions.ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in ("ValidationException", "ResourceNotFound"):
+                    raise
+        listed = next((p for p in self._packages(group) if int(p["ModelPackageVersion"]) == version), None)
+        if listed is None:
+            raise ConsoleError(404, "No such version", f"The registry has no {group} version {version}.")
+        return dict(sagemaker.describe_model_package(ModelPackageName=listed["ModelPackageArn"]))
 
     def _requests(self, execution_name: str) -> dict[str, dict[str, Any]]:
         found = {}
@@ -539,10 +643,6 @@ def _request_from_item(item: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
 
 
-def _as_request(pending: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    return pending
-
-
 def _request_summary(request: Mapping[str, Any] | None, now: datetime) -> dict[str, Any] | None:
     if request is None:
         return None
@@ -590,6 +690,7 @@ def read_history(
             timeline.append(_row("Execution started", at, at, "started"))
         elif kind.endswith("StateEntered"):
             row = _row(str(details.get("name")), at, None, "running")
+            row["type"] = kind.removesuffix("StateEntered")
             row.update(_state_context(details.get("input")))
             timeline.append(row)
             open_states.append(row)
@@ -605,24 +706,36 @@ def read_history(
             payload = _json_value(details.get("output"))
             result = payload.get("Payload") if isinstance(payload.get("Payload"), dict) else payload
             if open_states and "decisionId" in payload:
-                open_states[-1]["decision"] = {
-                    k: payload.get(k) for k in ("decision", "meaning", "approver", "approverName", "comment", "decidedAt")
-                }
+                open_states[-1]["decision"] = _decision(payload)
             if "rowCount" in result and "metrics" in result:
                 metrics.append(_batch_metrics(result))
             elif "passed" in result and "metrics" in result and registered is None:
                 registered = {k: result.get(k) for k in ("passed", "summary", "metrics")}
         elif kind.startswith("Execution") and kind != "ExecutionStarted":
             outcome = kind.removeprefix("Execution").lower()
+            # A Fail state has no exit event; anything else still open was cut short by the execution's end.
+            for row in open_states:
+                row.update(exitedAt=_iso(at), result="failed" if row.get("type") == "Fail" else outcome)
+                row["seconds"] = _seconds(row["enteredAt"], row["exitedAt"])
+            open_states.clear()
             row = _row(f"Execution {outcome}", at, at, outcome)
             row.update({k: details.get(k) for k in ("error", "cause") if details.get(k)})
             timeline.append(row)
         elif "error" in details and open_states:
-            open_states[-1].update(result="error", error=details.get("error"), cause=details.get("cause"))
+            cause = details.get("cause")
+            decision = _json_value(cause)
+            if "decisionId" in decision:  # a rejection: its cause is the signed decision record
+                open_states[-1].update(result="error", error=details.get("error"), decision=_decision(decision))
+            else:
+                open_states[-1].update(result="error", error=details.get("error"), cause=cause)
     for row in open_states:
         entered = _parse_time(row["enteredAt"])
         row["seconds"] = round((now - entered).total_seconds(), 3) if entered else None
     return timeline, metrics, registered
+
+
+def _decision(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: record.get(k) for k in ("decision", "meaning", "approver", "approverName", "comment", "decidedAt")}
 
 
 def _row(state: str, entered: Any, exited: Any, result: str) -> dict[str, Any]:
@@ -774,8 +887,10 @@ def duration(seconds: float | None) -> str:
     if seconds is None:
         return ""
     seconds = abs(seconds)
+    if seconds < 1:
+        return f"{round(seconds * 1000)} ms"
     if seconds < 10:
-        return f"{seconds:.1f}s" if seconds % 1 else f"{int(seconds)}s"
+        return f"{seconds:.1f}s"
     whole = int(seconds)
     days, rest = divmod(whole, 86400)
     hours, rest = divmod(rest, 3600)
@@ -804,7 +919,7 @@ _STYLE = (
     ".meta,.small{color:#555;font-size:.85rem}.counts{display:flex;gap:1rem;flex-wrap:wrap;margin:.6rem 0}"
     ".counts div{background:#f4f5f7;border-radius:.4rem;padding:.4rem .8rem}.counts b{font-size:1.2rem}"
     ".status{white-space:nowrap}.status .label{font-weight:600;display:inline-block;padding:0 .35rem;"
-    "border-radius:.25rem}.status .who{display:block;font-size:.8rem;color:#444}"
+    "border-radius:.25rem}.who{display:block;font-size:.8rem;color:#444}"
     ".status-approved .label{background:#dcf3e1;color:#17602a}.status-pending .label{background:#fff1c7;"
     "color:#7a5500}.status-rejected .label{background:#fbdad7;color:#9b1c14}.status-expired .label{"
     "background:#e6e6e6;color:#444}.status-failed .label{background:#f7d4e3;color:#85144b}"
@@ -823,7 +938,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": (
-        f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; img-src 'self'; base-uri 'none'; "
+        f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; img-src 'self' data:; base-uri 'none'; "
         "form-action 'self'; frame-ancestors 'none'"
     ),
 }
@@ -833,7 +948,7 @@ STATUS_LABEL = {"none": "—"}
 def _html(title: str, body: str, status: int = 200) -> Response:
     page = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'><link rel='icon' href='data:,'>"
         f"<title>{escape(title)}</title><style>{_STYLE}</style>{body}</html>"
     )
     return Response(page, status=status, content_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
@@ -929,8 +1044,9 @@ def _render_index(snapshot: Mapping[str, Any], stages: Sequence[str], group_filt
                 else escape(f"in {duration(p['expiresInSeconds'])}")
             )
             rows.append(
-                f"<tr data-group='{escape(p['group'])}' data-version='{p['version']}' data-stage='{escape(p['stage'])}'>"
-                f"<td>{escape(p['group'])}</td><td>{_link(p['url'], f'version {p['version']}', refresh)}</td>"
+                f"<tr data-group='{escape(p['group'])}' data-version='{p['version']}' "
+                f"data-stage='{escape(p['stage'])}'>"
+                f"<td>{escape(p['group'])}</td><td>{_link(p['url'], 'version ' + str(p['version']), refresh)}</td>"
                 f"<td>{escape(p['stage'])}</td><td>{escape(_when(p['requestedAt']))}</td>"
                 f"<td>{escape(duration(p['ageSeconds']))}</td><td>{escape(_when(p['expiresAt']))} ({expiry})</td>"
                 f"<td>{escape(', '.join(p['recipients']))}</td></tr>"
@@ -980,9 +1096,11 @@ def _render_index(snapshot: Mapping[str, Any], stages: Sequence[str], group_filt
             record = approved[group].get(stage)
             if record:
                 by = record.get("approvedByName") or record.get("approvedBy") or ""
+                version = record["modelVersion"]
+                approved_at = _when(record.get("approvedAt"))
                 cells.append(
-                    f"<td>{_link(_version_url(group, record['modelVersion']), f'version {record['modelVersion']}', refresh)}"
-                    f"<span class='who small'>{escape(f'by {by} at {_when(record.get("approvedAt"))}')}</span></td>"
+                    f"<td>{_link(_version_url(group, version), f'version {version}', refresh)}"
+                    f"<span class='who small'>{escape(f'by {by} at {approved_at}')}</span></td>"
                 )
             else:
                 cells.append("<td class='small'>—</td>")
@@ -1030,7 +1148,9 @@ def _render_detail(detail: Mapping[str, Any], refresh: int) -> str:
     if execution:
         summary = f"{execution['status']} since {_when(execution['startDate'])}"
         if execution.get("stopDate"):
-            summary = f"{execution['status']} at {_when(execution['stopDate'])} (started {_when(execution['startDate'])})"
+            summary = (
+                f"{execution['status']} at {_when(execution['stopDate'])} (started {_when(execution['startDate'])})"
+            )
         facts.append(("Execution", f"<code>{escape(execution['name'])}</code> " + escape(summary)))
         if execution.get("error"):
             facts.append(("Error", escape(f"{execution['error']}: {execution.get('cause') or ''}")))
@@ -1063,7 +1183,8 @@ def _render_detail(detail: Mapping[str, Any], refresh: int) -> str:
         )
         rows.append(
             f"<tr data-stage='{escape(cell['stage'])}'><th>{escape(cell['stage'])}</th>"
-            f"{_status_cell(cell, detailed=True)}<td>{escape(str(cell.get('comment') or cell.get('reason') or ''))}</td>"
+            f"{_status_cell(cell, detailed=True)}"
+            f"<td>{escape(str(cell.get('comment') or cell.get('reason') or ''))}</td>"
             f"<td>{escape(str(cell.get('registry') or '—'))}</td><td class='small'>{escape(request_text or '—')}</td>"
             f"<td>{escape(now_text)}</td></tr>"
         )
@@ -1086,7 +1207,8 @@ def _render_detail(detail: Mapping[str, Any], refresh: int) -> str:
             note = f"{decision.get('meaning') or decision.get('decision')} by {by}"
             notes.append(note + (f": {decision['comment']}" if decision.get("comment") else ""))
         if row.get("error"):
-            notes.append(f"{row['error']}: {row.get('cause') or ''}")
+            cause = str(row.get("cause") or "")
+            notes.append(f"{row['error']}: {cause[:400]}{'…' if len(cause) > 400 else ''}" if cause else row["error"])
         shown = "waiting" if result == "running" else result
         took = duration(row.get("seconds"))
         rows.append(
@@ -1105,7 +1227,9 @@ def _render_detail(detail: Mapping[str, Any], refresh: int) -> str:
         )
         + "</section>"
     )
-    parts.append(f"<section id='emails'><h2>Emails ({len(detail['emails'])})</h2>{_emails_table(detail['emails'])}</section>")
+    parts.append(
+        f"<section id='emails'><h2>Emails ({len(detail['emails'])})</h2>{_emails_table(detail['emails'])}</section>"
+    )
     # Audit record
     rows = []
     for entry in detail["audit"]:
@@ -1139,7 +1263,9 @@ def _render_metrics(detail: Mapping[str, Any]) -> str:
     for metrics in [registered["metrics"] if registered else {}, *(run["metrics"] for run in runs)]:
         names += [n for n in (metrics or {}) if n not in names]
     if not runs and not registered:
-        return "<section id='metrics'><h2>Batch metrics</h2><p class='small'>No batch has been scored yet.</p></section>"
+        return (
+            "<section id='metrics'><h2>Batch metrics</h2><p class='small'>No batch has been scored yet.</p></section>"
+        )
     header = "".join(f"<th>{escape(n)}</th>" for n in names)
     rows = []
     if registered:

@@ -39,6 +39,56 @@ def add_stop_transform_job() -> None:
     SageMakerResponse.stop_transform_job = stop_transform_job  # type: ignore[attr-defined]
 
 
+def stop_execution_aborts_at_once() -> None:
+    """StopExecution aborts an execution at once in AWS, whatever it waits on, with the given error and cause.
+
+    moto's response layer drops `error` and `cause`; its ASL interpreter marks the program stopped but a
+    task-token wait stays blocked until its own timeout (the execution stays RUNNING for hours), and the
+    woken task's failure would then overwrite the stop as FAILED. Here the stop wakes the execution's
+    callbacks and a stopped program stays stopped, so DescribeExecution says ABORTED, as in AWS.
+    """
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackOutcomeFailure
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+    from moto.stepfunctions.parser.backend.execution import Execution
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    set_error = Environment.set_error
+
+    def set_error_unless_stopped(self: Any, error: Any) -> None:
+        if not isinstance(self._program_state, ProgramStopped):
+            set_error(self, error)
+
+    def stop(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
+        worker = self.exec_worker
+        if worker is None:
+            return
+        worker.stop(stop_date=stop_date, cause=cause, error=error)
+        pool = worker.env.callback_pool_manager
+        for callback_id, endpoint in list(pool._pool.items()):
+            endpoint.notify(CallbackOutcomeFailure(callback_id, error="States.Runtime", cause="execution stopped"))
+
+    def stop_execution(self: Any) -> Any:
+        arn = self._get_param("executionArn")
+        backend = self.stepfunction_backend
+        backend._validate_execution_arn(arn)
+        machine = backend._get_state_machine_for_execution(arn)
+        execution = next((e for e in machine.executions if e.execution_arn == arn), None)
+        if execution is None:
+            return StepFunctionResponse._stop_execution_original(self)  # moto's own ExecutionDoesNotExist
+        stopped_at = utcnow()
+        execution.stop(stop_date=stopped_at, error=self._get_param("error"), cause=self._get_param("cause"))
+        return ActionResult({"stopDate": stopped_at})
+
+    Environment.set_error = set_error_unless_stopped  # type: ignore[method-assign]
+    Execution.stop = stop  # type: ignore[method-assign]
+    StepFunctionResponse._stop_execution_original = StepFunctionResponse.stop_execution  # type: ignore[attr-defined]
+    StepFunctionResponse.stop_execution = stop_execution  # type: ignore[method-assign]
+
+
 def apply_all() -> None:
     keep_send_task_failure_cause()
     add_stop_transform_job()
+    stop_execution_aborts_at_once()

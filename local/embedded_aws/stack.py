@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .console import Console
 from .demo_users import seed_approvers
 from .eventbridge import EventBus, publish_registry_events
 from .hosted_ui import HostedUi
 from .http_api import HttpRoute, LocalHttpApi
 from .lambda_runtime import FunctionSpec, LocalLambdaRuntime
 from .moto_fixes import apply_all as apply_moto_fixes
+from .outbox import read_outbox
 from .scheduler import LocalScheduler
 from .template import ACCOUNT_ID, Resolver, TemplateError, load_template, parameter_values, parse_overrides
 from .transform_runner import LocalTransformRunner
@@ -360,6 +362,7 @@ class EmbeddedStack:
         self.api = LocalHttpApi(self.runtime, routes, REGION)
         for lid, _ in self._resources("AWS::Cognito::UserPool"):
             self.api.extra_routes.update(HostedUi(self._client("cognito-idp"), self.resolver.refs[lid]).routes())
+        Console(self.aws_endpoint, REGION, self.resolver.refs, self.parameters, read_outbox).mount(self.api)
         self.api.extra_routes[("POST", "/_local/drop-next-events")] = self._drop_next_events
         self.api.start(self.host, self.api_port)
         return self.info()

@@ -24,9 +24,11 @@ from model_promotion.ports import (
     ApprovalStore,
     ApprovedModels,
     DecisionLog,
+    ExecutionControl,
     ExecutionExists,
     Mailer,
     ModelRegistry,
+    ModelVersions,
     SignIn,
     Workflow,
 )
@@ -306,6 +308,52 @@ class FakeSignIn(SignIn):
         if self.clock is not None and int(claims["exp"]) <= int(self.clock().timestamp()):
             raise NotSignedIn("The session has expired. Sign in again.")
         return copy.deepcopy(claims)
+
+
+class FakeModelVersions(ModelVersions):
+    """ListModelPackages over a FakeRegistry's descriptions: the versions of a group, newest first."""
+
+    def __init__(self, registry: FakeRegistry) -> None:
+        self.registry = registry
+
+    def versions(self, group: str) -> list[Mapping[str, Any]]:
+        found = [d for d in self.registry.descriptions.values() if d.get("ModelPackageGroupName") == group]
+        return [copy.deepcopy(d) for d in sorted(found, key=lambda d: d["ModelPackageVersion"], reverse=True)]
+
+    def version(self, group: str, version: int) -> Mapping[str, Any] | None:
+        return next((d for d in self.versions(group) if d["ModelPackageVersion"] == version), None)
+
+
+@dataclass(frozen=True)
+class StoppedExecution:
+    execution_arn: str
+    error: str
+    cause: str
+
+
+class FakeExecutions(ExecutionControl):
+    """DescribeExecution and StopExecution over executions by name; `stopped` records every stop asked for."""
+
+    def __init__(self) -> None:
+        self.executions: dict[str, dict[str, Any]] = {}
+        self.stopped: list[StoppedExecution] = []
+
+    def add(self, name: str, status: str = "RUNNING", **fields: Any) -> str:
+        arn = EXECUTION_ARN_PREFIX + name
+        self.executions[name] = {"executionArn": arn, "name": name, "status": status, **fields}
+        return arn
+
+    def describe_execution(self, name: str) -> Mapping[str, Any] | None:
+        execution = self.executions.get(name)
+        return copy.deepcopy(execution) if execution else None
+
+    def stop(self, execution_arn: str, error: str, cause: str) -> None:
+        execution = self.executions.get(execution_arn.rsplit(":", 1)[-1])
+        if execution is None or execution["executionArn"] != execution_arn:
+            raise InvalidPayload(f"StopExecution of {execution_arn} refused: ExecutionDoesNotExist")
+        self.stopped.append(StoppedExecution(execution_arn, error, cause))
+        if execution["status"] == "RUNNING":
+            execution.update(status="ABORTED", error=error, cause=cause)
 
 
 def s256(verifier: str) -> str:

@@ -133,14 +133,6 @@ class Workflow(ABC):
     @abstractmethod
     def fail_task(self, task_token: str, error: str, cause: str) -> None: ...
 
-    @abstractmethod
-    def describe_execution(self, name: str) -> Mapping[str, Any] | None:
-        """DescribeExecution's answer for the execution of this name (status, dates, error), or None."""
-
-    @abstractmethod
-    def stop(self, execution_arn: str, error: str, cause: str) -> None:
-        """Stops a running execution (an operator's cancel). The stopped execution runs no Catch."""
-
 
 class ObjectStore(ABC):
     @abstractmethod
@@ -201,6 +193,22 @@ class ModelCatalog(ABC):
     @abstractmethod
     def pending_versions(self, groups: tuple[str, ...]) -> list[Mapping[str, Any]]:
         """DescribeModelPackage answers of every PendingManualApproval version (in `groups`, or all)."""
+
+
+class ExecutionControl(ABC):
+    """What operators do to executions beyond the workflow's own needs: look one up by name, stop one."""
+
+    @abstractmethod
+    def describe_execution(self, name: str) -> Mapping[str, Any] | None:
+        """DescribeExecution's answer for the execution of this name (status, dates, error), or None."""
+
+    @abstractmethod
+    def stop(self, execution_arn: str, error: str, cause: str) -> None:
+        """Stops a running execution (an operator's cancel). A stopped execution runs no Catch."""
+
+
+class ModelVersions(ABC):
+    """Every version of a model group, as the operators' status view reads them."""
 
     @abstractmethod
     def versions(self, group: str) -> list[Mapping[str, Any]]:

@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.errors import InvalidPayload
-from ..ports import ModelCatalog, ModelRegistry
+from ..ports import ModelCatalog, ModelRegistry, ModelVersions
 from .aws import client, error_code, is_transient, transient
 
 
@@ -48,7 +48,7 @@ class SageMakerRegistry(ModelRegistry):
             raise InvalidPayload(f"model package {package_arn} cannot be updated: {error_code(exc)}") from exc
 
 
-class SageMakerCatalog(ModelCatalog):
+class SageMakerCatalog(ModelCatalog, ModelVersions):
     def pending_versions(self, groups: tuple[str, ...]) -> list[Mapping[str, Any]]:
         sagemaker = client("sagemaker")
         try:
@@ -83,12 +83,16 @@ class SageMakerCatalog(ModelCatalog):
     def _summaries(self, group: str) -> list[dict[str, Any]]:
         """ListModelPackages of the group, newest first. The version's ARN comes from here, never built by hand."""
         try:
-            pages = client("sagemaker").get_paginator("list_model_packages").paginate(
-                ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending"
+            pages = (
+                client("sagemaker")
+                .get_paginator("list_model_packages")
+                .paginate(ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending")
             )
             summaries = [summary for page in pages for summary in page["ModelPackageSummaryList"]]
         except (ClientError, BotoCoreError) as exc:
             if is_transient(exc):
                 raise transient("ListModelPackages", exc) from exc
-            raise InvalidPayload(f"the versions of model package group {group} cannot be listed: {error_code(exc)}") from exc
+            raise InvalidPayload(
+                f"the versions of model package group {group} cannot be listed: {error_code(exc)}"
+            ) from exc
         return sorted(summaries, key=lambda s: s.get("ModelPackageVersion") or 0, reverse=True)

@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.errors import ConfigurationError
-from ..ports import ExecutionExists, TaskClosed, Workflow
+from ..ports import ExecutionControl, ExecutionExists, TaskClosed, Workflow
 from .aws import client, error_code, is_transient, transient
 
 # Step Functions' answers for a token nobody waits on any more. None of them is a server fault.
@@ -17,7 +17,7 @@ CLOSED_TOKEN_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExis
 CAUSE_MAX = 32768
 
 
-class StepFunctionsWorkflow(Workflow):
+class StepFunctionsWorkflow(Workflow, ExecutionControl):
     def __init__(self, state_machine_arn: str = ""):
         self.state_machine_arn = state_machine_arn
 

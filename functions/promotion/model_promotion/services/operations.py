@@ -1,0 +1,338 @@
+"""What operators ask of running promotions: where each version stands, what waits for whom, who decided
+what, and the two interventions: mail a request's approvers again, or cancel a promotion.
+
+Each function takes the ports it needs, so the operators' CLI (model_promotion/cli.py) runs it against AWS
+and the unit tests against fakes. Results are plain dicts with stable camelCase keys: the CLI prints them
+as tables for people and as JSON for scripts. No result ever holds a task token: nothing here reads one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from ..domain.approvals import COMMENT_MAX, ApprovalRequest, RequestStatus, iso
+from ..domain.records import audit_entry
+from ..domain.registration import execution_name
+from ..domain.stages import Outcome, approval_description, approval_status_after, stage_metadata_after
+from ..ports import ApprovalStore, DecisionLog, ExecutionControl, Mailer, ModelRegistry, ModelVersions
+from .reminders import send_links
+
+# The error a cancelled execution stops with, as DescribeExecution and the history show it.
+CANCEL_ERROR = "PromotionCancelled"
+REASON_MAX = COMMENT_MAX
+
+
+class OperationError(Exception):
+    """An operator's request that cannot be carried out. `exit_code` is the CLI's exit status."""
+
+    exit_code = 2
+
+
+class NotFound(OperationError):
+    """Nothing matches (no such version, no decision recorded) or there is nothing to do (nothing pending)."""
+
+    exit_code = 1
+
+
+class CancelIncomplete(OperationError):
+    """A cancel closed the request but a later step failed: the message says what is left to do."""
+
+    exit_code = 2
+
+
+class BadRequest(OperationError):
+    """The request itself is wrong: a missing reason, an ambiguous version."""
+
+    exit_code = 2
+
+
+# status
+
+
+def version_status(
+    *,
+    catalog: ModelVersions,
+    executions: ExecutionControl,
+    store: ApprovalStore,
+    group: str,
+    stages: Sequence[str],
+    now: datetime,
+    version: int | None = None,
+) -> dict[str, Any]:
+    """Every version of the group (newest first), or one: registry status, each stage's status and signature,
+    the execution's status, and the stage that waits for a decision now."""
+    if version is None:
+        descriptions = list(catalog.versions(group))
+        if not descriptions:
+            raise NotFound(f"model package group {group} has no versions (or does not exist)")
+    else:
+        description = catalog.version(group, version)
+        if description is None:
+            raise NotFound(f"model package group {group} has no version {version}")
+        descriptions = [description]
+    waiting: dict[int, list[ApprovalRequest]] = {}
+    for request in store.pending():
+        if request.task.model.group == group:
+            waiting.setdefault(request.task.model.version, []).append(request)
+    return {
+        "group": group,
+        "stages": list(stages),
+        "versions": [_version_row(d, executions, stages, waiting, now) for d in descriptions],
+    }
+
+
+def _version_row(
+    description: Mapping[str, Any],
+    executions: ExecutionControl,
+    stages: Sequence[str],
+    waiting: Mapping[int, list[ApprovalRequest]],
+    now: datetime,
+) -> dict[str, Any]:
+    group = str(description.get("ModelPackageGroupName"))
+    number = int(description.get("ModelPackageVersion") or 0)
+    metadata = description.get("CustomerMetadataProperties") or {}
+    name = execution_name(group, number)
+    execution = executions.describe_execution(name)
+    requests = waiting.get(number, [])
+    return {
+        "version": number,
+        "packageArn": description.get("ModelPackageArn"),
+        "modelApprovalStatus": description.get("ModelApprovalStatus"),
+        "approvalDescription": description.get("ApprovalDescription"),
+        "registeredAt": _time(description.get("CreationTime")),
+        "stages": [
+            {
+                "stage": stage,
+                "status": metadata.get(stage),
+                "signedBy": metadata.get(f"{stage}-signed-by"),
+                "signedAt": metadata.get(f"{stage}-signed-at"),
+            }
+            for stage in stages
+        ],
+        "execution": {
+            "name": name,
+            "arn": execution.get("executionArn") if execution else None,
+            "status": execution.get("status") if execution else None,
+            "startedAt": _time(execution.get("startDate")) if execution else None,
+            "stoppedAt": _time(execution.get("stopDate")) if execution else None,
+            "error": execution.get("error") if execution else None,
+        },
+        "pending": _pending_row(requests[0], now) if requests else None,
+    }
+
+
+# pending
+
+
+def pending_approvals(*, store: ApprovalStore, now: datetime) -> list[dict[str, Any]]:
+    """Every request that waits for a decision, soonest expiry first: what, since when, for whom."""
+    return [_pending_row(request, now) for request in store.pending()]
+
+
+def _pending_row(request: ApprovalRequest, now: datetime) -> dict[str, Any]:
+    task = request.task
+    return {
+        "group": task.model.group,
+        "version": task.model.version,
+        "stage": task.stage,
+        "recipients": list(request.recipients),
+        "requestedAt": iso(request.requested_at),
+        "ageSeconds": int((now - request.requested_at).total_seconds()),
+        "expiresAt": iso(request.expires_at),
+        "secondsLeft": int((request.expires_at - now).total_seconds()),
+        "expired": request.is_expired(now),
+        "reminded": request.reminded_at is not None,
+        "remindedAt": iso(request.reminded_at) if request.reminded_at else None,
+        "executionArn": task.execution_arn,
+    }
+
+
+# history
+
+
+def decision_history(
+    *,
+    log: DecisionLog,
+    group: str,
+    stage: str | None = None,
+    version: int | None = None,
+    stages: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """Every recorded outcome of the group, oldest first, from the append-only log (which, unlike SSM's
+    100 parameter versions, keeps them all): who, when, what it meant, their comment or the reason.
+
+    Times have whole seconds, so outcomes of one version within the same second follow `stages`' order.
+    """
+    entries = [
+        e
+        for e in log.entries(group)
+        if (stage is None or e.get("stage") == stage) and (version is None or e.get("modelVersion") == version)
+    ]
+    if not entries:
+        what = " ".join(filter(None, [f"version {version}" if version else None, f"at {stage}" if stage else None]))
+        raise NotFound(f"no decisions are recorded for {group}{' ' + what if what else ''}")
+    order = {name: i for i, name in enumerate(stages)}
+    entries.sort(
+        key=lambda e: (
+            str(e.get("at") or ""),
+            e.get("modelVersion") or 0,
+            order.get(str(e.get("stage")), len(order)),
+            str(e.get("entryKey") or ""),
+        )
+    )
+    return [_history_row(e) for e in entries]
+
+
+def _history_row(entry: Mapping[str, Any]) -> dict[str, Any]:
+    actor, name = entry.get("actor"), entry.get("actorName")
+    return {
+        "at": entry.get("at"),
+        "version": entry.get("modelVersion"),
+        "stage": entry.get("stage"),
+        "outcome": entry.get("outcome"),
+        "meaning": entry.get("meaning"),
+        "actor": actor,
+        "actorName": name,
+        "who": f"{name} <{actor}>" if name and actor and name != actor else (actor or name),
+        "comment": entry.get("comment"),
+        "reason": entry.get("reason"),
+        "decisionId": entry.get("decisionId"),
+        "packageArn": entry.get("modelPackageArn"),
+        "executionArn": entry.get("executionArn"),
+    }
+
+
+# resend
+
+
+def resend_request(
+    *,
+    store: ApprovalStore,
+    mailer: Mailer,
+    base_url: str,
+    group: str,
+    version: int,
+    now: datetime,
+    stage: str | None = None,
+) -> dict[str, Any]:
+    """Mails the pending request's approvers fresh links to the same request; its task token stays as it is."""
+    request = _pending_request(store, group, version, stage)
+    if request.is_expired(now):
+        raise NotFound(
+            f"the {request.task.stage} request of {group} version {version} expired at {iso(request.expires_at)}; "
+            "there is nothing to resend"
+        )
+    sent = send_links(request, store=store, mailer=mailer, base_url=base_url.rstrip("/"), reminder=False)
+    return {
+        "group": group,
+        "version": version,
+        "stage": request.task.stage,
+        "recipients": list(request.recipients),
+        "sent": sent,
+        "expiresAt": iso(request.expires_at),
+    }
+
+
+# cancel
+
+
+def cancel_promotion(
+    *,
+    store: ApprovalStore,
+    executions: ExecutionControl,
+    registry: ModelRegistry,
+    log: DecisionLog,
+    group: str,
+    version: int,
+    reason: str,
+    operator: str,
+    now: datetime,
+    stage: str | None = None,
+) -> dict[str, Any]:
+    """Stops the version's promotion while a stage waits for its decision, and records who did it and why.
+
+    The request is closed first, so no approver can decide it while the execution is being stopped (a
+    decision that wins that race is reported, and nothing is cancelled). Then the execution stops, the
+    audit log gets the cancellation (it runs no Catch, so nothing else records it), and last the registry
+    shows the stage Cancelled, as RecordOutcome orders its writes.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise BadRequest("a cancellation needs a reason: give --reason TEXT")
+    if len(reason) > REASON_MAX:
+        raise BadRequest(f"the reason is {len(reason)} characters long; keep it within {REASON_MAX}")
+    operator = (operator or "").strip()
+    if not operator:
+        raise BadRequest("a cancellation needs an operator: give --operator WHO")
+
+    request = _pending_request(store, group, version, stage)
+    task = request.task
+    store.close(request.key, RequestStatus.CANCELLED)
+    closed = store.get_request(request.key)
+    if closed is None or closed.status is not RequestStatus.CANCELLED:
+        who = f" by {closed.decision.signature}" if closed and closed.decision else ""
+        status = closed.status.value.lower() if closed else "gone"
+        raise NotFound(
+            f"the {task.stage} request of {group} version {version} was {status}{who} a moment ago; "
+            "nothing was cancelled"
+        )
+
+    at = iso(now)
+    summary = approval_description(Outcome.CANCELLED, task.stage, operator, at, reason)
+    step = "stopping the execution"
+    try:
+        executions.stop(task.execution_arn, CANCEL_ERROR, reason)
+        step = "writing the audit log"
+        entry = audit_entry(task, Outcome.CANCELLED, at, reason=reason)
+        entry.update(actor=operator, meaning=f"promotion cancelled at {task.stage}", identitySource="operator")
+        log.append(entry)
+        step = "updating the registry"
+        description = registry.describe(task.model.package_arn)
+        registry.record_stage(
+            task.model.package_arn,
+            stage_metadata_after(
+                Outcome.CANCELLED, task.stage, task.stages, description.get("CustomerMetadataProperties") or {}
+            ),
+            approval_status_after(Outcome.CANCELLED, description.get("ModelApprovalStatus")),
+            summary,
+        )
+    except Exception as exc:
+        raise CancelIncomplete(
+            f"the {task.stage} request of {group} version {version} is closed, but {step} failed ({exc}); "
+            f"finish by hand: execution {task.execution_arn}"
+        ) from exc
+    return {
+        "group": group,
+        "version": version,
+        "stage": task.stage,
+        "executionArn": task.execution_arn,
+        "cancelledBy": operator,
+        "cancelledAt": at,
+        "reason": reason,
+        "approvalDescription": summary,
+    }
+
+
+def _pending_request(store: ApprovalStore, group: str, version: int, stage: str | None) -> ApprovalRequest:
+    found = [
+        r
+        for r in store.pending()
+        if r.task.model.group == group and r.task.model.version == version and (stage is None or r.task.stage == stage)
+    ]
+    if not found:
+        at = f" at {stage}" if stage else ""
+        raise NotFound(f"{group} version {version} has no pending approval request{at}")
+    stages = sorted({r.task.stage for r in found})
+    if len(found) > 1 and stage is None:
+        raise BadRequest(f"{group} version {version} has pending requests for {', '.join(stages)}: give --stage")
+    return found[0]
+
+
+def _time(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return iso(value)
+    return str(value)

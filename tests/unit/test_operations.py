@@ -1,0 +1,690 @@
+"""The operators' services (status, pending, history, resend, cancel) with fakes, and the CLI's printing,
+argument and target handling."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from builders import GROUP, STAGES, decision_record, model_description, model_version, stage_task_payload
+from fakes import (
+    FakeApprovalStore,
+    FakeDecisionLog,
+    FakeExecutions,
+    FakeMailer,
+    FakeModelVersions,
+    FakeRegistry,
+    StoppedExecution,
+)
+
+from model_promotion import cli
+from model_promotion.domain.approvals import ApprovalRequest, RequestStatus, StageTask, request_key
+from model_promotion.domain.records import audit_entry
+from model_promotion.domain.registration import execution_name
+from model_promotion.domain.stages import Outcome, approval_description
+from model_promotion.services.operations import (
+    CANCEL_ERROR,
+    BadRequest,
+    CancelIncomplete,
+    NotFound,
+    cancel_promotion,
+    decision_history,
+    pending_approvals,
+    resend_request,
+    version_status,
+)
+
+NOW = datetime(2026, 11, 21, 15, 0, 0, tzinfo=UTC)
+BASE_URL = "https://approvals.example.com"
+OPERATOR = "arn:aws:sts::123456789012:assumed-role/MLOps/olga"
+TOKEN = "SECRET-TASK-TOKEN-" * 5
+
+
+def description(version: int, status: str = "PendingManualApproval", **metadata: str) -> dict[str, Any]:
+    d = model_description(status=status, metadata={"RegistrantEmail": "dana.scientist@example.com", **metadata})
+    d.update(
+        ModelPackageVersion=version,
+        ModelPackageArn=f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/{version}",
+    )
+    return d
+
+
+def task(stage: str, version: int) -> StageTask:
+    model = dataclasses.replace(
+        model_version(),
+        version=version,
+        package_arn=f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/{version}",
+    )
+    payload = stage_task_payload(stage, model=model)
+    payload["executionArn"] = payload["executionArn"].rsplit(":", 1)[0] + ":" + execution_name(GROUP, version)
+    return StageTask.from_payload(payload)
+
+
+def pending_request(
+    store: FakeApprovalStore,
+    stage: str,
+    version: int,
+    *,
+    requested: timedelta = timedelta(hours=2),
+    expires_in: timedelta = timedelta(hours=22),
+    recipients: tuple[str, ...] = ("qa.lead@example.com", "qa.deputy@example.com"),
+) -> ApprovalRequest:
+    stage_task = task(stage, version)
+    request = ApprovalRequest(
+        key=request_key(stage_task.execution_name, stage),
+        task=stage_task,
+        requested_at=NOW - requested,
+        expires_at=NOW + expires_in,
+        recipients=recipients,
+        evidence=None,
+    )
+    store.save_request(request, TOKEN, NOW + timedelta(days=30))
+    return request
+
+
+@dataclasses.dataclass
+class World:
+    registry: FakeRegistry
+    store: FakeApprovalStore
+    executions: FakeExecutions
+    log: FakeDecisionLog
+    mailer: FakeMailer
+
+    def status(self, version: int | None = None) -> dict[str, Any]:
+        return version_status(
+            catalog=FakeModelVersions(self.registry),
+            executions=self.executions,
+            store=self.store,
+            group=GROUP,
+            stages=STAGES,
+            now=NOW,
+            version=version,
+        )
+
+    def cancel(self, version: int = 3, reason: str = "trained on the wrong snapshot", **kwargs: Any) -> dict[str, Any]:
+        return cancel_promotion(
+            store=self.store,
+            executions=self.executions,
+            registry=self.registry,
+            log=self.log,
+            group=GROUP,
+            version=version,
+            reason=reason,
+            operator=kwargs.pop("operator", OPERATOR),
+            now=NOW,
+            **kwargs,
+        )
+
+    def resend(self, version: int = 3, **kwargs: Any) -> dict[str, Any]:
+        return resend_request(
+            store=self.store, mailer=self.mailer, base_url=BASE_URL, group=GROUP, version=version, now=NOW, **kwargs
+        )
+
+
+@pytest.fixture
+def world() -> World:
+    """Version 2 approved through prod (its execution succeeded); version 3 approved for dev, waiting for test."""
+    approved = {s: "Approved" for s in STAGES} | {
+        f"{s}-{k}": v for s in STAGES for k, v in (("signed-by", f"{s}.approver@example.com"), ("signed-at", "T"))
+    }
+    registry = FakeRegistry(
+        description(2, "Approved", **approved),
+        description(
+            3,
+            "Approved",
+            dev="Approved",
+            test="PendingManualApproval",
+            uat="PendingManualApproval",
+            prod="PendingManualApproval",
+            **{"dev-signed-by": "dev.lead@example.com", "dev-signed-at": "2026-11-21T12:00:00Z"},
+        ),
+    )
+    executions = FakeExecutions()
+    executions.add(execution_name(GROUP, 2), "SUCCEEDED", startDate=NOW - timedelta(days=3), stopDate=NOW)
+    executions.add(execution_name(GROUP, 3), startDate=NOW - timedelta(hours=5))
+    store = FakeApprovalStore()
+    pending_request(store, "test", 3)
+    return World(registry, store, executions, FakeDecisionLog(), FakeMailer())
+
+
+# status
+
+
+def test_status_shows_every_version_newest_first_with_stages_signatures_execution_and_what_waits(world: World) -> None:
+    result = world.status()
+
+    assert result["group"] == GROUP and result["stages"] == list(STAGES)
+    newest, older = result["versions"]
+    assert (newest["version"], older["version"]) == (3, 2)
+    assert newest["modelApprovalStatus"] == "Approved"
+    assert [(s["stage"], s["status"]) for s in newest["stages"]] == [
+        ("dev", "Approved"),
+        ("test", "PendingManualApproval"),
+        ("uat", "PendingManualApproval"),
+        ("prod", "PendingManualApproval"),
+    ]
+    assert newest["stages"][0]["signedBy"] == "dev.lead@example.com"
+    assert newest["execution"]["status"] == "RUNNING" and newest["execution"]["name"] == execution_name(GROUP, 3)
+    assert newest["pending"]["stage"] == "test"
+    assert newest["pending"]["recipients"] == ["qa.lead@example.com", "qa.deputy@example.com"]
+    assert older["pending"] is None and older["execution"]["status"] == "SUCCEEDED"
+    assert older["stages"][3] == {
+        "stage": "prod",
+        "status": "Approved",
+        "signedBy": "prod.approver@example.com",
+        "signedAt": "T",
+    }
+
+
+def test_status_of_one_version_and_of_a_version_whose_execution_never_started(world: World) -> None:
+    world.registry.add(description(4))
+
+    (only,) = world.status(version=4)["versions"]
+
+    assert only["version"] == 4 and only["execution"]["status"] is None and only["pending"] is None
+
+
+def test_status_refuses_unknown_versions_and_groups(world: World) -> None:
+    with pytest.raises(NotFound, match="has no version 9"):
+        world.status(version=9)
+    with pytest.raises(NotFound, match="no versions"):
+        version_status(
+            catalog=FakeModelVersions(FakeRegistry()),
+            executions=world.executions,
+            store=world.store,
+            group="nobody",
+            stages=STAGES,
+            now=NOW,
+        )
+
+
+# pending
+
+
+def test_pending_lists_each_waiting_request_for_whom_since_when_and_until_when(world: World) -> None:
+    pending_request(world.store, "dev", 4, requested=timedelta(minutes=5), expires_in=timedelta(hours=1))
+    decided = pending_request(world.store, "dev", 5)
+    world.store.claim(decided.key, decision_record("dev", version=5), NOW)
+    world.store.mark_reminded(request_key(execution_name(GROUP, 4), "dev"), NOW)
+
+    rows = pending_approvals(store=world.store, now=NOW)
+
+    # Soonest expiry first; the decided request is not pending any more
+    assert [(r["version"], r["stage"]) for r in rows] == [(4, "dev"), (3, "test")]
+    first, second = rows
+    assert first["ageSeconds"] == 300 and first["secondsLeft"] == 3600 and first["reminded"] is True
+    assert second["requestedAt"] == "2026-11-21T13:00:00Z" and second["expiresAt"] == "2026-11-22T13:00:00Z"
+    assert second["recipients"] == ["qa.lead@example.com", "qa.deputy@example.com"]
+    assert second["reminded"] is False and second["expired"] is False
+
+
+def test_nothing_pending_is_an_empty_list() -> None:
+    assert pending_approvals(store=FakeApprovalStore(), now=NOW) == []
+
+
+# history
+
+
+def _approve(log: FakeDecisionLog, stage: str, version: int, approver: str, at: str) -> None:
+    record = dataclasses.replace(
+        decision_record(stage, version=version, approver=approver, approver_name="Priya Prod"),
+        decided_at=at,
+        decision_id=f"d{version}{stage}",
+    )
+    log.append(audit_entry(task(stage, version), Outcome.APPROVED, at, decision=record))
+
+
+def test_history_returns_every_decision_of_a_group_beyond_ssms_hundred_versions() -> None:
+    log = FakeDecisionLog()
+    for version in range(1, 151):
+        _approve(
+            log,
+            "prod",
+            version,
+            "priya.prod@example.com",
+            f"2026-{1 + version // 28:02d}-{1 + version % 28:02d}T10:00:00Z",
+        )
+
+    rows = decision_history(log=log, group=GROUP)
+
+    assert len(rows) == 150
+    assert [r["version"] for r in rows] == sorted(r["version"] for r in rows)  # oldest first
+    assert decision_history(log=log, group=GROUP, version=7)[0]["version"] == 7
+
+
+def test_history_answers_who_approved_version_n_for_prod_and_when(world: World) -> None:
+    _approve(world.log, "dev", 2, "dev.lead@example.com", "2026-11-01T09:00:00Z")
+    _approve(world.log, "prod", 2, "priya.prod@example.com", "2026-11-03T16:30:00Z")
+    _approve(world.log, "prod", 1, "paul.prod@example.com", "2026-10-03T16:30:00Z")
+
+    (row,) = decision_history(log=world.log, group=GROUP, stage="prod", version=2)
+
+    assert row["who"] == "Priya Prod <priya.prod@example.com>"
+    assert row["at"] == "2026-11-03T16:30:00Z"
+    assert row["meaning"] == "approved for prod" and row["outcome"] == "approved"
+    assert row["comment"] == "Looks good"
+
+
+def test_history_orders_one_versions_outcomes_within_the_same_second_by_stage(world: World) -> None:
+    for stage in ("prod", "dev", "uat", "test"):
+        _approve(world.log, stage, 2, f"{stage}@example.com", "2026-11-03T16:30:00Z")
+
+    rows = decision_history(log=world.log, group=GROUP, stages=STAGES)
+
+    assert [r["stage"] for r in rows] == list(STAGES)
+
+
+def test_history_with_nothing_recorded_is_not_found(world: World) -> None:
+    with pytest.raises(NotFound, match=re.escape(f"no decisions are recorded for {GROUP} version 2 at prod")):
+        decision_history(log=world.log, group=GROUP, stage="prod", version=2)
+
+
+# resend
+
+
+def test_resend_mails_each_recipient_a_fresh_link_to_the_same_request_and_keeps_the_token(world: World) -> None:
+    key = request_key(execution_name(GROUP, 3), "test")
+    links_before = set(world.store.links)
+
+    result = world.resend()
+
+    assert result == {
+        "group": GROUP,
+        "version": 3,
+        "stage": "test",
+        "recipients": ["qa.lead@example.com", "qa.deputy@example.com"],
+        "sent": 2,
+        "expiresAt": "2026-11-22T13:00:00Z",
+    }
+    new_links = [world.store.links[i] for i in set(world.store.links) - links_before]
+    assert sorted(link.recipient for link in new_links) == ["qa.deputy@example.com", "qa.lead@example.com"]
+    assert {link.request_key for link in new_links} == {key}
+    assert world.store.tokens[key] == TOKEN and world.store.requests[key].status is RequestStatus.PENDING
+    assert [m.to for m in world.mailer.sent] == [("qa.lead@example.com",), ("qa.deputy@example.com",)]
+    assert all(m.subject.startswith("Approval needed:") for m in world.mailer.sent)
+    for message, link in zip(
+        world.mailer.sent, sorted(new_links, key=lambda x: x.recipient, reverse=True), strict=True
+    ):
+        assert f"{BASE_URL}/approvals/{link.approval_id}" in message.text
+        assert TOKEN not in message.text + message.html
+
+
+def test_resend_refuses_when_nothing_is_pending_or_the_request_expired(world: World) -> None:
+    with pytest.raises(NotFound, match="version 2 has no pending approval request"):
+        world.resend(version=2)
+    with pytest.raises(NotFound, match="no pending approval request at prod"):
+        world.resend(stage="prod")
+    pending_request(world.store, "dev", 4, requested=timedelta(days=2), expires_in=timedelta(seconds=-1))
+    with pytest.raises(NotFound, match="expired at"):
+        world.resend(version=4)
+    assert world.mailer.sent == []
+
+
+def test_resend_asks_for_the_stage_when_a_version_has_two_pending_requests(world: World) -> None:
+    pending_request(world.store, "uat", 3)
+    with pytest.raises(BadRequest, match="give --stage"):
+        world.resend()
+    assert world.resend(stage="uat")["stage"] == "uat"
+
+
+# cancel
+
+
+def test_cancel_closes_the_request_stops_the_execution_and_records_who_and_why(world: World) -> None:
+    key = request_key(execution_name(GROUP, 3), "test")
+
+    result = world.cancel()
+
+    # The request is closed without a decision and its token dropped; its links now explain that
+    assert world.store.requests[key].status is RequestStatus.CANCELLED
+    assert key not in world.store.tokens
+    # The execution was stopped with the reason
+    arn = world.executions.executions[execution_name(GROUP, 3)]["executionArn"]
+    assert world.executions.stopped == [StoppedExecution(arn, CANCEL_ERROR, "trained on the wrong snapshot")]
+    # The audit log has the cancellation, by the operator, with the reason
+    (entry,) = world.log.entries(GROUP)
+    assert entry["outcome"] == "cancelled" and entry["stage"] == "test" and entry["modelVersion"] == 3
+    assert entry["actor"] == OPERATOR and entry["reason"] == "trained on the wrong snapshot"
+    assert entry["at"] == "2026-11-21T15:00:00Z" and entry["executionArn"] == arn
+    # The registry shows the stage Cancelled, keeps the version's status and says who, when and why
+    stored = world.registry.descriptions[task("test", 3).model.package_arn]
+    assert stored["CustomerMetadataProperties"]["test"] == "Cancelled"
+    assert stored["CustomerMetadataProperties"]["dev"] == "Approved"
+    assert stored["CustomerMetadataProperties"]["RegistrantEmail"] == "dana.scientist@example.com"
+    assert stored["ModelApprovalStatus"] == "Approved"
+    assert stored["ApprovalDescription"] == (
+        f"test cancelled by {OPERATOR} at 2026-11-21T15:00:00Z: trained on the wrong snapshot"
+    )
+    assert result["approvalDescription"] == stored["ApprovalDescription"]
+    assert result["cancelledBy"] == OPERATOR and result["stage"] == "test"
+    # No output names the token
+    assert TOKEN not in json.dumps(result)
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "x" * 1001])
+def test_cancel_without_a_reason_or_with_an_overlong_one_changes_nothing(world: World, reason: str) -> None:
+    with pytest.raises(BadRequest, match="reason"):
+        world.cancel(reason=reason)
+    assert world.executions.stopped == [] and world.log.entries(GROUP) == [] and world.registry.updates == []
+    assert world.store.requests[request_key(execution_name(GROUP, 3), "test")].status is RequestStatus.PENDING
+
+
+def test_cancel_without_an_operator_is_refused(world: World) -> None:
+    with pytest.raises(BadRequest, match="operator"):
+        world.cancel(operator=" ")
+
+
+def test_cancel_with_nothing_pending_is_refused_and_stops_nothing(world: World) -> None:
+    with pytest.raises(NotFound, match="version 2 has no pending approval request"):
+        world.cancel(version=2)
+    assert world.executions.stopped == [] and world.log.entries(GROUP) == []
+
+
+def test_a_cancel_that_fails_half_way_says_what_is_done_and_what_is_left(world: World) -> None:
+    del world.executions.executions[execution_name(GROUP, 3)]  # StopExecution will refuse
+
+    with pytest.raises(CancelIncomplete, match=r"version 3 is closed, but stopping the execution failed"):
+        world.cancel()
+    assert world.log.entries(GROUP) == [] and world.registry.updates == []
+
+
+def test_a_decision_that_wins_the_race_with_cancel_is_kept_and_nothing_is_cancelled(world: World) -> None:
+    key = request_key(execution_name(GROUP, 3), "test")
+
+    class DecidedFirst(FakeApprovalStore):
+        def close(self, key: str, status: RequestStatus) -> None:
+            # An approver's claim lands between our read and our close
+            self.claim(key, decision_record("test", approver="qa.lead@example.com", approver_name="Quinn QA"), NOW)
+            super().close(key, status)
+
+    store = DecidedFirst()
+    store.requests, store.tokens = world.store.requests, world.store.tokens
+    world.store = store
+
+    with pytest.raises(NotFound, match=re.escape("was approved by Quinn QA <qa.lead@example.com> a moment ago")):
+        world.cancel()
+    assert store.requests[key].status is RequestStatus.APPROVED
+    assert world.executions.stopped == [] and world.log.entries(GROUP) == [] and world.registry.updates == []
+
+
+# The CLI: printing
+
+
+def _results(world: World) -> dict[str, Any]:
+    _approve(world.log, "prod", 2, "priya.prod@example.com", "2026-11-03T16:30:00Z")
+    return {
+        "status": world.status(),
+        "pending": pending_approvals(store=world.store, now=NOW),
+        "history": decision_history(log=world.log, group=GROUP),
+        "resend": world.resend(),
+        "cancel": world.cancel(),
+        "reconcile": {"started": ["breast-cancer-classifier-v4"], "alreadyRunning": 2},
+    }
+
+
+def test_json_output_has_stable_keys_for_scripts(world: World) -> None:
+    printed = {command: json.loads(cli.render(command, result, True)) for command, result in _results(world).items()}
+
+    assert set(printed["status"]) == {"group", "stages", "versions"}
+    version = printed["status"]["versions"][0]
+    assert set(version) == {
+        "version",
+        "packageArn",
+        "modelApprovalStatus",
+        "approvalDescription",
+        "registeredAt",
+        "stages",
+        "execution",
+        "pending",
+    }
+    assert set(version["stages"][0]) == {"stage", "status", "signedBy", "signedAt"}
+    assert set(version["execution"]) == {"name", "arn", "status", "startedAt", "stoppedAt", "error"}
+    pending_keys = {
+        "group",
+        "version",
+        "stage",
+        "recipients",
+        "requestedAt",
+        "ageSeconds",
+        "expiresAt",
+        "secondsLeft",
+        "expired",
+        "reminded",
+        "remindedAt",
+        "executionArn",
+    }
+    assert set(version["pending"]) == pending_keys
+    assert [set(row) for row in printed["pending"]] == [pending_keys]
+    assert set(printed["history"][0]) == {
+        "at",
+        "version",
+        "stage",
+        "outcome",
+        "meaning",
+        "actor",
+        "actorName",
+        "who",
+        "comment",
+        "reason",
+        "decisionId",
+        "packageArn",
+        "executionArn",
+    }
+    assert set(printed["resend"]) == {"group", "version", "stage", "recipients", "sent", "expiresAt"}
+    assert set(printed["cancel"]) == {
+        "group",
+        "version",
+        "stage",
+        "executionArn",
+        "cancelledBy",
+        "cancelledAt",
+        "reason",
+        "approvalDescription",
+    }
+    assert printed["reconcile"] == {"started": ["breast-cancer-classifier-v4"], "alreadyRunning": 2}
+
+
+def test_tables_for_people_are_aligned_and_say_what_matters(world: World) -> None:
+    results = _results(world)
+    status = cli.render("status", results["status"], False)
+    header, *rows = status.split("\n\n")[1].splitlines()
+    assert header.split() == ["VERSION", "REGISTRY", "DEV", "TEST", "UAT", "PROD", "EXECUTION", "WAITING", "FOR"]
+    assert rows[0].split()[:7] == ["3", "Approved", "Approved", "Pending", "Pending", "Pending", "RUNNING"]
+    assert "test approval for 2h, 22h left" in rows[0]
+    for row in rows:  # columns start where their headers do
+        assert row.index(row.split()[1]) == header.index("REGISTRY")
+
+    pending = cli.render("pending", results["pending"], False)
+    assert "qa.lead@example.com, qa.deputy@example.com" in pending and "22h" in pending
+    history = cli.render("history", results["history"], False)
+    assert "approved for prod" in history and "Priya Prod <priya.prod@example.com>" in history
+    assert "Sent 2 fresh links to the test request" in cli.render("resend", results["resend"], False)
+    assert "test = Cancelled" in cli.render("cancel", results["cancel"], False)
+    assert "breast-cancer-classifier-v4" in cli.render("reconcile", results["reconcile"], False)
+    assert cli.render("pending", [], False) == "Nothing is pending."
+
+
+def test_one_versions_status_adds_its_stage_signatures() -> None:
+    registry = FakeRegistry(description(5, "Approved", dev="Approved", **{"dev-signed-by": "dana.dev@example.com"}))
+    result = version_status(
+        catalog=FakeModelVersions(registry),
+        executions=FakeExecutions(),
+        store=FakeApprovalStore(),
+        group=GROUP,
+        stages=STAGES,
+        now=NOW,
+        version=5,
+    )
+    text = cli.render("status", result, False)
+    assert "execution      breast-cancer-classifier-v5: not started" in text
+    assert "dev    Approved  dana.dev@example.com" in text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0, "0s"), (59, "59s"), (65, "1m 5s"), (3600, "1h"), (7380, "2h 3m"), (90061, "1d 1h")]
+)
+def test_durations_read_like_a_person_would_say_them(seconds: int, text: str) -> None:
+    assert cli.duration(seconds) == text
+
+
+# The CLI: arguments, targets and errors
+
+
+def test_local_without_a_file_means_the_default_state_file_and_json_may_follow_the_command() -> None:
+    args = cli.parse_args(["--local", "status", GROUP, "--json"])
+    assert args.local == cli.DEFAULT_STATE_FILE and args.command == "status" and args.json is True
+    args = cli.parse_args(["--local", "/tmp/x.json", "--json", "cancel", GROUP, "3", "--reason", "r"])
+    assert (args.local, args.version, args.reason, args.json) == ("/tmp/x.json", 3, "r", True)
+    assert cli.parse_args(["--stack-name", "prod-stack", "pending"]).json is False
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--local", "pending", "extra"], "unrecognized arguments"),
+        (["--local", "status", "not a group"], "not a model package group name"),
+        (["--local", "resend", GROUP, "zero"], "not a version number"),
+        (["--local", "cancel", GROUP, "3"], "--reason"),
+        (["--local", "--stack-name", "s", "pending"], "not allowed with"),
+        (["pending"], "choose a target"),
+        (["--local", "/nonexistent/stack.json", "pending"], "no embedded AWS state file at /nonexistent/stack.json"),
+        ([], "required"),
+    ],
+)
+def test_bad_arguments_are_one_line_on_stderr_and_exit_2(argv: list[str], message: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+
+    code = cli.main(argv, stdout=out, stderr=err)
+
+    assert code == 2 and out.getvalue() == ""
+    assert err.getvalue().count("\n") == 1 and message in err.getvalue() and "Traceback" not in err.getvalue()
+
+
+def test_the_local_target_points_the_sdk_at_the_embedded_aws(tmp_path: Path) -> None:
+    state = tmp_path / "stack.json"
+    state.write_text(
+        json.dumps(
+            {
+                "aws_endpoint": "http://127.0.0.1:4010",
+                "api_url": "http://127.0.0.1:3000",
+                "region": "us-east-1",
+                "resources": {
+                    "PromotionStateMachine": "arn:aws:states:us-east-1:123456789012:stateMachine:sm",
+                    "ApprovalsTable": "approvals",
+                    "DecisionLogTable": "decisions",
+                },
+                "parameters": {
+                    "Stages": "dev,prod",
+                    "SenderAddress": "mp@example.com",
+                    "ApprovalBaseUrl": "",
+                    "ModelPackageGroupNames": [""],
+                },
+            }
+        )
+    )
+    environ = {"AWS_PROFILE": "prod-admin", "AWS_SESSION_TOKEN": "t"}
+
+    target = cli.local_target(state, environ)
+
+    assert environ == {
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:4010",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "embedded",
+        "AWS_SECRET_ACCESS_KEY": "embedded",
+    }
+    assert target.state_machine_arn.endswith(":stateMachine:sm")
+    assert (target.approvals_table, target.decision_log_table, target.sender) == (
+        "approvals",
+        "decisions",
+        "mp@example.com",
+    )
+    assert target.approval_base_url == "http://127.0.0.1:3000" and target.stages == ("dev", "prod")
+    assert target.groups == ()
+
+
+def test_a_state_file_of_something_else_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "stack.json"
+    state.write_text(json.dumps({"region": "us-east-1"}))
+    with pytest.raises(cli.UsageError, match="lacks"):
+        cli.local_target(state, {})
+
+
+def test_the_stack_target_reads_the_stacks_outputs_and_stages(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import mock_aws
+
+    from model_promotion.adapters.aws import client
+
+    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    outputs = {
+        "PromotionStateMachineArn": "arn:aws:states:eu-west-1:123456789012:stateMachine:mp",
+        "ApprovalsTableName": "mp-approvals",
+        "DecisionLogTableName": "mp-decisions",
+        "ParameterPrefix": "/model-promotion",
+        "SenderAddress": "mp@example.com",
+        "ApprovalApiUrl": "https://abc.execute-api.eu-west-1.amazonaws.com",
+    }
+    template = {
+        "Parameters": {"Stages": {"Type": "String"}},
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    environ: dict[str, str] = {}
+    try:
+        with mock_aws():
+            monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+            client.cache_clear()
+            client("cloudformation").create_stack(
+                StackName="model-promotion",
+                TemplateBody=json.dumps(template),
+                Parameters=[{"ParameterKey": "Stages", "ParameterValue": "dev,uat,prod"}],
+            )
+            target = cli.stack_target("model-promotion", None, "eu-west-1", environ)
+            with pytest.raises(cli.UsageError, match="stack nope does not exist"):
+                cli.stack_target("nope", None, "eu-west-1", environ)
+    finally:
+        client.cache_clear()
+
+    assert environ == {"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1"}
+    assert target.state_machine_arn == outputs["PromotionStateMachineArn"]
+    assert (target.approvals_table, target.decision_log_table) == ("mp-approvals", "mp-decisions")
+    assert target.approval_base_url == outputs["ApprovalApiUrl"] and target.stages == ("dev", "uat", "prod")
+
+
+def test_aws_failures_are_one_line_without_a_traceback() -> None:
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+    refused = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not you"}}, "StopExecution")
+    assert cli.describe_failure(refused) == "AWS refused StopExecution: AccessDeniedException not you"
+    assert "no AWS credentials" in cli.describe_failure(NoCredentialsError())
+    assert "cannot reach AWS at http://x" in cli.describe_failure(EndpointConnectionError(endpoint_url="http://x"))
+    assert cli.describe_failure(RuntimeError("boom")) == "unexpected failure (RuntimeError): boom"
+
+
+def test_a_not_found_answer_exits_1_with_one_line(monkeypatch: pytest.MonkeyPatch, world: World) -> None:
+    target = cli.Target("the test", "arn:aws:states:us-east-1:1:stateMachine:x", "a", "d", "s@example.com", BASE_URL)
+    monkeypatch.setattr(cli, "resolve_target", lambda args: target)
+
+    def run(args: Any, target: Any) -> Any:
+        return decision_history(log=world.log, group=args.group)
+
+    monkeypatch.setattr(cli, "run", run)
+    out, err = io.StringIO(), io.StringIO()
+
+    assert cli.main(["--local", "history", GROUP], stdout=out, stderr=err) == 1
+    assert err.getvalue() == f"error: no decisions are recorded for {GROUP}\n" and out.getvalue() == ""
+
+
+def test_the_registry_description_of_a_cancellation_says_who_when_and_why() -> None:
+    assert approval_description(Outcome.CANCELLED, "uat", "ops", "2026-11-21T15:00:00Z", "why") == (
+        "uat cancelled by ops at 2026-11-21T15:00:00Z: why"
+    )
