@@ -5,11 +5,15 @@ through the AWS APIs an operator would use, with boto3 clients pointed at the em
 SageMaker (the registry), Step Functions (executions and their history), SSM (the approved-model records)
 and DynamoDB (the audit log and the approvals table), plus the stack's outbox reader for the emails.
 
-Speed: the index costs a few calls per model group (ListModelPackages, one audit-log Query, one
-GetParameters), one Scan of the approvals table and one paginated ListExecutions, never a call per
-version; the per-stage cells come from the audit log, which the workflow writes before the registry.
-Only a version's own page describes the package and reads its execution history. Answers are cached
-for a couple of seconds, so several auto-refreshing tabs cost moto one build.
+Speed (500 versions): the index never makes a call per version. It lists every versioned package with
+ListModelPackages (100 a page, with ModelApprovalStatus), reads the audit log with one Query per model
+group (one Scan when there are many groups), the open approval requests through the approvals table's
+sparse pending index (each request's details read once, by BatchGetItem), the executions with one
+paginated ListExecutions, and the SSM records of groups that have an approval, 10 names a GetParameters.
+The per-stage cells come from the audit log, which the workflow writes before the registry; only a
+version's own page describes the package, reads its registry metadata and its execution history.
+Answers are cached for a couple of seconds, so several auto-refreshing tabs cost moto one build, and the
+outbox is parsed again only when SES's sent counter moved.
 
 No task token is ever shown: the approvals table is read with a projection that leaves `taskToken`
 out, execution history is reduced to state names, times, errors and decisions (never task parameters),
@@ -41,6 +45,8 @@ VERSIONS_PREFIX = f"{PREFIX}/versions/"
 DEFAULT_REFRESH_SECONDS = 5
 CACHE_SECONDS = 2.0
 OUTBOX_ON_INDEX = 30
+# Up to this many model groups the audit log is read with one Query per group; past it, with one Scan.
+QUERY_GROUPS_MAX = 25
 # The outbox is re-read when SES's sent counter moves, and at least this often.
 OUTBOX_MAX_AGE = 60.0
 # Outcomes the audit log records, as the console names them.
@@ -226,50 +232,53 @@ class Console:
     def _build_snapshot(self) -> dict[str, Any]:
         started = time.perf_counter()
         now = datetime.now(UTC)
-        groups = self._group_names()
         with ThreadPoolExecutor(max_workers=8, thread_name_prefix="console") as pool:
-            per_group = dict(zip(groups, pool.map(self._group_data, groups), strict=True))
+            packages_future = pool.submit(self._all_packages)
             pending_future = pool.submit(self._pending_requests)
             executions_future = pool.submit(self._executions)
-            pending, executions = pending_future.result(), executions_future.result()
+            outbox_future = pool.submit(self._outbox)
+            packages = packages_future.result()
+            groups = sorted({p["ModelPackageGroupName"] for p in packages})
+            audit = self._audit_log(groups, pool)
+            approved_now = self._approved_now(
+                [g for g in groups if any(e.get("outcome") == "approved" for e in audit.get(g, []))], pool
+            )
+            pending, executions, messages = pending_future.result(), executions_future.result(), outbox_future.result()
         pending_by_key = {(p["group"], p["version"], p["stage"]): p for p in pending}
-        versions = []
-        for group in groups:
-            packages, entries, approved_now = per_group[group]
-            by_version: dict[int, list[dict[str, Any]]] = {}
+        by_version: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        for group, entries in audit.items():
             for entry in entries:
-                by_version.setdefault(_int(entry.get("modelVersion")), []).append(entry)
-            for package in packages:
-                version = int(package["ModelPackageVersion"])
-                execution = executions.get(self.execution_name(group, version))
-                stages = [
-                    stage_cell(
-                        stage,
-                        by_version.get(version, []),
-                        pending_by_key.get((group, version, stage)),
-                        None,
-                        now,
-                    )
-                    for stage in self.stages
-                ]
-                versions.append(
-                    {
-                        "group": group,
-                        "version": version,
-                        "packageArn": package.get("ModelPackageArn"),
-                        "registeredAt": _iso(package.get("CreationTime")),
-                        "approvalStatus": package.get("ModelApprovalStatus"),
-                        "execution": execution,
-                        "live": [s for s in self.stages if (approved_now.get(s) or {}).get("modelVersion") == version],
-                        "stages": stages,
-                        "url": _version_url(group, version),
-                    }
-                )
+                by_version.setdefault((group, _int(entry.get("modelVersion"))), []).append(entry)
+        versions = []
+        for package in packages:
+            group, version = package["ModelPackageGroupName"], int(package["ModelPackageVersion"])
+            live = approved_now.get(group, {})
+            versions.append(
+                {
+                    "group": group,
+                    "version": version,
+                    "packageArn": package.get("ModelPackageArn"),
+                    "registeredAt": _iso(package.get("CreationTime")),
+                    "approvalStatus": package.get("ModelApprovalStatus"),
+                    "execution": executions.get(self.execution_name(group, version)),
+                    "live": [s for s in self.stages if (live.get(s) or {}).get("modelVersion") == version],
+                    "stages": [
+                        stage_cell(
+                            stage,
+                            by_version.get((group, version), []),
+                            pending_by_key.get((group, version, stage)),
+                            None,
+                            now,
+                        )
+                        for stage in self.stages
+                    ],
+                    "url": _version_url(group, version),
+                }
+            )
         versions.sort(key=lambda v: (v["group"], -v["version"]))
         for item in pending:
             _age_fields(item, now)
         pending.sort(key=lambda p: p["requestedAt"] or "")
-        messages = self._outbox()
         running = sum(1 for v in versions if (v["execution"] or {}).get("status") == "RUNNING")
         return {
             "generatedAt": _iso(now),
@@ -285,7 +294,7 @@ class Console:
             },
             "pendingApprovals": pending,
             "versions": versions,
-            "approvedNow": {group: {s: r for s, r in per_group[group][2].items() if r is not None} for group in groups},
+            "approvedNow": approved_now,
             "outbox": [_email_json(m) for m in reversed(messages[-OUTBOX_ON_INDEX:])],
         }
 
@@ -306,18 +315,15 @@ class Console:
             self._outbox_cache = (sent, time.monotonic() + OUTBOX_MAX_AGE, messages)
         return messages
 
-    def _group_names(self) -> list[str]:
-        paginator = self.client("sagemaker").get_paginator("list_model_package_groups")
-        return sorted(
-            g["ModelPackageGroupName"]
-            for page in paginator.paginate(PaginationConfig={"PageSize": 100})
-            for g in page.get("ModelPackageGroupSummaryList", [])
-        )
-
-    def _group_data(
-        self, group: str
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, dict[str, Any] | None]]:
-        return self._packages(group), self._audit_entries(group), self._approved_now(group)
+    def _all_packages(self) -> list[dict[str, Any]]:
+        """Every versioned package of every group, with its ModelApprovalStatus: ListModelPackages, 100 a page."""
+        paginator = self.client("sagemaker").get_paginator("list_model_packages")
+        return [
+            p
+            for page in paginator.paginate(ModelPackageType="Versioned", PaginationConfig={"PageSize": 100})
+            for p in page.get("ModelPackageSummaryList", [])
+            if p.get("ModelPackageGroupName") and p.get("ModelPackageVersion")
+        ]
 
     def _packages(self, group: str) -> list[dict[str, Any]]:
         paginator = self.client("sagemaker").get_paginator("list_model_packages")
@@ -340,15 +346,34 @@ class Console:
         entries = [_plain({k: deserialize(v) for k, v in item.items()}) for page in pages for item in page["Items"]]
         return sorted(entries, key=lambda e: (str(e.get("at") or ""), str(e.get("entryKey") or "")))
 
-    def _approved_now(self, group: str) -> dict[str, dict[str, Any] | None]:
-        """The SSM record of each stage: which version an inference pipeline there uses now."""
-        names = {f"{self.parameter_prefix}/{group}/{stage}": stage for stage in self.stages}
-        found: dict[str, dict[str, Any] | None] = dict.fromkeys(self.stages)
+    def _audit_log(self, groups: Sequence[str], pool: ThreadPoolExecutor) -> dict[str, list[dict[str, Any]]]:
+        """The audit entries of these groups: one Query per group, or with many groups one Scan (fewer calls)."""
+        if len(groups) <= QUERY_GROUPS_MAX:
+            return dict(zip(groups, pool.map(self._audit_entries, groups), strict=True))
+        from boto3.dynamodb.types import TypeDeserializer
+
+        deserialize = TypeDeserializer().deserialize
+        found: dict[str, list[dict[str, Any]]] = {}
+        for page in self.client("dynamodb").get_paginator("scan").paginate(TableName=self.decision_log_table):
+            for item in page.get("Items", []):
+                entry = _plain({k: deserialize(v) for k, v in item.items()})
+                found.setdefault(str(entry.get("modelPackageGroupName")), []).append(entry)
+        for entries in found.values():
+            entries.sort(key=lambda e: (str(e.get("at") or ""), str(e.get("entryKey") or "")))
+        return found
+
+    def _approved_now(self, groups: Sequence[str], pool: ThreadPoolExecutor) -> dict[str, dict[str, dict[str, Any]]]:
+        """The SSM record of each stage of these groups (which version its pipelines use), 10 a GetParameters."""
+        names = {f"{self.parameter_prefix}/{g}/{stage}": (g, stage) for g in groups for stage in self.stages}
         listed = list(names)
-        for start in range(0, len(listed), 10):
-            answer = self.client("ssm").get_parameters(Names=listed[start : start + 10])
+        batches = [listed[start : start + 10] for start in range(0, len(listed), 10)]
+        found: dict[str, dict[str, dict[str, Any]]] = {}
+        for answer in pool.map(lambda batch: self.client("ssm").get_parameters(Names=batch), batches):
             for parameter in answer.get("Parameters", []):
-                found[names[parameter["Name"]]] = _approved_record(parameter.get("Value"))
+                record = _approved_record(parameter.get("Value"))
+                if record is not None:
+                    group, stage = names[parameter["Name"]]
+                    found.setdefault(group, {})[stage] = record
         return found
 
     def _pending_requests(self) -> list[dict[str, Any]]:

@@ -88,7 +88,31 @@ def stop_execution_aborts_at_once() -> None:
     StepFunctionResponse.stop_execution = stop_execution  # type: ignore[method-assign]
 
 
+def atomic_dynamodb_writes() -> None:
+    """A DynamoDB conditional write is atomic in AWS: of two racing writes on one condition, one fails.
+
+    moto's server handles requests on threads and its DynamoDB backend takes no lock, so two racing
+    conditional updates could both pass their condition. Serialising the write operations restores the
+    guarantee the approval pages' "exactly one decision" rests on.
+    """
+    import functools
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, functools.wraps(original)(locked))
+
+
 def apply_all() -> None:
+    atomic_dynamodb_writes()
     keep_send_task_failure_cause()
     add_stop_transform_job()
     stop_execution_aborts_at_once()
