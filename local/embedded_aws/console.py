@@ -81,8 +81,10 @@ def _execution_name_function() -> Callable[[str, int], str]:
     code = str((Path(__file__).resolve().parents[2] / "functions" / "promotion").resolve())
     if code not in sys.path:
         sys.path.append(code)
-    from model_promotion.domain.registration import execution_name
-
+    try:
+        from model_promotion.domain.registration import execution_name
+    except ImportError:  # the plain rule, right for every group name SageMaker allows
+        return lambda group, version: f"{group}-v{version}"[:80]
     return execution_name
 
 
@@ -137,9 +139,13 @@ class Console:
         from botocore.config import Config
 
         self.region = region
-        self.state_machine_arn = resources["PromotionStateMachine"]
-        self.decision_log_table = resources["DecisionLogTable"]
-        self.approvals_table = resources["ApprovalsTable"]
+        # A stack without one of these still starts; the console then says what it is missing.
+        self.missing = [
+            r for r in ("PromotionStateMachine", "DecisionLogTable", "ApprovalsTable") if r not in resources
+        ]
+        self.state_machine_arn = resources.get("PromotionStateMachine", "")
+        self.decision_log_table = resources.get("DecisionLogTable", "")
+        self.approvals_table = resources.get("ApprovalsTable", "")
         self.stages = [s.strip() for s in str(parameters.get("Stages", "dev,test,uat,prod")).split(",") if s.strip()]
         self.parameter_prefix = str(parameters.get("ParameterPrefix", "/model-promotion"))
         self.refresh_seconds = refresh_seconds
@@ -221,6 +227,8 @@ class Console:
     def _guarded(self, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        if self.missing:
+            raise ConsoleError(503, "The console is not configured", f"the stack has no {', '.join(self.missing)}")
         try:
             return build()
         except ClientError as exc:
@@ -913,7 +921,7 @@ def duration(seconds: float | None) -> str:
         return ""
     seconds = abs(seconds)
     if seconds < 1:
-        return f"{round(seconds * 1000)} ms"
+        return f"{round(seconds * 1000)} ms" if isinstance(seconds, float) else "0s"
     if seconds < 10:
         return f"{seconds:.1f}s"
     whole = int(seconds)
@@ -1294,13 +1302,15 @@ def _render_metrics(detail: Mapping[str, Any]) -> str:
     header = "".join(f"<th>{escape(n)}</th>" for n in names)
     rows = []
     if registered:
-        values = "".join(f"<td>{_number((registered.get('metrics') or {}).get(n))}</td>" for n in names)
+        values = "".join(
+            f"<td data-metric='{escape(n)}'>{_number((registered.get('metrics') or {}).get(n))}</td>" for n in names
+        )
         rows.append(
             f"<tr data-stage='registered'><th>registered</th><td>—</td>{values}<td>—</td>"
             f"<td>{escape(str(registered.get('summary') or ''))}</td></tr>"
         )
     for run in runs:
-        values = "".join(f"<td>{_number(run['metrics'].get(n))}</td>" for n in names)
+        values = "".join(f"<td data-metric='{escape(n)}'>{_number(run['metrics'].get(n))}</td>" for n in names)
         gate = run.get("gate") or {}
         champion = run.get("champion")
         champion_text = ""
@@ -1309,7 +1319,8 @@ def _render_metrics(detail: Mapping[str, Any]) -> str:
             champion_text = f"champion version {champion.get('version')}: {shown}"
         rows.append(
             f"<tr data-stage='{escape(str(run['stage']))}'><th>{escape(str(run['stage']))} batch</th>"
-            f"<td>{escape(str(run.get('rowCount')))}</td>{values}<td>{escape(duration(run.get('durationSeconds')))}</td>"
+            f"<td data-metric='rows'>{escape(str(run.get('rowCount')))}</td>{values}"
+            f"<td>{escape(duration(run.get('durationSeconds')))}</td>"
             f"<td>{escape(str(gate.get('summary') or ''))}"
             + (f"<span class='who small'>{escape(champion_text)}</span>" if champion_text else "")
             + "</td></tr>"
