@@ -163,7 +163,8 @@ class LocalHttpApi:
         )
         return _page(
             "Embedded AWS",
-            f"<h1>Embedded AWS</h1><p><a href='/console'>Console</a> · <a href='/outbox'>Email outbox</a></p><h2>HTTP API routes</h2><ul>{routes}</ul>",
+            "<h1>Embedded AWS</h1><p><a href='/console'>Console</a> · <a href='/outbox'>Email outbox</a></p>"
+            f"<h2>HTTP API routes</h2><ul>{routes}</ul>",
         )
 
     def _outbox(self, request: Request) -> Response:
