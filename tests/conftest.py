@@ -59,6 +59,13 @@ def slow_transform_stack(tmp_path_factory: pytest.TempPathFactory, demo_assets: 
         yield client
 
 
+@pytest.fixture(scope="session")
+def single_stage_stack(tmp_path_factory: pytest.TempPathFactory, demo_assets: DemoAssets) -> Iterator[StackClient]:
+    """One stage, one approver, no gates: a promotion is a registration and one click."""
+    overrides = {"Stages": "dev", "StageApprovers": "dev=dana.dev@example.com", "QualityGates": "{}"}
+    yield from start_stack(tmp_path_factory, "single-stage", overrides)
+
+
 @pytest.fixture
 def promotion_factory(stack: StackClient, demo_assets: DemoAssets):
     def make(prefix: str, **kwargs: Any) -> Promotion:

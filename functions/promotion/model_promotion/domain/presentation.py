@@ -40,6 +40,8 @@ class Page:
     status: int
     title: str
     html: str
+    # Correlation keys for the log line about this page (model group, version, stage, execution).
+    context: Mapping[str, Any] | None = None
 
 
 def format_metric(value: Any) -> str:

@@ -110,6 +110,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "please try again in a minute.",
         )
         response = HttpResponse(page.status, page.html)
+    if response.context:
+        logger.append_keys(**response.context)
     logger.info("approval page served", method=request.method, route=request.path.split("/")[1], status=response.status)
     metrics.add_metric(name=f"ApprovalPage{response.status}", unit=MetricUnit.Count, value=1)
     return http_response(response, request.method)

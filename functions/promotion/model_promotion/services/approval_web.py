@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from urllib.parse import parse_qs, quote
 
 from ..config import ApprovalApiSettings
@@ -48,6 +49,7 @@ class HttpResponse:
     html: str = ""
     location: str | None = None
     cookies: tuple[str, ...] = ()
+    context: Mapping[str, Any] | None = None
 
 
 class ApprovalPages:
@@ -163,7 +165,7 @@ class ApprovalPages:
 
 
 def _page(page: Page, *cookies: str) -> HttpResponse:
-    return HttpResponse(page.status, page.html, cookies=tuple(cookies))
+    return HttpResponse(page.status, page.html, cookies=tuple(cookies), context=page.context)
 
 
 def _form(request: HttpRequest) -> dict[str, str] | Page:

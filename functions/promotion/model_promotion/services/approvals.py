@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -108,6 +109,20 @@ def closed_page(error: ApprovalClosed) -> Page:
     return message_page(409, "This approval request was already decided", str(error) + " Nothing was changed.")
 
 
+def _about(page: Page, request: ApprovalRequest) -> Page:
+    """Names the request in the page's log context, so the log line says which model and stage it was."""
+    task = request.task
+    return replace(
+        page,
+        context={
+            "model_package_group": task.model.group,
+            "model_version": task.model.version,
+            "stage": task.stage,
+            "execution_arn": task.execution_arn,
+        },
+    )
+
+
 def show_review(
     approval_id: str,
     *,
@@ -128,8 +143,10 @@ def show_review(
     except ApprovalClosed as exc:
         return closed_page(exc)
     except NotAuthorized as exc:
-        return message_page(403, "This decision is not yours to make", str(exc) + " Nothing was changed.")
-    return review_page(request, viewer.signature, form_action, csrf)
+        return _about(
+            message_page(403, "This decision is not yours to make", str(exc) + " Nothing was changed."), request
+        )
+    return _about(review_page(request, viewer.signature, form_action, csrf), request)
 
 
 def decide(
@@ -159,7 +176,28 @@ def decide(
     except ApprovalClosed as exc:
         return closed_page(exc)
     except NotAuthorized as exc:
-        return message_page(403, "This decision is not yours to make", str(exc) + " Nothing was changed.")
+        return _about(
+            message_page(403, "This decision is not yours to make", str(exc) + " Nothing was changed."), request
+        )
+    return _about(
+        _decide_open(
+            request, form, viewer=viewer, store=store, workflow=workflow, now=now, form_action=form_action, csrf=csrf
+        ),
+        request,
+    )
+
+
+def _decide_open(
+    request: ApprovalRequest,
+    form: Mapping[str, str],
+    *,
+    viewer: Approver,
+    store: ApprovalStore,
+    workflow: Workflow,
+    now: datetime,
+    form_action: str,
+    csrf: str,
+) -> Page:
     try:
         decision, comment = read_decision_form(form)
     except InvalidDecision as exc:
