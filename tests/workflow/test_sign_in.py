@@ -9,7 +9,7 @@ import pytest
 
 from embedded_aws.demo_model import build_retrained_model_archive
 from embedded_aws.demo_users import OUTSIDER
-from stack_helpers import REGISTRANT, register
+from stack_helpers import REGISTRANT, log_text, register
 
 pytestmark = pytest.mark.workflow
 
@@ -154,6 +154,17 @@ def test_the_signed_decision_shows_in_the_audit_log_the_registry_and_the_executi
         if e["type"] == "TaskSucceeded" and "decision" in e["taskSucceededEventDetails"]["output"]
     ]
     assert outputs[0]["approverName"] == "Dana Dev" and outputs[0]["meaning"] == "approved for dev"
+
+    # And the approval pages' log lines name the model, version, stage and execution they served
+    served = [
+        json.loads(line)
+        for line in log_text(promotion.stack).splitlines()
+        if '"approval page served"' in line and f'"model_package_group":"{promotion.group}"' in line
+    ]
+    assert served and all(
+        (e["model_version"], e["stage"], e["execution_arn"]) == (promotion.version, "dev", promotion.execution_arn)
+        for e in served
+    )
 
 
 def test_the_approval_email_has_text_and_html_and_names_what_is_being_approved(promotion_factory):
