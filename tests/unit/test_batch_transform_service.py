@@ -101,7 +101,7 @@ def test_without_a_champion_only_the_new_version_is_scored() -> None:
     # Then
     assert plan["inputUri"] == INPUT.format(stage="dev")
     assert plan["championStage"] is None
-    assert plan["jobs"] == [
+    assert [_uncorrelated(j) for j in plan["jobs"]] == [
         {
             "role": "challenger",
             "jobName": transform_job_name(EXECUTION_NAME, "dev", "challenger"),
@@ -139,7 +139,7 @@ def test_the_next_stages_champion_is_scored_on_the_same_batch(stage: str, next_s
     challenger, champion = plan["jobs"]
     assert plan["championStage"] == next_stage
     assert challenger["role"] == "challenger"
-    assert champion == {
+    assert _uncorrelated(champion) == {
         "role": "champion",
         "jobName": transform_job_name(EXECUTION_NAME, stage, "champion"),
         "modelName": model_name(GROUP, 2),
@@ -238,7 +238,7 @@ def test_the_token_is_stored_before_the_model_and_the_job_are_created(harness: H
     result = harness.start(job)
 
     # Then
-    assert result == {"jobName": job["jobName"], "role": "challenger"}
+    assert _uncorrelated(result) == {"jobName": job["jobName"], "role": "challenger"}
     assert harness.log[:3] == [
         ("remember", job["jobName"]),
         ("ensure_model", job["modelName"]),
@@ -278,7 +278,7 @@ def test_a_champion_job_is_started_with_the_champions_model(harness: Harness) ->
     result = harness.start(champion)
 
     # Then
-    assert result == {"jobName": champion["jobName"], "role": "champion"}
+    assert _uncorrelated(result) == {"jobName": champion["jobName"], "role": "champion"}
     assert harness.transforms.models == {model_name(GROUP, 2): champion["packageArn"]}
 
 
@@ -291,7 +291,7 @@ def test_a_retry_finds_its_job_and_replaces_the_token(harness: Harness) -> None:
     result = harness.start(job, token=RETRY_TOKEN)
 
     # Then
-    assert result == {"jobName": job["jobName"], "role": "challenger"}
+    assert _uncorrelated(result) == {"jobName": job["jobName"], "role": "challenger"}
     assert harness.transforms.created == [job["jobName"]]
     assert harness.callbacks.tokens == {job["jobName"]: RETRY_TOKEN}
     assert harness.workflow.sends == 0
@@ -712,3 +712,26 @@ def test_the_planned_version_comes_from_the_task_not_the_settings() -> None:
     [job] = plan["jobs"]
     assert (job["version"], job["modelName"]) == (7, model_name(GROUP, 7))
     assert job["outputPath"] == f"s3://bucket/batch-output/{GROUP}/v7/dev/challenger"
+
+
+def _uncorrelated(payload: dict[str, Any]) -> dict[str, Any]:
+    """A plan or result without its correlation keys (checked once, in their own test)."""
+    return {k: v for k, v in payload.items() if k != "correlation"}
+
+
+def test_every_planned_job_names_the_promotion_it_serves() -> None:
+    # Given a stage task with a champion for the next stage
+    task = stage_task_payload("dev")
+
+    # When the scoring is planned
+    plan = scoring("dev", approved_for("test"))
+
+    # Then both jobs carry the promotion's group, version, stage and execution, and so does their environment
+    for job in plan["jobs"]:
+        assert job["correlation"] == {
+            "model_package_group": GROUP,
+            "model_version": "3",
+            "stage": "dev",
+            "execution_arn": task["executionArn"],
+        }
+        assert TransformPlan.from_payload(job).environment["MODEL_PROMOTION_EXECUTION_ARN"] == task["executionArn"]

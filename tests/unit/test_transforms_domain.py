@@ -237,6 +237,7 @@ def test_a_plan_travels_as_camel_case_json_with_its_output_uri() -> None:
         "inputUri": "s3://bucket/batch-input/dev/input.csv",
         "outputPath": f"s3://bucket/batch-output/{GROUP}/v3/dev/challenger",
         "outputUri": f"s3://bucket/batch-output/{GROUP}/v3/dev/challenger/input.csv.out",
+        "correlation": {},
     }
 
 

@@ -59,6 +59,7 @@ class SageMakerTransforms(BatchTransforms):
                     "InstanceCount": self.settings.instance_count,
                 },
                 Tags=[{"Key": "model-promotion:role", "Value": plan.role}],
+                **({"Environment": plan.environment} if plan.environment else {}),
             )
         except ClientError as exc:
             if error_code(exc) == "ResourceInUse" or "already exist" in str(exc) or "must be unique" in str(exc):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import InvalidPayload
@@ -62,13 +62,23 @@ class TransformPlan:
     version: int
     input_uri: str
     output_path: str
+    # The promotion this job serves (group, version, stage, execution): its log lines and the job's
+    # environment carry them, so the completion event can be traced back to the execution.
+    correlation: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def output_uri(self) -> str:
         return output_uri(self.output_path, self.input_uri)
 
     def to_payload(self) -> dict[str, Any]:
-        return {_camel(k): v for k, v in asdict(self).items()} | {"outputUri": self.output_uri}
+        payload = {_camel(k): v for k, v in asdict(self).items()} | {"outputUri": self.output_uri}
+        payload["correlation"] = dict(self.correlation)
+        return payload
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """Container environment naming the promotion; DescribeTransformJob and its events return it."""
+        return {f"MODEL_PROMOTION_{key.upper()}": value for key, value in self.correlation.items()}
 
     @classmethod
     def from_payload(cls, payload: Any) -> TransformPlan:
@@ -83,6 +93,7 @@ class TransformPlan:
                 version=int(payload["version"]),
                 input_uri=str(payload["inputUri"]),
                 output_path=str(payload["outputPath"]),
+                correlation={str(k): str(v) for k, v in (payload.get("correlation") or {}).items()},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidPayload(f"the transform job plan is incomplete: {exc}") from exc
@@ -102,3 +113,8 @@ class TransformJobStopped(Exception):
 def _camel(snake: str) -> str:
     head, *rest = snake.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+def correlation_from_environment(environment: Mapping[str, Any] | None) -> dict[str, str]:
+    prefix = "MODEL_PROMOTION_"
+    return {k[len(prefix) :].lower(): str(v) for k, v in (environment or {}).items() if k.startswith(prefix)}

@@ -38,6 +38,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         workflow=StepFunctionsWorkflow(),
         now=utc_now(),
     )
+    logger.append_keys(**result["correlation"])
     logger.info("transform job started", job_name=result["jobName"], role=result["role"])
     metrics.add_metric(name="TransformJobsStarted", unit=MetricUnit.Count, value=1)
     return result

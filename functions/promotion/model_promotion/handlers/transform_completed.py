@@ -12,6 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ..adapters.dynamodb_transform_callbacks import DynamoDbTransformCallbacks
 from ..adapters.step_functions import StepFunctionsWorkflow
 from ..domain.errors import ConfigurationError, DomainError
+from ..domain.transforms import correlation_from_environment
 from ..services.batch_transform import read_event, transform_finished
 
 logger = Logger()
@@ -36,7 +37,11 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except DomainError as exc:
         logger.warning("transform event ignored", reason=str(exc))
         return {"outcome": "ignored", "reason": str(exc)}
-    logger.append_keys(transform_job=detail.get("TransformJobName"), status=detail.get("TransformJobStatus"))
+    logger.append_keys(
+        transform_job=detail.get("TransformJobName"),
+        status=detail.get("TransformJobStatus"),
+        **correlation_from_environment(detail.get("Environment")),
+    )
     result = transform_finished(
         detail, callbacks=DynamoDbTransformCallbacks(approvals_table()), workflow=StepFunctionsWorkflow()
     )

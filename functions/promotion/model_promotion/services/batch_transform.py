@@ -64,6 +64,12 @@ def _plan(
         version=version,
         input_uri=input_uri,
         output_path=settings.batch_data.output_path(task.model.group, task.model.version, task.stage, role),
+        correlation={
+            "model_package_group": task.model.group,
+            "model_version": str(task.model.version),
+            "stage": task.stage,
+            "execution_arn": task.execution_arn,
+        },
     )
 
 
@@ -91,7 +97,7 @@ def start_transform(
     described = transforms.describe_job(plan.job_name)
     if described and described.get("TransformJobStatus") in TERMINAL_STATUSES:
         transform_finished(described, callbacks=callbacks, workflow=workflow)
-    return {"jobName": plan.job_name, "role": plan.role}
+    return {"jobName": plan.job_name, "role": plan.role, "correlation": dict(plan.correlation)}
 
 
 def transform_finished(
