@@ -75,15 +75,25 @@ def request_approval(
         evidence=evidence,
         champion=champion,
     )
-    purge_at = request.expires_at + RETENTION_AFTER_EXPIRY
-    store.save_request(request, token, purge_at)
-    links = [ApprovalLink(new_approval_id(), request.key, recipient) for recipient in recipients]
-    for link in links:
-        store.save_link(link, purge_at)
-    for link in links:
-        url = f"{settings.approval_base_url}/approvals/{link.approval_id}"
-        mailer.send(approval_email(request, link.recipient, url))
+    store.save_request(request, token, request.expires_at + RETENTION_AFTER_EXPIRY)
+    send_links(request, store=store, mailer=mailer, base_url=settings.approval_base_url)
     return {"requestKey": request.key, "recipients": list(recipients), "expiresAt": iso(request.expires_at)}
+
+
+def send_links(
+    request: ApprovalRequest, *, store: ApprovalStore, mailer: Mailer, base_url: str, reminder: bool = False
+) -> int:
+    """Mails each recipient a link of their own to the request; each link is stored before its email goes.
+
+    Reminders and an operator's resend use it too: fresh links to the same request, so the task token
+    never changes.
+    """
+    purge_at = request.expires_at + RETENTION_AFTER_EXPIRY
+    for recipient in request.recipients:
+        link = ApprovalLink(new_approval_id(), request.key, recipient)
+        store.save_link(link, purge_at)
+        mailer.send(approval_email(request, recipient, f"{base_url}/approvals/{link.approval_id}", reminder=reminder))
+    return len(request.recipients)
 
 
 def _required(payload: Mapping[str, Any], key: str) -> str:

@@ -17,7 +17,7 @@ from ..domain.records import audit_entry
 from ..domain.registration import execution_name
 from ..domain.stages import Outcome, approval_description, approval_status_after, stage_metadata_after
 from ..ports import ApprovalStore, DecisionLog, ExecutionControl, Mailer, ModelRegistry, ModelVersions
-from .reminders import send_links
+from .approvals import send_links
 
 # The error a cancelled execution stops with, as DescribeExecution and the history show it.
 CANCEL_ERROR = "PromotionCancelled"

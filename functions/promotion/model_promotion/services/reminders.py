@@ -5,21 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..domain.approvals import RETENTION_AFTER_EXPIRY, ApprovalRequest, iso, new_approval_id
-from ..domain.presentation import approval_email
-from ..ports import ApprovalLink, ApprovalStore, Mailer
-
-
-def send_links(request: ApprovalRequest, *, store: ApprovalStore, mailer: Mailer, base_url: str, reminder: bool) -> int:
-    """Mails each recipient a fresh link to the same request: the task token stays as it is."""
-    purge_at = request.expires_at + RETENTION_AFTER_EXPIRY
-    sent = 0
-    for recipient in request.recipients:
-        link = ApprovalLink(new_approval_id(), request.key, recipient)
-        store.save_link(link, purge_at)
-        mailer.send(approval_email(request, recipient, f"{base_url}/approvals/{link.approval_id}", reminder=reminder))
-        sent += 1
-    return sent
+from ..domain.approvals import iso
+from ..ports import ApprovalStore, Mailer
+from .approvals import send_links
 
 
 def sweep_pending(
