@@ -46,7 +46,8 @@ class EventBus:
         self.delivered: list[dict[str, Any]] = []
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._worker = threading.Thread(target=self._deliver_forever, name="eventbridge", daemon=True)
-        self._suppressed = 0
+        # Events to lose on purpose: (how many, only those about this model package group, or any).
+        self._suppressed: list[list[Any]] = []
         self._lock = threading.Lock()
 
     def add_rule(self, rule: str, pattern: dict[str, Any], target: FunctionSpec) -> None:
@@ -57,16 +58,19 @@ class EventBus:
 
     def put(self, event: dict[str, Any]) -> None:
         with self._lock:
-            if self._suppressed:
-                log.info("event %s dropped on purpose (drop_next_events)", event["id"])
-                self._suppressed -= 1
-                return
+            group = (event.get("detail") or {}).get("ModelPackageGroupName")
+            for rule in self._suppressed:
+                if rule[0] > 0 and rule[1] in (None, group):
+                    rule[0] -= 1
+                    log.info("event %s dropped on purpose (drop_next_events)", event["id"])
+                    return
         self._queue.put(event)
 
-    def drop_next(self, count: int) -> None:
-        """Loses the next `count` events, as a real bus may; used to prove recovery paths."""
+    def drop_next(self, count: int, group: str | None = None) -> None:
+        """Loses the next `count` events (about `group` only, when given), as a real bus may; used to prove
+        recovery paths."""
         with self._lock:
-            self._suppressed += count
+            self._suppressed.append([count, group])
 
     def idle(self) -> bool:
         return self._queue.unfinished_tasks == 0

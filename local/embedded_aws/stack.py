@@ -368,14 +368,15 @@ class EmbeddedStack:
         return self.info()
 
     def _drop_next_events(self, request: Any) -> Any:
-        """Test aid: lose the next N events on the bus, as EventBridge may, to prove reconcile recovers them."""
+        """Test aid: lose the next N events on the bus (about ?group= only, when given), as EventBridge may,
+        to prove reconcile recovers them."""
         from werkzeug.wrappers import Response
 
         count = request.args.get("count", "1")
         if not count.isdigit():
             return Response("count must be a whole number\n", status=400)
         assert self.bus is not None
-        self.bus.drop_next(int(count))
+        self.bus.drop_next(int(count), request.args.get("group") or None)
         return Response(status=204)
 
     def _seed_users(self) -> None:

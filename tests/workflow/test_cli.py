@@ -85,7 +85,7 @@ def test_reconcile_starts_the_promotion_whose_registration_event_was_lost(stack,
     stack.client("sagemaker").create_model_package_group(ModelPackageGroupName=group)
     url = publish_model(stack, demo_assets.model_archive, f"{group}/model.tar.gz")
     statistics = publish_model_quality(stack, demo_assets.model_archive, demo_assets, f"{group}/evaluation.json")
-    dropped = requests.post(f"{stack.api_url}/_local/drop-next-events?count=1", timeout=10)
+    dropped = requests.post(f"{stack.api_url}/_local/drop-next-events?count=1&group={group}", timeout=10)
     assert dropped.status_code == 204
     package = register_version(
         stack, group, url, registrant_email="dana.scientist@example.com", statistics_uri=statistics
