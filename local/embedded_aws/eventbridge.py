@@ -97,19 +97,26 @@ class EventBus:
         self.delivered.append(event)
 
 
-def model_package_event(backend: SageMakerModelBackend, arn: str) -> dict[str, Any]:
-    detail = backend.describe_model_package(arn).gen_response_object()
+def sagemaker_event(
+    backend: SageMakerModelBackend, detail_type: str, resource: str, detail: dict[str, Any]
+) -> dict[str, Any]:
+    """The EventBridge envelope SageMaker puts around a state change's detail."""
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
-        "detail-type": DETAIL_TYPE,
+        "detail-type": detail_type,
         "source": "aws.sagemaker",
         "account": backend.account_id,
         "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": backend.region_name,
-        "resources": [arn],
-        "detail": json.loads(json.dumps(detail, default=_iso)),
+        "resources": [resource],
+        "detail": detail,
     }
+
+
+def model_package_event(backend: SageMakerModelBackend, arn: str) -> dict[str, Any]:
+    detail = backend.describe_model_package(arn).gen_response_object()
+    return sagemaker_event(backend, DETAIL_TYPE, arn, json.loads(json.dumps(detail, default=_iso)))
 
 
 def _iso(value: Any) -> str:

@@ -13,7 +13,6 @@ import json
 import logging
 import threading
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +20,7 @@ import boto3
 from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
 from moto.sagemaker.models import FakeTransformJob, SageMakerModelBackend
 
-from .eventbridge import EventBus
+from .eventbridge import EventBus, sagemaker_event
 from .sklearn_container import ScoringError, format_predictions, load_model, parse_feature_rows, score_rows
 
 log = logging.getLogger("embedded_aws.transform")
@@ -111,19 +110,7 @@ class LocalTransformRunner:
         job.transform_end_time = datetime.now(UTC)
         log.info("transform job %s %s %s", job.transform_job_name, status, reason)
         detail = json.loads(json.dumps(job.response_object, default=_epoch_millis))
-        self.bus.put(
-            {
-                "version": "0",
-                "id": str(uuid.uuid4()),
-                "detail-type": DETAIL_TYPE,
-                "source": "aws.sagemaker",
-                "account": backend.account_id,
-                "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "region": backend.region_name,
-                "resources": [job.arn],
-                "detail": detail,
-            }
-        )
+        self.bus.put(sagemaker_event(backend, DETAIL_TYPE, job.arn, detail))
 
 
 class _InputMissing(Exception):

@@ -39,8 +39,22 @@ def aws() -> Iterator[None]:
         dynamodb = client("dynamodb")
         dynamodb.create_table(
             TableName="approvals",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "pendingPartition", "AttributeType": "S"},
+                {"AttributeName": "expiresAtMs", "AttributeType": "N"},
+            ],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "pending-by-expiry",
+                    "KeySchema": [
+                        {"AttributeName": "pendingPartition", "KeyType": "HASH"},
+                        {"AttributeName": "expiresAtMs", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
+            ],
             BillingMode="PAY_PER_REQUEST",
         )
         dynamodb.create_table(
@@ -131,3 +145,35 @@ def test_an_expired_request_cannot_be_claimed(aws: None) -> None:
         store.claim(request.key, decision_record("dev"), now)
 
     assert closed.value.status == "EXPIRED"
+
+
+def test_pending_lists_every_open_request_soonest_expiry_first_past_one_batch(aws: None) -> None:
+    # Given 150 pending requests and one decided
+    store = DynamoDbApprovalStore("approvals")
+    now = utc_now()
+    for index in range(151):
+        task = stage_task("dev", version=index + 1)
+        store.save_request(
+            ApprovalRequest(
+                key=request_key(task.execution_name + f"-{index}", "dev"),
+                task=task,
+                requested_at=now,
+                expires_at=now + timedelta(minutes=151 - index),
+                recipients=("a@example.com",),
+                evidence=None,
+            ),
+            f"token-{index}",
+            now + timedelta(days=30),
+        )
+    decided = request_key(stage_task("dev", version=1).execution_name + "-0", "dev")
+    store.claim(
+        decided, decision_record("dev", version=1, model_package_arn=stage_task("dev", 1).model.package_arn), now
+    )
+
+    # When the pending requests are listed
+    pending = store.pending()
+
+    # Then the 150 open ones come back, soonest expiry first, and the decided one does not
+    assert len(pending) == 150
+    assert decided not in {r.key for r in pending}
+    assert [r.expires_at for r in pending] == sorted(r.expires_at for r in pending)

@@ -29,6 +29,11 @@ from .aws import client, error_code, is_transient, transient
 CONDITION_FAILED = "ConditionalCheckFailedException"
 PENDING_INDEX = "pending-by-expiry"
 PENDING_PARTITION = "PENDING"
+BATCH_GET_MAX = 100
+# Everything a request is read back from, except its task token.
+REQUEST_ATTRIBUTES = (
+    "pk, #s, task, evidence, champion, recipients, requestedAt, expiresAt, expiresAtMs, decision, remindedAt"
+)
 
 
 class DynamoDbApprovalStore(ApprovalStore):
@@ -151,21 +156,47 @@ class DynamoDbApprovalStore(ApprovalStore):
         self._undo_claim(key, decision_id, RequestStatus.EXPIRED, drop_token=True)
 
     def pending(self) -> list[ApprovalRequest]:
-        """Every pending request, soonest expiry first, from the sparse index (no table scan)."""
-        paginator = client("dynamodb").get_paginator("query")
-        requests = []
-        for page in paginator.paginate(
-            TableName=self.table,
-            IndexName=PENDING_INDEX,
-            KeyConditionExpression="pendingPartition = :p",
-            ExpressionAttributeValues={":p": {"S": PENDING_PARTITION}},
-        ):
-            for item in page.get("Items", []):
-                key = item["pk"]["S"]
-                full = self._call("get_item", Key={"pk": {"S": key}}, ConsistentRead=True).get("Item")
-                if full and full.get("status", {}).get("S") == RequestStatus.PENDING.value:
-                    requests.append(_request_from_item(full))
-        return requests
+        """Every pending request, soonest expiry first: keys from the sparse index (no table scan), then the
+        requests themselves in batches of 100, without their task tokens."""
+        dynamodb = client("dynamodb")
+        keys = [
+            item["pk"]["S"]
+            for page in dynamodb.get_paginator("query").paginate(
+                TableName=self.table,
+                IndexName=PENDING_INDEX,
+                KeyConditionExpression="pendingPartition = :p",
+                ExpressionAttributeValues={":p": {"S": PENDING_PARTITION}},
+            )
+            for item in page.get("Items", [])
+        ]
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), BATCH_GET_MAX):
+            wanted: dict[str, Any] = {
+                self.table: {
+                    "Keys": [{"pk": {"S": key}} for key in keys[start : start + BATCH_GET_MAX]],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": REQUEST_ATTRIBUTES,
+                    "ExpressionAttributeNames": {"#s": "status"},
+                }
+            }
+            while wanted:
+                answer = self._batch_get(wanted)
+                for item in answer.get("Responses", {}).get(self.table, []):
+                    found[item["pk"]["S"]] = item
+                wanted = answer.get("UnprocessedKeys") or {}
+        return [
+            _request_from_item(found[key])
+            for key in keys
+            if key in found and found[key].get("status", {}).get("S") == RequestStatus.PENDING.value
+        ]
+
+    def _batch_get(self, request_items: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return client("dynamodb").batch_get_item(RequestItems=request_items)
+        except (ClientError, BotoCoreError) as exc:
+            if is_transient(exc):
+                raise transient("BatchGetItem", exc) from exc
+            raise ConfigurationError(f"approvals table {self.table} refused BatchGetItem: {error_code(exc)}") from exc
 
     def mark_reminded(self, key: str, at: datetime) -> bool:
         """Records that the reminder went out; False when it already had (a concurrent or repeated sweep)."""

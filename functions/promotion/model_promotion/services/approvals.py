@@ -133,6 +133,26 @@ def _about(page: Page, request: ApprovalRequest) -> Page:
     )
 
 
+def _open_for(
+    approval_id: str, viewer: Approver, store: ApprovalStore, now: datetime, group_prefix: str
+) -> ApprovalRequest | Page:
+    """The request behind a link, if it is open and this viewer may decide it; otherwise the page saying why."""
+    try:
+        _, request = _open(approval_id, store)
+        request.ensure_open(now)
+    except ApprovalNotFound as exc:
+        return message_page(404, "Approval link not found", str(exc))
+    except ApprovalClosed as exc:
+        return closed_page(exc)
+    try:
+        authorize(viewer, request.task.model, request.task.stage, group_prefix)
+    except NotAuthorized as exc:
+        return _about(
+            message_page(403, "This decision is not yours to make", str(exc) + " Nothing was changed."), request
+        )
+    return request
+
+
 def show_review(
     approval_id: str,
     *,
@@ -144,18 +164,9 @@ def show_review(
     group_prefix: str,
 ) -> Page:
     """What a signed-in GET or HEAD shows. It never changes anything: mail scanners fetch every link."""
-    try:
-        _, request = _open(approval_id, store)
-        request.ensure_open(now)
-        authorize(viewer, request.task.model, request.task.stage, group_prefix)
-    except ApprovalNotFound as exc:
-        return message_page(404, "Approval link not found", str(exc))
-    except ApprovalClosed as exc:
-        return closed_page(exc)
-    except NotAuthorized as exc:
-        return _about(
-            message_page(403, "This decision is not yours to make", str(exc) + " Nothing was changed."), request
-        )
+    request = _open_for(approval_id, viewer, store, now, group_prefix)
+    if isinstance(request, Page):
+        return request
     return _about(review_page(request, viewer.signature, form_action, csrf), request)
 
 
@@ -177,24 +188,13 @@ def decide(
     workflow no longer waits for it, the claim becomes "expired", and if AWS fails, the claim is undone
     so the approver can simply try again.
     """
-    try:
-        _, request = _open(approval_id, store)
-        request.ensure_open(now)
-        authorize(viewer, request.task.model, request.task.stage, group_prefix)
-    except ApprovalNotFound as exc:
-        return message_page(404, "Approval link not found", str(exc))
-    except ApprovalClosed as exc:
-        return closed_page(exc)
-    except NotAuthorized as exc:
-        return _about(
-            message_page(403, "This decision is not yours to make", str(exc) + " Nothing was changed."), request
-        )
-    return _about(
-        _decide_open(
-            request, form, viewer=viewer, store=store, workflow=workflow, now=now, form_action=form_action, csrf=csrf
-        ),
-        request,
+    request = _open_for(approval_id, viewer, store, now, group_prefix)
+    if isinstance(request, Page):
+        return request
+    page = _decide_open(
+        request, form, viewer=viewer, store=store, workflow=workflow, now=now, form_action=form_action, csrf=csrf
     )
+    return _about(page, request)
 
 
 def _decide_open(

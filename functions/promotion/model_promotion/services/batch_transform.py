@@ -148,7 +148,7 @@ def _time(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value
     if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value / 1000, tz=parse_time("1970-01-01T00:00:00Z").tzinfo)
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
     return parse_time(str(value))
 
 

@@ -69,6 +69,7 @@ def record_stage_outcome(
 
     at = decision.decided_at if decision else recorded_at
     actor = decision.signature if decision else None
+    summary = approval_description(outcome, task.stage, actor, at, decision.comment if decision else reason)
     log.append(audit_entry(task, outcome, at, decision=decision, reason=reason, evidence=payload.get("evidence")))
 
     description = registry.describe(task.model.package_arn)
@@ -84,10 +85,9 @@ def record_stage_outcome(
         task.model.package_arn,
         metadata,
         approval_status_after(outcome, description.get("ModelApprovalStatus")),
-        approval_description(outcome, task.stage, actor, at, decision.comment if decision else reason),
+        summary,
     )
 
-    summary = approval_description(outcome, task.stage, actor, at, decision.comment if decision else reason)
     result: dict[str, Any] = {"outcome": outcome.value, "stage": task.stage, "summary": summary}
     if outcome is Outcome.APPROVED and decision is not None:
         name = approved_model_parameter_name(settings.parameter_prefix, task.model.group, task.stage)
