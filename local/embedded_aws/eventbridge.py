@@ -43,7 +43,6 @@ class EventBus:
     def __init__(self, runtime: LocalLambdaRuntime):
         self.runtime = runtime
         self.routes: list[Route] = []
-        self.delivered: list[dict[str, Any]] = []
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._worker = threading.Thread(target=self._deliver_forever, name="eventbridge", daemon=True)
         # Events to lose on purpose: (how many, only those about this model package group, or any).
@@ -94,7 +93,6 @@ class EventBus:
                     break
                 log.warning("%s failed on attempt %d for event %s", route.target.name, attempt, event["id"])
                 time.sleep(0.2 * attempt)
-        self.delivered.append(event)
 
 
 def sagemaker_event(

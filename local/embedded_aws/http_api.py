@@ -184,7 +184,7 @@ class LocalHttpApi:
 
     def _invocations_json(self, request: Request) -> Response:
         """Every handler invocation with its duration: what CloudWatch's REPORT lines would tell in AWS."""
-        return Response(json.dumps(self.runtime.invocations), content_type="application/json")
+        return Response(json.dumps(list(self.runtime.invocations)), content_type="application/json")
 
     def _message(self, index: int) -> Response:
         messages = read_outbox(self.region)

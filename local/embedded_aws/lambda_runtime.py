@@ -16,6 +16,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,7 +84,8 @@ class LocalLambdaRuntime:
         self._saved_environment: dict[str, str | None] = {}
         self._import_lock = threading.Lock()
         self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
-        self.invocations: list[dict[str, Any]] = []
+        # The latest invocations, for /invocations.json; bounded so a long `make up` doesn't grow forever.
+        self.invocations: deque[dict[str, Any]] = deque(maxlen=10_000)
 
     def _environment(self, spec: FunctionSpec) -> dict[str, str]:
         env = dict(self.base_environment)
