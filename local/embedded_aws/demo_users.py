@@ -17,6 +17,15 @@ def display_name(email: str) -> str:
     return " ".join(part.capitalize() for part in email.split("@", 1)[0].replace("_", ".").split("."))
 
 
+def demo_addresses(stage_approvers: str) -> list[str]:
+    """Every demo user's email address: the approvers of StageApprovers, the registrant and the outsider."""
+    addresses = [REGISTRANT, OUTSIDER]
+    for entry in filter(None, stage_approvers.split(";")):
+        _, _, listed = entry.partition("=")
+        addresses.extend(a.strip() for a in listed.split(",") if a.strip())
+    return list(dict.fromkeys(addresses))
+
+
 def seed_approvers(cognito: Any, user_pool_id: str, stage_approvers: str, group_prefix: str) -> dict[str, list[str]]:
     """Creates the users and puts each in approvers-<stage> for the stages they approve.
 

@@ -3,7 +3,9 @@
 moto's SageMaker emits no events and moto's EventBridge cannot target a Lambda function, so this module
 does both halves: it wraps the registry's create/update calls to publish "SageMaker Model Package State
 Change" events (on every update, as SageMaker does, the workflow's own included), and delivers each
-event asynchronously, at least once, to every function whose EventBridgeRule pattern matches it.
+event to every function whose EventBridgeRule pattern matches it, as EventBridge does: an asynchronous
+Lambda invocation, authorized by the function's resource policy (the AWS::Lambda::Permission SAM adds
+for the rule), which Lambda retries twice after a function error before the on-failure destination.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import json
 import logging
 import queue
 import threading
-import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,8 +28,6 @@ from .lambda_runtime import FunctionSpec, LocalLambdaRuntime
 log = logging.getLogger("embedded_aws.eventbridge")
 
 DETAIL_TYPE = "SageMaker Model Package State Change"
-# Lambda retries a failed asynchronous invocation twice.
-ASYNC_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,13 @@ class Route:
 
 
 class EventBus:
-    """The default event bus: routes matching events to their target functions, one at a time, in order."""
+    """The default event bus: routes matching events to their target functions, in order of arrival."""
 
-    def __init__(self, runtime: LocalLambdaRuntime):
+    def __init__(self, runtime: LocalLambdaRuntime, rule_arn: Callable[[str], str], may_invoke: Callable[..., bool]):
         self.runtime = runtime
+        self.rule_arn = rule_arn
+        # (function spec, rule ARN) -> whether the function's resource policy lets this rule invoke it.
+        self.may_invoke = may_invoke
         self.routes: list[Route] = []
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._worker = threading.Thread(target=self._deliver_forever, name="eventbridge", daemon=True)
@@ -87,12 +90,11 @@ class EventBus:
         for route in self.routes:
             if not route.pattern.matches_event(event):
                 continue
-            for attempt in range(1, ASYNC_ATTEMPTS + 1):
-                result = self.runtime.invoke(route.target, event)
-                if result.function_error is None:
-                    break
-                log.warning("%s failed on attempt %d for event %s", route.target.name, attempt, event["id"])
-                time.sleep(0.2 * attempt)
+            if not self.may_invoke(route.target, self.rule_arn(route.rule)):
+                # EventBridge reports this only in its FailedInvocations metric; the event is lost.
+                log.error("rule %s may not invoke %s: no resource policy allows it", route.rule, route.target.name)
+                continue
+            self.runtime.invoke_async(route.target, event)
 
 
 def sagemaker_event(

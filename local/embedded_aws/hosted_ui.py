@@ -21,6 +21,8 @@ from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request, Response
 
+from .template import ACCOUNT_ID
+
 CODE_SECONDS = 300
 
 
@@ -84,14 +86,20 @@ class HostedUi:
         problem = self._client_error(fields.get("client_id", ""), fields.get("redirect_uri", ""))
         if problem:
             return _error_page(problem)
+        # Cognito's hosted UI is not bound by the client's ExplicitAuthFlows (the client may allow no direct
+        # sign-in at all), so the stand-in checks the password with moto's backend, not through the API.
+        from moto.cognitoidp.exceptions import NotAuthorizedError, UserNotFoundError
+        from moto.cognitoidp.models import cognitoidp_backends
+
+        backend = cognitoidp_backends[ACCOUNT_ID][self.cognito.meta.region_name]
         try:
-            answer = self.cognito.admin_initiate_auth(
-                UserPoolId=self.user_pool_id,
-                ClientId=fields["client_id"],
-                AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-                AuthParameters={"USERNAME": fields.get("username", ""), "PASSWORD": fields.get("password", "")},
+            answer = backend.admin_initiate_auth(
+                self.user_pool_id,
+                fields["client_id"],
+                "ADMIN_USER_PASSWORD_AUTH",
+                {"USERNAME": fields.get("username", ""), "PASSWORD": fields.get("password", "")},
             )
-        except (self.cognito.exceptions.NotAuthorizedException, self.cognito.exceptions.UserNotFoundException):
+        except (NotAuthorizedError, UserNotFoundError):
             return self._form(fields, "Incorrect username or password.")
         result = answer["AuthenticationResult"]
         code = secrets.token_urlsafe(24)

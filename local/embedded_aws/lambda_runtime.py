@@ -1,28 +1,47 @@
-"""Run the project's real Lambda handlers in this process, as moto's Lambda would if it had Docker.
+"""The embedded Lambda service: the project's real handlers, each function in execution environments of its own.
 
-moto's Lambda without Docker only echoes its payload. Here every Invoke of a template function calls
-its real handler instead, with the function's environment, and answers the way the Lambda service
-does: the handler's result, or FunctionError with an error payload when the handler raises.
+moto's Lambda without Docker only echoes its payload. Here every Invoke of a template function runs its
+real handler the way Lambda does:
+- in a process of its own (lambda_worker.py), started with exactly the function's environment and its
+  role's credentials, so no two functions share variables, clients or credentials;
+- concurrently: a busy environment never queues an invocation, a new one starts (a cold start);
+- bounded: past its Timeout the environment is killed and the caller gets Lambda's "Task timed out"
+  error; past its MemorySize it is killed with Lambda's out-of-memory error;
+- asynchronously for EventBridge and Scheduler: after a function error Lambda retries twice, then hands
+  the event to the function's on-failure destination (an SQS queue) or drops it.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
+import select
+import subprocess
 import sys
 import threading
 import time
-import traceback
 import uuid
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .lambda_worker import RESULT_FD_VARIABLE, SPEC_VARIABLE
+
 log = logging.getLogger("embedded_aws.lambda")
+
+LOCAL_DIR = Path(__file__).resolve().parents[1]
+# Lambda gives an init phase 10 seconds before it counts against the invocation.
+INIT_TIMEOUT_SECONDS = 10.0
+# More environments than this per function would only thrash two cores; Lambda's own limit is the
+# account's concurrency (1,000 by default), which nothing here comes near.
+MAX_ENVIRONMENTS_PER_FUNCTION = 32
+# Lambda retries a failed asynchronous invocation after about 1 and 2 minutes; locally the waits are
+# shortened so that recovery paths can be watched in a test.
+ASYNC_RETRY_DELAYS_SECONDS = (0.5, 1.0)
+RUNTIME = "python3.13"
 
 
 @dataclass(frozen=True)
@@ -37,27 +56,11 @@ class FunctionSpec:
     environment: dict[str, str]
     timeout: int
     memory_size: int
-
-
-@dataclass
-class LambdaContext:
-    """The attributes of the Lambda runtime's context object that handlers and Powertools read."""
-
-    function_name: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int
-    timeout_seconds: int
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    log_stream_name: str = "local"
-    _deadline: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.log_group_name = f"/aws/lambda/{self.function_name}"
-        self._deadline = time.monotonic() + self.timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+    role_arn: str = ""
+    # Asynchronous invocations: how often Lambda retries, and where a failed event goes (an SQS queue URL).
+    maximum_retry_attempts: int = 2
+    on_failure_queue_url: str | None = None
+    on_failure_queue_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,106 +69,285 @@ class Invocation:
     function_error: str | None
 
 
+class EnvironmentLost(RuntimeError):
+    """The execution environment ended during an invocation (killed for its timeout or memory, or crashed)."""
+
+    def __init__(self, error: dict[str, Any]):
+        super().__init__(error["errorMessage"])
+        self.error = error
+
+
+@dataclass
+class _Environment:
+    """One running lambda_worker process."""
+
+    spec: FunctionSpec
+    process: subprocess.Popen[bytes]
+    results: Any
+    started_at: float = field(default_factory=time.monotonic)
+
+    def _read(self, deadline: float, request_id: str, timeout_seconds: float) -> dict[str, Any]:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise EnvironmentLost(
+                    {
+                        "errorType": "Sandbox.Timedout",
+                        "errorMessage": f"RequestId: {request_id} Error: Task timed out after "
+                        f"{timeout_seconds:.2f} seconds",
+                    }
+                )
+            ready, _, _ = select.select([self.results], [], [], min(remaining, 0.05))
+            if ready:
+                line = self.results.readline()
+                if not line:
+                    code = self.process.wait()
+                    raise EnvironmentLost(
+                        {
+                            "errorType": "Runtime.ExitError",
+                            "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
+                            f"exit status {code}",
+                        }
+                    )
+                return dict(json.loads(line))
+            if self._resident_mb() > self.spec.memory_size:
+                self.kill()
+                raise EnvironmentLost(
+                    {
+                        "errorType": "Runtime.OutOfMemory",
+                        "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: signal: killed",
+                    }
+                )
+
+    def _resident_mb(self) -> float:
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return 0.0
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def wait_ready(self) -> None:
+        answer = self._read(time.monotonic() + INIT_TIMEOUT_SECONDS, "init", INIT_TIMEOUT_SECONDS)
+        if not answer.get("ready"):
+            raise EnvironmentLost({"errorType": "Runtime.Unknown", "errorMessage": "the runtime did not start"})
+
+    def invoke(self, event: Any, request_id: str) -> dict[str, Any]:
+        deadline_epoch_ms = int((time.time() + self.spec.timeout) * 1000)
+        request = {"event": event, "requestId": request_id, "deadlineEpochMs": deadline_epoch_ms}
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(request).encode() + b"\n")
+        self.process.stdin.flush()
+        return self._read(time.monotonic() + self.spec.timeout, request_id, float(self.spec.timeout))
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.alive():
+            self.process.kill()
+            self.process.wait()
+
+
 class LocalLambdaRuntime:
-    """Invokes template functions in-process.
+    """Runs template functions in execution environments of their own (see the module docstring)."""
 
-    Each Lambda environment sees only its own variables, but os.environ is per process. So invocations
-    of one function may run concurrently (they share an environment, as Lambda's concurrent environments
-    hold the same variables), while different functions take turns, each with its environment in place.
-    """
-
-    def __init__(self, functions: list[FunctionSpec], base_environment: dict[str, str], region: str):
+    def __init__(
+        self,
+        functions: list[FunctionSpec],
+        aws_endpoint: str,
+        region: str,
+        iam_path: Path | None = None,
+        send_to_queue: Any = None,
+    ):
         self.functions = {f.name: f for f in functions}
-        self.base_environment = dict(base_environment)
+        self.aws_endpoint = aws_endpoint
         self.region = region
-        self._turn = threading.Condition()
-        self._active: str | None = None
-        self._active_count = 0
-        self._saved_environment: dict[str, str | None] = {}
-        self._import_lock = threading.Lock()
-        self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
+        self.iam_path = iam_path
+        # Delivers a failed asynchronous event to an on-failure destination: (spec, record) -> None.
+        self.send_to_queue = send_to_queue
+        self._idle: dict[str, list[_Environment]] = {f.name: [] for f in functions}
+        self._count: dict[str, int] = {f.name: 0 for f in functions}
+        self._lock = threading.Condition()
+        self._all: list[_Environment] = []
         # The latest invocations, for /invocations.json; bounded so a long `make up` doesn't grow forever.
         self.invocations: deque[dict[str, Any]] = deque(maxlen=10_000)
 
-    def _environment(self, spec: FunctionSpec) -> dict[str, str]:
-        env = dict(self.base_environment)
-        env.update(
-            {
-                "AWS_REGION": self.region,
-                "AWS_DEFAULT_REGION": self.region,
-                "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
-                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
-                "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
-                "_HANDLER": spec.handler,
-                # There is no X-Ray daemon locally; Powertools Tracer would only warn about it.
-                "POWERTOOLS_TRACE_DISABLED": "true",
-            }
-        )
+    # -- environments --------------------------------------------------------------------------------
+    def environment_variables(self, spec: FunctionSpec) -> dict[str, str]:
+        """What Lambda puts in a python runtime's environment, then the function's own variables."""
+        from .strict.sdk_hook import credentials_for
+
+        access_key, secret_key, session_token = credentials_for(spec.role_arn)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "PYTHONPATH": str(LOCAL_DIR),
+            "PYTHONUNBUFFERED": "1",
+            "LAMBDA_TASK_ROOT": str(spec.code_uri),
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "embedded",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{RUNTIME}",
+            "_HANDLER": spec.handler,
+            # The role's temporary credentials, as Lambda passes them.
+            "AWS_ACCESS_KEY_ID": access_key,
+            "AWS_SECRET_ACCESS_KEY": secret_key,
+            "AWS_SESSION_TOKEN": session_token,
+            # No shared config or credentials files exist in a Lambda sandbox.
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            # The edge that differs: the SDK talks to the embedded AWS instead of AWS's endpoints.
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+            # There is no X-Ray daemon locally; Powertools Tracer would only warn about it.
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
         env.update(spec.environment)
         return env
 
-    def _handler(self, spec: FunctionSpec) -> Callable[[Any, Any], Any]:
-        """Imports the handler once, like a cold start, with the function's environment in place."""
-        with self._import_lock:
-            return self._import_handler(spec)
+    def _start_environment(self, spec: FunctionSpec) -> _Environment:
+        read_end, write_end = os.pipe()
+        env = self.environment_variables(spec)
+        env[SPEC_VARIABLE] = json.dumps(
+            {
+                "name": spec.name,
+                "arn": spec.arn,
+                "handler": spec.handler,
+                "codeUri": str(spec.code_uri),
+                "memorySize": spec.memory_size,
+                "roleArn": spec.role_arn,
+                "iamPath": str(self.iam_path) if self.iam_path else "",
+            }
+        )
+        env[RESULT_FD_VARIABLE] = str(write_end)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "embedded_aws.lambda_worker"],
+            env=env,
+            stdin=subprocess.PIPE,
+            pass_fds=(write_end,),
+            cwd=str(spec.code_uri),
+        )
+        os.close(write_end)
+        environment = _Environment(spec, process, os.fdopen(read_end, "r", encoding="utf-8"))
+        with self._lock:
+            self._all.append(environment)
+        environment.wait_ready()
+        return environment
 
-    def _import_handler(self, spec: FunctionSpec) -> Callable[[Any, Any], Any]:
-        if spec.name not in self._handlers:
-            code_uri = str(spec.code_uri)
-            if code_uri not in sys.path:
-                sys.path.insert(0, code_uri)
-            module_name, _, attribute = spec.handler.rpartition(".")
-            module = importlib.import_module(module_name)
-            self._handlers[spec.name] = getattr(module, attribute)
-        return self._handlers[spec.name]
+    def _acquire(self, spec: FunctionSpec) -> _Environment:
+        with self._lock:
+            self._lock.wait_for(
+                lambda: self._idle[spec.name] or self._count[spec.name] < MAX_ENVIRONMENTS_PER_FUNCTION
+            )
+            if self._idle[spec.name]:
+                return self._idle[spec.name].pop()
+            self._count[spec.name] += 1
+        try:
+            return self._start_environment(spec)
+        except BaseException:
+            self._release(spec, None)
+            raise
 
-    def _enter(self, spec: FunctionSpec) -> None:
-        with self._turn:
-            self._turn.wait_for(lambda: self._active in (None, spec.name))
-            if self._active_count == 0:
-                self._saved_environment = _apply_environment(self._environment(spec))
-                self._active = spec.name
-            self._active_count += 1
+    def _release(self, spec: FunctionSpec, environment: _Environment | None) -> None:
+        with self._lock:
+            if environment is not None and environment.alive():
+                self._idle[spec.name].append(environment)
+            else:
+                self._count[spec.name] -= 1
+            self._lock.notify_all()
 
-    def _leave(self) -> None:
-        with self._turn:
-            self._active_count -= 1
-            if self._active_count == 0:
-                _restore_environment(self._saved_environment)
-                self._active = None
-                self._turn.notify_all()
+    def warm(self) -> None:
+        """Starts one environment per function in the background, as provisioned concurrency would."""
 
+        def start(spec: FunctionSpec) -> None:
+            try:
+                self._release(spec, self._acquire(spec))
+            except EnvironmentLost as exc:
+                log.warning("%s did not start: %s", spec.name, exc)
+
+        for spec in self.functions.values():
+            threading.Thread(target=start, args=(spec,), daemon=True).start()
+
+    # -- invocations ---------------------------------------------------------------------------------
     def invoke(self, spec: FunctionSpec, event: Any) -> Invocation:
-        self._enter(spec)
+        """A synchronous (RequestResponse) invocation."""
+        request_id = str(uuid.uuid4())
         started_at = time.time()
         started = time.perf_counter()
+        handler_seconds: float | None = None
+        environment: _Environment | None = None
         try:
-            handler = self._handler(spec)
-            context = LambdaContext(spec.name, spec.arn, spec.memory_size, spec.timeout)
-            result = handler(event, context)
-            return Invocation(json.dumps(result).encode(), None)
-        except Exception as exc:  # the Lambda service reports any handler exception this way
-            log.warning("%s raised %s", spec.name, type(exc).__name__)
-            # Like the Lambda runtime: the exception's own frames, not the exceptions it chains.
-            traceback.print_exception(exc, chain=False)
-            error = {
-                "errorMessage": str(exc),
-                "errorType": type(exc).__name__,
-                "stackTrace": traceback.format_tb(exc.__traceback__),
-            }
-            return Invocation(json.dumps(error).encode(), "Unhandled")
+            environment = self._acquire(spec)
+            answer = environment.invoke(event, request_id)
+            handler_seconds = answer.get("durationSeconds")
+            if "error" in answer:
+                log.warning("%s raised %s", spec.name, answer["error"].get("errorType"))
+                return Invocation(json.dumps(answer["error"]).encode(), "Unhandled")
+            return Invocation(answer["payload"].encode(), None)
+        except EnvironmentLost as exc:
+            log.warning("%s: %s", spec.name, exc.error["errorType"])
+            return Invocation(json.dumps(exc.error).encode(), "Unhandled")
         finally:
+            if environment is not None:
+                self._release(spec, environment)
             self.invocations.append(
                 {
                     "function": spec.logical_id,
                     "startedAt": started_at,
-                    "durationSeconds": time.perf_counter() - started,
+                    "durationSeconds": handler_seconds
+                    if handler_seconds is not None
+                    else time.perf_counter() - started,
                     "executionArn": event.get("executionArn") if isinstance(event, dict) else None,
                 }
             )
-            self._leave()
+
+    def invoke_async(self, spec: FunctionSpec, event: Any) -> None:
+        """An asynchronous (Event) invocation: queued, retried twice after a function error, then sent to
+        the on-failure destination, as Lambda does for EventBridge, Scheduler and InvocationType=Event."""
+        threading.Thread(target=self._run_async, args=(spec, event), daemon=True).start()
+
+    def _run_async(self, spec: FunctionSpec, event: Any) -> None:
+        request_id = str(uuid.uuid4())
+        attempts = 1 + spec.maximum_retry_attempts
+        result = Invocation(b"null", None)
+        for attempt in range(1, attempts + 1):
+            result = self.invoke(spec, event)
+            if result.function_error is None:
+                return
+            log.warning("%s failed asynchronous attempt %d of %d", spec.name, attempt, attempts)
+            if attempt < attempts:
+                time.sleep(ASYNC_RETRY_DELAYS_SECONDS[min(attempt - 1, len(ASYNC_RETRY_DELAYS_SECONDS) - 1)])
+        if spec.on_failure_queue_url is None or self.send_to_queue is None:
+            log.error("%s: asynchronous event dropped after %d attempts (no on-failure destination)", spec.name, attempts)
+            return
+        record = {
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            "requestContext": {
+                "requestId": request_id,
+                "functionArn": f"{spec.arn}:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": json.loads(result.payload or b"null"),
+        }
+        self.send_to_queue(spec, record)
+
+    def stop(self) -> None:
+        with self._lock:
+            environments = list(self._all)
+        for environment in environments:
+            environment.kill()
 
     def install(self) -> None:
         """Answers every Invoke of a template function that reaches moto's Lambda with the real handler.
@@ -185,7 +367,7 @@ class LocalLambdaRuntime:
                 return original(function, body, request_headers, response_headers)
             event = json.loads(body) if body else {}
             if request_headers.get("x-amz-invocation-type", "RequestResponse") == "Event":
-                threading.Thread(target=runtime.invoke, args=(spec, event), daemon=True).start()
+                runtime.invoke_async(spec, event)
                 return b""
             result = runtime.invoke(spec, event)
             if result.function_error:
@@ -193,18 +375,3 @@ class LocalLambdaRuntime:
             return result.payload
 
         LambdaFunction.invoke = invoke  # type: ignore[method-assign]
-
-
-def _apply_environment(wanted: dict[str, str]) -> dict[str, str | None]:
-    """Sets the variables in place, without ever emptying os.environ: moto's server threads read it too."""
-    saved = {key: os.environ.get(key) for key in wanted}
-    os.environ.update(wanted)
-    return saved
-
-
-def _restore_environment(saved: dict[str, str | None]) -> None:
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value

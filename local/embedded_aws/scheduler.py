@@ -37,8 +37,10 @@ class Schedule:
 
 
 class LocalScheduler:
-    def __init__(self, runtime: LocalLambdaRuntime, every_override: float = 0.0):
+    def __init__(self, runtime: LocalLambdaRuntime, may_invoke: Any, every_override: float = 0.0):
         self.runtime = runtime
+        # (function spec) -> whether the schedule's role may invoke it (lambda:InvokeFunction).
+        self.may_invoke = may_invoke
         self.every_override = every_override
         self.schedules: list[Schedule] = []
         self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
@@ -60,8 +62,9 @@ class LocalScheduler:
             for schedule in self.schedules:
                 if now >= schedule.next_run:
                     schedule.next_run = now + schedule.every
+                    if not self.may_invoke(schedule.target):
+                        log.error("schedule %s: its role may not invoke %s", schedule.name, schedule.target.name)
+                        continue
                     # Scheduler invokes its Lambda target asynchronously.
-                    threading.Thread(
-                        target=self.runtime.invoke, args=(schedule.target, dict(schedule.payload)), daemon=True
-                    ).start()
+                    self.runtime.invoke_async(schedule.target, dict(schedule.payload))
             time.sleep(0.1)

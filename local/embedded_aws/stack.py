@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import socket
+import tempfile
 import tomllib
 import zipfile
 from dataclasses import dataclass, field
@@ -14,14 +15,19 @@ from pathlib import Path
 from typing import Any
 
 from .console import Console
-from .demo_users import seed_approvers
+from .demo_users import demo_addresses, seed_approvers
 from .eventbridge import EventBus, publish_registry_events
+from .faults import FaultError, FaultInjector
 from .hosted_ui import HostedUi
 from .http_api import HttpRoute, LocalHttpApi
-from .lambda_runtime import FunctionSpec, LocalLambdaRuntime
+from .lambda_runtime import RUNTIME, FunctionSpec, LocalLambdaRuntime
 from .moto_fixes import apply_all as apply_moto_fixes
 from .outbox import read_outbox
+from .sam_transform import AWS_MANAGED_POLICIES, transform
 from .scheduler import LocalScheduler
+from .strict import sdk_hook
+from .strict.principals import StackPrincipals, read_principals
+from .strict.service_limits import CognitoAppClients, SesSandbox
 from .template import ACCOUNT_ID, Resolver, TemplateError, load_template, parameter_values, parse_overrides
 from .transform_runner import LocalTransformRunner
 
@@ -29,8 +35,6 @@ log = logging.getLogger("embedded_aws")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
-LAMBDA_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/embedded-lambda"
-STATES_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/embedded-states"
 
 
 def free_port() -> int:
@@ -77,7 +81,11 @@ class EmbeddedStack:
         stack_name: str = "model-promotion-local",
         transform_seconds: float = 0.0,
         schedule_seconds: float = 0.0,
+        state_dir: Path | None = None,
+        ses_production_access: bool = False,
     ):
+        self.ses_production_access = ses_production_access
+        self.state_dir = state_dir or Path(tempfile.mkdtemp(prefix="embedded-aws-"))
         self.transform_seconds = transform_seconds
         self.schedule_seconds = schedule_seconds
         self.schedules: list[tuple[str, str, FunctionSpec, dict[str, Any] | None]] = []
@@ -97,6 +105,10 @@ class EmbeddedStack:
         wanted.setdefault("SignInBaseUrl", self.api_url)
         self.parameters = parameter_values(self.template, wanted)
         self.resolver = Resolver(self.template, self.parameters, REGION, stack_name)
+        # What SAM would deploy: the generated roles, permissions, rules and schedules come from here.
+        self.transformed = transform(self.root / "template.yaml", {k: _override_text(v) for k, v in wanted.items()})
+        self.principals = StackPrincipals()
+        self.faults: FaultInjector | None = None
         self.runtime: LocalLambdaRuntime | None = None
         self.bus: EventBus | None = None
         self.api: LocalHttpApi | None = None
@@ -120,8 +132,15 @@ class EmbeddedStack:
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
         apply_moto_fixes()
+        sandbox = SesSandbox()
+        sandbox.production_access = self.ses_production_access
+        sandbox.install()
+        CognitoAppClients().install()
         self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
         self._moto.start()
+        # Every request to the embedded AWS passes the fault injector (a no-op until a fault is armed).
+        self.faults = FaultInjector(self._moto._server.app)
+        self._moto._server.app = self.faults
         import requests
 
         requests.post(
@@ -169,6 +188,11 @@ class EmbeddedStack:
             r.attributes[(lid, "Arn")] = r.refs[lid]
         for lid, _ in self._resources("AWS::Serverless::HttpApi"):
             r.refs[lid] = "localapi"
+        for lid, _ in self._resources("AWS::SQS::Queue"):
+            name = self._physical_name(lid)[:80]
+            r.refs[lid] = f"{self.aws_endpoint}/{ACCOUNT_ID}/{name}"
+            r.attributes[(lid, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
+            r.attributes[(lid, "QueueName")] = name
         for lid, _ in self._resources("AWS::IAM::Role"):
             name = self._physical_name(lid)
             r.refs[lid] = name
@@ -221,9 +245,22 @@ class EmbeddedStack:
                     environment={k: str(v) for k, v in environment.items()},
                     timeout=int(props.get("Timeout", defaults.get("Timeout", 3))),
                     memory_size=int(props.get("MemorySize", defaults.get("MemorySize", 128))),
+                    role_arn=self.principals.function_roles[lid],
+                    **self._async_config(lid),
                 )
             )
         return specs
+
+    def _async_config(self, lid: str) -> dict[str, Any]:
+        retries, destination = self.principals.async_configs.get(lid, (2, None))
+        config: dict[str, Any] = {"maximum_retry_attempts": retries}
+        if destination:
+            if ":sqs:" not in destination:
+                raise TemplateError(f"{lid}: the embedded AWS delivers on-failure events to SQS queues only")
+            name = destination.rsplit(":", 1)[-1]
+            config["on_failure_queue_arn"] = destination
+            config["on_failure_queue_url"] = f"{self.aws_endpoint}/{ACCOUNT_ID}/{name}"
+        return config
 
     def _provision(self, functions: list[FunctionSpec]) -> None:
         dynamodb, s3, iam = self._client("dynamodb"), self._client("s3"), self._client("iam")
@@ -246,9 +283,16 @@ class EmbeddedStack:
                 )
         for lid, _ in self._resources("AWS::S3::Bucket"):
             s3.create_bucket(Bucket=self.resolver.refs[lid])
-        for role in (LAMBDA_ROLE, STATES_ROLE):
-            iam.create_role(RoleName=role.rsplit("/", 1)[-1], AssumeRolePolicyDocument="{}")
-        for lid, resource in self._resources("AWS::IAM::Role"):
+        sqs = self._client("sqs")
+        for lid, _ in self._resources("AWS::SQS::Queue"):
+            sqs.create_queue(QueueName=self.resolver.attributes[(lid, "QueueName")])
+        # Every role of the transformed template, SAM's generated ones included. Their policies are
+        # evaluated from iam.json (strict/principals.py), not by moto's IAM.
+        for lid, resource in self.transformed["Resources"].items():
+            if resource.get("Type") != "AWS::IAM::Role":
+                continue
+            if "Condition" in resource and not self.resolver.condition(resource["Condition"]):
+                continue
             props = self.resolver.resolve(resource["Properties"])
             iam.create_role(
                 RoleName=self.resolver.refs[lid], AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"])
@@ -269,8 +313,8 @@ class EmbeddedStack:
         for spec in functions:
             lambda_client.create_function(
                 FunctionName=spec.name,
-                Runtime="python3.11",
-                Role=LAMBDA_ROLE,
+                Runtime=RUNTIME,
+                Role=spec.role_arn,
                 Handler=spec.handler,
                 Code={"ZipFile": archive.getvalue()},
                 Timeout=spec.timeout,
@@ -279,26 +323,17 @@ class EmbeddedStack:
             )
 
     def _verify_ses_identities(self) -> None:
-        """Verifies the identities the functions may send from (their ses:Send* policy resources).
+        """Verifies the addresses an account owner verifies in SES's sandbox: the sender, operations and
+        escalation, and the demo users (approvers, registrant, outsider; see demo_users.py).
 
-        In AWS these are verified once by the account owner; the sandbox also requires it.
+        Addresses, not the domain: a verified domain would verify every recipient in it, and the sandbox
+        (strict/service_limits.py) must refuse any address nobody verified, as SES does.
         """
-        identities: set[str] = set()
-        for _, resource in self._resources("AWS::Serverless::Function"):
-            for policy in self.resolver.resolve(resource.get("Properties", {}).get("Policies", [])):
-                for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
-                    actions = statement.get("Action", [])
-                    actions = [actions] if isinstance(actions, str) else actions
-                    if any(a.startswith("ses:Send") for a in actions):
-                        resources = statement.get("Resource", [])
-                        for arn in [resources] if isinstance(resources, str) else resources:
-                            identities.add(arn.split(":identity/", 1)[-1])
+        addresses = {self.parameters.get(name, "") for name in ("SenderAddress", "OperationsEmail", "EscalationEmail")}
+        addresses |= set(demo_addresses(self.parameters.get("StageApprovers", "")))
         ses = self._client("ses")
-        for identity in sorted(identities):
-            if "@" in identity:
-                ses.verify_email_identity(EmailAddress=identity)
-            else:
-                ses.verify_domain_identity(Domain=identity)
+        for address in sorted(a for a in addresses if a):
+            ses.verify_email_identity(EmailAddress=address)
 
     def _provision_state_machines(self) -> None:
         sfn = self._client("stepfunctions")
@@ -312,7 +347,7 @@ class EmbeddedStack:
             sfn.create_state_machine(
                 name=self.resolver.attributes[(lid, "Name")],
                 definition=definition,
-                roleArn=STATES_ROLE,
+                roleArn=self.principals.state_machine_roles[lid],
                 type=props.get("Type", "STANDARD"),
                 tracingConfiguration={"enabled": bool(props.get("Tracing", {}).get("Enabled", False))},
             )
@@ -342,20 +377,24 @@ class EmbeddedStack:
         self._start_moto()
         self._name_resources()
         self._provision_identity()
+        self._read_principals()
         functions = self._function_specs()
         self._provision(functions)
         self._provision_parameters()
         self._seed_users()
-        self.runtime = LocalLambdaRuntime(functions, dict(os.environ), REGION)
+        self.runtime = LocalLambdaRuntime(
+            functions, self.aws_endpoint, REGION, iam_path=self.iam_path, send_to_queue=self._send_on_failure
+        )
         self.runtime.install()
-        self.bus = EventBus(self.runtime)
+        self.runtime.warm()
+        self.bus = EventBus(self.runtime, self._event_rule_arn, self._events_may_invoke)
         rules, routes = self._routes(functions)
         for name, pattern, target in rules:
             self.bus.add_rule(name, pattern, target)
         publish_registry_events(self.bus)
         LocalTransformRunner(self.bus, self.aws_endpoint, REGION, self.transform_seconds).install()
         self.bus.start()
-        scheduler = LocalScheduler(self.runtime, self.schedule_seconds)
+        scheduler = LocalScheduler(self.runtime, self._scheduler_may_invoke, self.schedule_seconds)
         for name, expression, target, payload in self.schedules:
             scheduler.add(name, expression, target, payload)
         scheduler.start()
@@ -364,8 +403,96 @@ class EmbeddedStack:
             self.api.extra_routes.update(HostedUi(self._client("cognito-idp"), self.resolver.refs[lid]).routes())
         Console(self.aws_endpoint, REGION, self.resolver.refs, self.parameters, read_outbox).mount(self.api)
         self.api.extra_routes[("POST", "/_local/drop-next-events")] = self._drop_next_events
+        self.api.extra_routes[("POST", "/_local/faults")] = self._arm_fault
+        self.api.extra_routes[("GET", "/_local/faults")] = self._armed_faults
+        self.api.extra_routes[("DELETE", "/_local/faults")] = self._clear_faults
         self.api.start(self.host, self.api_port)
         return self.info()
+
+    @property
+    def iam_path(self) -> Path:
+        return self.state_dir / "iam.json"
+
+    def _read_principals(self) -> None:
+        """The roles and permissions SAM generates; this process's own calls (the state machine
+        interpreter's) are then checked as the state machine's role."""
+        self.principals = read_principals(
+            self.transformed, self.resolver, AWS_MANAGED_POLICIES, self.stack_name, REGION
+        )
+        self.iam_path.write_text(json.dumps(self.principals.to_json(), indent=1), encoding="utf-8")
+        machines = list(self.principals.state_machine_roles.values())
+        sdk_hook.install(iam_path=self.iam_path, interpreter_role_arn=machines[0] if machines else None)
+
+    def _event_rule_arn(self, rule: str) -> str:
+        return self.resolver.attributes[(rule, "Arn")]
+
+    def _events_may_invoke(self, spec: FunctionSpec, rule_arn: str) -> bool:
+        """EventBridge invokes a function only as its resource policy allows (SAM's AWS::Lambda::Permission)."""
+        from .strict.iam import AuthRequest, Principal, evaluate
+
+        request = AuthRequest("lambda:InvokeFunction", spec.arn, {"aws:SourceArn": rule_arn, "aws:SourceAccount": ACCOUNT_ID})
+        policy = self.principals.resource_policies.get(spec.arn)
+        return evaluate([], request, policy, principal=Principal(service="events.amazonaws.com")).allowed
+
+    def _scheduler_may_invoke(self, spec: FunctionSpec) -> bool:
+        """EventBridge Scheduler invokes a target with the schedule's role (SAM generates one per ScheduleV2)."""
+        from .strict.iam import AuthRequest, Principal, evaluate
+
+        roles = self.principals.schedule_roles.get(spec.logical_id, [])
+        request = AuthRequest("lambda:InvokeFunction", spec.arn)
+        return bool(roles) and all(
+            evaluate(self.principals.policies.get(role, []), request, principal=Principal(arn=role)).allowed
+            for role in roles
+        )
+
+    def _send_on_failure(self, spec: FunctionSpec, record: dict[str, Any]) -> None:
+        """Lambda sends a failed asynchronous event to the destination with the function's own role."""
+        import boto3
+
+        key, secret, token = sdk_hook.credentials_for(spec.role_arn)
+        sqs = boto3.client(
+            "sqs",
+            region_name=REGION,
+            endpoint_url=self.aws_endpoint,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            aws_session_token=token,
+        )
+        try:
+            sqs.send_message(QueueUrl=spec.on_failure_queue_url, MessageBody=json.dumps(record))
+        except Exception as exc:  # Lambda drops the event when the destination refuses it
+            log.error("%s: on-failure destination refused the event: %s", spec.name, exc)
+
+    def _arm_fault(self, request: Any) -> Any:
+        """POST /_local/faults {"service", "operation", "fault", "count", "seconds"}: see faults.py."""
+        from werkzeug.wrappers import Response
+
+        assert self.faults is not None
+        try:
+            body = json.loads(request.get_data() or b"{}")
+            fault = self.faults.arm(
+                str(body.get("service", "")),
+                str(body.get("operation", "")),
+                str(body.get("fault", "")),
+                int(body.get("count", 1)),
+                float(body.get("seconds", 60.0)),
+            )
+        except (FaultError, ValueError, TypeError) as exc:
+            return Response(json.dumps({"message": str(exc)}), status=400, content_type="application/json")
+        return Response(json.dumps(fault.__dict__), status=201, content_type="application/json")
+
+    def _armed_faults(self, request: Any) -> Any:
+        from werkzeug.wrappers import Response
+
+        assert self.faults is not None
+        return Response(json.dumps(self.faults.armed()), content_type="application/json")
+
+    def _clear_faults(self, request: Any) -> Any:
+        from werkzeug.wrappers import Response
+
+        assert self.faults is not None
+        self.faults.clear()
+        return Response(status=204)
 
     def _drop_next_events(self, request: Any) -> Any:
         """Test aid: lose the next N events on the bus (about ?group= only, when given), as EventBridge may,
@@ -404,5 +531,11 @@ class EmbeddedStack:
     def stop(self) -> None:
         if self.api is not None:
             self.api.stop()
+        if self.runtime is not None:
+            self.runtime.stop()
         if self._moto is not None:
             self._moto.stop()
+
+
+def _override_text(value: Any) -> str:
+    return ",".join(value) if isinstance(value, list) else str(value)

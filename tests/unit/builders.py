@@ -227,10 +227,18 @@ def approver(
 
 
 def champion_record(
-    stage: str = "test", *, version: int = 2, metrics: dict[str, Any] | None = None, evidence: bool = True
+    stage: str = "test",
+    *,
+    version: int = 2,
+    metrics: dict[str, Any] | None = None,
+    evidence: bool = True,
+    legacy: bool = False,
 ) -> dict[str, Any]:
-    """The SSM "approved model" record of the version approved for `stage` now, as record_stage_outcome writes it."""
-    return {
+    """The SSM "approved model" record of the version approved for `stage` now, as record_stage_outcome writes it:
+    a pointer, with the approved metrics unless `evidence` is False. `legacy` gives the shape written before the
+    pointer, which carried the comment and the evidence summary."""
+    approved = metrics if metrics is not None else {"accuracy": 0.8801, "recall": 0.7012, "f1": 0.75}
+    record: dict[str, Any] = {
         "modelPackageGroupName": GROUP,
         "modelPackageArn": f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/{version}",
         "modelVersion": version,
@@ -239,16 +247,14 @@ def champion_record(
         "approvedBy": "business.owner@example.com",
         "approvedByName": "Bea Owner",
         "approvedAt": "2026-10-02T09:30:00Z",
-        "comment": None,
         "decisionId": "c0ffee00c0ffee00",
         "executionArn": EXECUTION_ARN.replace(f"-v{VERSION}", f"-v{version}"),
-        "evidence": (
-            {
-                "stage": "dev",
-                "rowCount": 12_000,
-                "metrics": metrics if metrics is not None else {"accuracy": 0.8801, "recall": 0.7012, "f1": 0.75},
-            }
-            if evidence
-            else None
-        ),
     }
+    if legacy:
+        record["comment"] = None
+        record["evidence"] = {"stage": "dev", "rowCount": 12_000, "metrics": approved} if evidence else None
+    else:
+        record["approvedBySubject"] = "sub-bea-0001"
+        if evidence:
+            record.update(metrics=approved, metricsStage="dev")
+    return record

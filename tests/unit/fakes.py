@@ -16,7 +16,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from model_promotion.domain.approvals import ApprovalRequest, DecisionRecord, RequestStatus
-from model_promotion.domain.errors import ApprovalClosed, InvalidPayload
+from model_promotion.domain.errors import (
+    ApprovalClosed,
+    ConfigurationError,
+    InvalidPayload,
+    NoticeRefused,
+    TransientAwsError,
+)
 from model_promotion.domain.identity import NotSignedIn
 from model_promotion.domain.presentation import Email
 from model_promotion.ports import (
@@ -196,6 +202,36 @@ class FakeMailer(Mailer):
     def send(self, email: Email) -> str:
         self.sent.append(email)
         return f"message-{len(self.sent)}"
+
+
+class RefusingMailer(FakeMailer):
+    """SES refusing some recipients (unverified addresses in the sandbox), as the SES adapter reports it.
+
+    `transient` makes every send fail as throttling does after the SDK's retries; `misconfigured` as a
+    sender SES does not accept (every recipient refused alike). `attempts` has every message tried.
+    """
+
+    def __init__(self, *refused: str, transient: bool = False, misconfigured: bool = False) -> None:
+        super().__init__()
+        self.refused = {address.lower() for address in refused}
+        self.transient = transient
+        self.misconfigured = misconfigured
+        self.attempts: list[Email] = []
+
+    def send(self, email: Email) -> str:
+        self.attempts.append(email)
+        if self.transient:
+            raise TransientAwsError("SendEmail failed after retries (Throttling); try again")
+        if self.misconfigured:
+            raise ConfigurationError("SES refused mail from model-promotion@example.com: AccessDeniedException")
+        refused = tuple(address for address in email.to if address.lower() in self.refused)
+        if refused:
+            raise NoticeRefused(
+                f"SES refused the message to {', '.join(refused)}: MessageRejected",
+                recipients=refused,
+                code="MessageRejected",
+            )
+        return super().send(email)
 
 
 @dataclass(frozen=True)

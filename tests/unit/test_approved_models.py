@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
+from builders import GROUP as GROUP_OF_BUILDERS
+from builders import decision_record, stage_task_payload
 from moto import mock_aws
 
 from model_promotion.adapters.aws import client
+from model_promotion.adapters.ssm_approved_models import SsmApprovedModels
 from model_promotion.approved_models import (
     ApprovedModel,
     InvalidApprovedRecord,
@@ -18,6 +21,8 @@ from model_promotion.approved_models import (
     get_approved_model,
     main,
 )
+from model_promotion.domain.approvals import StageTask
+from model_promotion.domain.records import approved_model_record
 
 GROUP = "churn-model"
 ARN = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/7"
@@ -39,7 +44,7 @@ def ssm(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def record(version: int = 7, stage: str = "prod", **overrides: Any) -> dict[str, Any]:
-    """The record the workflow writes (domain/records.approved_model_record)."""
+    """The record the workflow writes (domain/records.approved_model_record): a pointer."""
     return {
         "modelPackageGroupName": GROUP,
         "modelPackageArn": f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/{version}",
@@ -48,13 +53,20 @@ def record(version: int = 7, stage: str = "prod", **overrides: Any) -> dict[str,
         "stage": stage,
         "approvedBy": "jane.doe@example.com",
         "approvedByName": "Jane Doe",
+        "approvedBySubject": "sub-jane-0001",
         "approvedAt": "2024-05-01T10:15:00Z",
-        "comment": "metrics look good",
         "decisionId": "d-123",
         "executionArn": "arn:aws:states:us-east-1:123456789012:execution:promotion:x",
-        "evidence": {"stage": stage, "rowCount": 500, "metrics": {"roc_auc": 0.93}},
+        "metrics": {"roc_auc": 0.93},
+        "metricsStage": "uat",
         **overrides,
     }
+
+
+def legacy_record(version: int = 7, stage: str = "prod") -> dict[str, Any]:
+    """The record earlier releases wrote: the comment and the evidence inside, no approver subject."""
+    old = {k: v for k, v in record(version, stage).items() if k not in ("approvedBySubject", "metrics", "metricsStage")}
+    return {**old, "comment": "metrics look good", "evidence": {"stage": stage, "rowCount": 500, "metrics": {}}}
 
 
 def put(ssm: Any, value: dict[str, Any] | str, stage: str = "prod", prefix: str = "/model-promotion") -> None:
@@ -83,8 +95,45 @@ def test_the_approved_record_is_returned_as_a_typed_model(ssm: Any) -> None:
         approved_by_name="Jane Doe",
         approved_at="2024-05-01T10:15:00Z",
         group=GROUP,
+        decision_id="d-123",
+        approved_by_subject="sub-jane-0001",
     )
     assert model.approver == "Jane Doe <jane.doe@example.com>"
+
+
+def test_a_record_written_before_the_pointer_still_reads(ssm: Any) -> None:
+    # Given: a parameter written by an earlier release, with the comment and the evidence inside
+    put(ssm, legacy_record())
+
+    # When
+    model = get_approved_model(GROUP, "prod")
+
+    # Then
+    assert (model.version, model.package_arn, model.approved_by, model.decision_id) == (
+        7,
+        ARN,
+        "jane.doe@example.com",
+        "d-123",
+    )
+    assert model.approved_by_subject is None
+
+
+def test_the_pointer_the_workflow_writes_through_its_adapter_reads_back(ssm: Any) -> None:
+    # Given: an approval whose comment and approver name are far from ASCII, written as the workflow writes it
+    task = StageTask.from_payload(stage_task_payload("prod"))
+    decision = decision_record(
+        "prod", comment="é" * 550, approver_name="Zoë Ångström-Łukasiewicz", approver_subject="sub-zoe-0001"
+    )
+    SsmApprovedModels().put(f"/model-promotion/{GROUP_OF_BUILDERS}/prod", approved_model_record(task, decision))
+
+    # When
+    model = get_approved_model(GROUP_OF_BUILDERS, "prod")
+
+    # Then
+    assert model.version == task.model.version
+    assert model.approved_by_name == "Zoë Ångström-Łukasiewicz"
+    assert model.approved_by_subject == "sub-zoe-0001"
+    assert model.decision_id == decision.decision_id
 
 
 def test_a_custom_prefix_reads_that_prefix(ssm: Any) -> None:
@@ -251,7 +300,9 @@ def test_the_cli_prints_the_record_as_json(ssm: Any, capsys: pytest.CaptureFixtu
         "stage": "prod",
         "approvedBy": "jane.doe@example.com",
         "approvedByName": "Jane Doe",
+        "approvedBySubject": "sub-jane-0001",
         "approvedAt": "2024-05-01T10:15:00Z",
+        "decisionId": "d-123",
     }
 
 

@@ -29,6 +29,7 @@ from model_promotion.services.batch_transform import (
     FAILED_ERROR,
     STOPPED_ERROR,
     plan_scoring,
+    reconcile_transforms,
     read_event,
     start_transform,
     transform_finished,
@@ -735,3 +736,37 @@ def test_every_planned_job_names_the_promotion_it_serves() -> None:
             "execution_arn": task["executionArn"],
         }
         assert TransformPlan.from_payload(job).environment["MODEL_PROMOTION_EXECUTION_ARN"] == task["executionArn"]
+
+
+# Reconciling lost completion events (the sweep)
+
+
+def test_the_sweep_resumes_a_finished_job_whose_completion_event_was_lost(harness: Harness) -> None:
+    # Given two started jobs: one completed but its event never arrived, one still running
+    done, running = scoring("test", approved_for("uat"))["jobs"]
+    harness.start(done)
+    harness.start(running, token=RETRY_TOKEN)
+    harness.transforms.set_status(done["jobName"], "Completed")
+
+    # When the sweep reconciles
+    result = reconcile_transforms(callbacks=harness.callbacks, jobs=harness.transforms, workflow=harness.workflow)
+
+    # Then the finished one is resumed with its own token and where its predictions are; the other still waits
+    assert result == {"resumed": [done["jobName"]], "running": 1, "withoutJob": 0}
+    [(token, output)] = harness.workflow.succeeded
+    assert token == TASK_TOKEN and output["jobName"] == done["jobName"]
+    assert harness.callbacks.outstanding() == [running["jobName"]]
+
+
+def test_a_sweep_after_the_event_arrived_resumes_nothing_twice(harness: Harness) -> None:
+    # Given a completed job whose event was delivered
+    job = challenger_plan()
+    harness.start(job)
+    harness.transforms.set_status(job["jobName"], "Failed", "ClientError: bad CSV")
+    harness.finished(harness.transforms.describe_job(job["jobName"]))
+
+    # When the sweep runs
+    result = reconcile_transforms(callbacks=harness.callbacks, jobs=harness.transforms, workflow=harness.workflow)
+
+    # Then nothing is sent again
+    assert result["resumed"] == [] and len(harness.workflow.failed) == 1

@@ -104,6 +104,14 @@ INVALID_CASES_NOT_NAMED = [
     pytest.param(StarterSettings, STARTER_ENV, "STAGES", "dev,Test", "'Test'", id="starter-stages-bad-name"),
     pytest.param(ApprovalRequestSettings, APPROVAL_ENV, "STAGES", "dev,dev", "dev", id="approval-stages-duplicate"),
     pytest.param(
+        StarterSettings,
+        STARTER_ENV,
+        "STAGES",
+        ",".join(f"s{i}" for i in range(17)),
+        "at most 16 are allowed",
+        id="starter-stages-more-than-the-registry-metadata-holds",
+    ),
+    pytest.param(
         ApprovalRequestSettings,
         APPROVAL_ENV,
         "STAGE_APPROVERS",

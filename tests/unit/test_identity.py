@@ -14,6 +14,7 @@ from model_promotion.domain.identity import (
     NotSignedIn,
     approver_from_claims,
     authorize,
+    parse_groups,
     registered_by,
     stage_group,
 )
@@ -293,4 +294,79 @@ def test_custom_groups_from_a_federated_idp_authorize_like_cognito_groups() -> N
     person = approver_from_claims(_claims(**{"cognito:groups": [], "custom:groups": "staff,approvers-test"}))
 
     # Then
+    authorize(person, model_version(), "test", "approvers-")
+
+
+# parse_groups: every form Cognito writes a group claim in
+
+
+@pytest.mark.parametrize(
+    ("value", "groups"),
+    [
+        pytest.param(["approvers-dev", "approvers-test"], {"approvers-dev", "approvers-test"}, id="id-token-list"),
+        pytest.param("[approvers-test, approvers-prod]", {"approvers-test", "approvers-prod"}, id="saml-multi-valued"),
+        pytest.param(
+            "  [ approvers-test ,   approvers-prod ]  ", {"approvers-test", "approvers-prod"}, id="saml-with-spaces"
+        ),
+        pytest.param('["approvers-test","approvers-prod"]', {"approvers-test", "approvers-prod"}, id="oidc-json-array"),
+        pytest.param(
+            '[ "approvers-test" ,\n "approvers-prod" ]', {"approvers-test", "approvers-prod"}, id="json-with-spaces"
+        ),
+        pytest.param(
+            '["Risk, Compliance & Audit","approvers-prod"]',
+            {"Risk, Compliance & Audit", "approvers-prod"},
+            id="json-name-with-a-comma-is-not-split",
+        ),
+        pytest.param("approvers-test", {"approvers-test"}, id="single-value"),
+        pytest.param("[approvers-test]", {"approvers-test"}, id="saml-single-value"),
+        pytest.param('["approvers-test"]', {"approvers-test"}, id="json-single-value"),
+        pytest.param(' "approvers-test" ', {"approvers-test"}, id="quoted-single-value"),
+        pytest.param("['approvers-test', 'approvers-uat']", {"approvers-test", "approvers-uat"}, id="single-quotes"),
+        pytest.param("approvers-test,approvers-uat", {"approvers-test", "approvers-uat"}, id="comma-separated"),
+        pytest.param("[]", set(), id="empty-saml-or-json"),
+        pytest.param("[ ]", set(), id="empty-with-space"),
+        pytest.param("", set(), id="empty-string"),
+        pytest.param([], set(), id="empty-list"),
+        pytest.param(None, set(), id="absent"),
+    ],
+)
+def test_group_claims_are_read_in_every_form_cognito_writes_them(value: Any, groups: set[str]) -> None:
+    # When / Then
+    assert parse_groups(value) == frozenset(groups)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param('{"groups": ["approvers-prod"]}', id="json-object"),
+        pytest.param("[approvers-prod", id="bracket-never-closed"),
+        pytest.param("approvers-prod]", id="bracket-never-opened"),
+        pytest.param('[["approvers-prod"]]', id="nested-json-list"),
+        pytest.param([1, None, {"a": "approvers-prod"}], id="list-without-strings"),
+        pytest.param(42, id="number"),
+        pytest.param({"approvers-prod": True}, id="object"),
+        pytest.param('"', id="a-lone-quote"),
+        pytest.param("[,, ,]", id="only-separators"),
+    ],
+)
+def test_a_group_claim_that_cannot_be_read_grants_no_group_and_does_not_crash(value: Any) -> None:
+    # When / Then
+    assert parse_groups(value) == frozenset()
+
+
+def test_a_federated_approver_with_a_saml_group_list_may_decide_the_stage() -> None:
+    # Given: Cognito's form for a multi-valued SAML attribute mapped to custom:groups
+    person = approver_from_claims(_claims(**{"cognito:groups": [], "custom:groups": "[staff, approvers-test]"}))
+
+    # Then
+    assert person.groups == frozenset({"staff", "approvers-test"})
+    authorize(person, model_version(), "test", "approvers-")
+
+
+def test_a_federated_approver_with_an_oidc_group_array_may_decide_the_stage() -> None:
+    # Given: an OIDC IdP's array claim mapped to custom:groups, as Cognito stores it
+    person = approver_from_claims(_claims(**{"custom:groups": '["staff","approvers-test"]'}))
+
+    # Then
+    assert person.groups >= {"approvers-test"}
     authorize(person, model_version(), "test", "approvers-")

@@ -20,6 +20,7 @@ from fakes import (
     FakeMailer,
     FakeModelVersions,
     FakeRegistry,
+    FakeWorkflow,
     StoppedExecution,
 )
 
@@ -37,6 +38,7 @@ from model_promotion.services.operations import (
     decision_history,
     pending_approvals,
     resend_request,
+    retry_promotion,
     version_status,
 )
 
@@ -440,6 +442,8 @@ def test_json_output_has_stable_keys_for_scripts(world: World) -> None:
         "approvalDescription",
         "registeredAt",
         "stages",
+        "promotionEnded",
+        "attempt",
         "execution",
         "pending",
     }
@@ -688,3 +692,95 @@ def test_the_registry_description_of_a_cancellation_says_who_when_and_why() -> N
     assert approval_description(Outcome.CANCELLED, "uat", "ops", "2026-11-21T15:00:00Z", "why") == (
         "uat cancelled by ops at 2026-11-21T15:00:00Z: why"
     )
+
+
+# retry
+
+
+def _retry(world: World, workflow: FakeWorkflow, version: int, **kwargs: Any) -> dict[str, Any]:
+    arguments: dict[str, Any] = {
+        "reason": "the approver was on leave",
+        "operator": "olga.operator@example.com",
+    } | kwargs
+    return retry_promotion(
+        catalog=FakeModelVersions(world.registry),
+        registry=world.registry,
+        executions=world.executions,
+        workflow=workflow,
+        log=world.log,
+        group=GROUP,
+        version=version,
+        stages=STAGES,
+        now=NOW,
+        **arguments,
+    )
+
+
+def _expired_at_test(world: World) -> None:
+    """Version 3's test request expired: the execution failed with ApprovalExpired, the registry carries the marker."""
+    world.executions.executions[execution_name(GROUP, 3)]["status"] = "FAILED"
+    stored = world.registry.descriptions[description(3)["ModelPackageArn"]]
+    stored["CustomerMetadataProperties"] |= {"test": "Expired", "promotion-ended": "expired at test"}
+
+
+def test_retry_starts_a_second_attempt_at_the_stage_that_expired_and_audits_who_and_why(world: World) -> None:
+    # Given version 3 approved for dev, whose test request expired
+    _expired_at_test(world)
+    workflow = FakeWorkflow()
+
+    # When an operator retries it
+    result = _retry(world, workflow, 3)
+
+    # Then a new execution, named for attempt 2, starts at test (position 1), not at dev again
+    name = execution_name(GROUP, 3, attempt=2)
+    assert name.endswith("-v3-attempt2")
+    assert result["executionName"] == name and result["fromStage"] == "test" and result["attempt"] == 2
+    assert workflow.started[name]["position"] == 1
+    # the registry no longer says the promotion ended, and counts the attempt; its status is unchanged
+    [update] = world.registry.updates
+    assert "promotion-ended" not in update.metadata and update.metadata["promotion-attempt"] == "2"
+    assert update.approval_status == "Approved"
+    assert update.description.startswith("promotion retried from test by olga.operator@example.com")
+    # and the audit log says who retried, why, and after what
+    [entry] = world.log.entries(GROUP)
+    assert (entry["outcome"], entry["actor"], entry["reason"]) == (
+        "retried",
+        "olga.operator@example.com",
+        "the approver was on leave",
+    )
+    assert entry["previousOutcome"] == "expired at test"
+
+
+def test_retry_refuses_a_running_promotion_a_rejected_version_and_a_missing_reason(world: World) -> None:
+    workflow = FakeWorkflow()
+    with pytest.raises(BadRequest, match="still being promoted"):
+        _retry(world, workflow, 3)  # version 3 is waiting for test
+    world.registry.add(description(4, "Rejected", dev="Rejected"))
+    with pytest.raises(BadRequest, match="a rejection is a decision"):
+        _retry(world, workflow, 4)
+    _expired_at_test(world)
+    with pytest.raises(BadRequest, match="needs a reason"):
+        _retry(world, workflow, 3, reason="  \n ")
+    with pytest.raises(NotFound):
+        _retry(world, workflow, 99)
+    with pytest.raises(BadRequest, match="approved for every stage"):
+        world.executions.executions[execution_name(GROUP, 2)]["status"] = "ABORTED"
+        _retry(world, workflow, 2)
+    assert workflow.started == {} and world.registry.updates == [] and world.log.entries(GROUP) == []
+
+
+def test_a_second_retry_gets_attempt_three_and_its_own_name(world: World) -> None:
+    # Given version 3 retried once, and the retry expired at test too
+    _expired_at_test(world)
+    workflow = FakeWorkflow()
+    _retry(world, workflow, 3)
+    world.executions.add(execution_name(GROUP, 3, attempt=2), "FAILED")
+    stored = world.registry.descriptions[description(3)["ModelPackageArn"]]
+    stored["CustomerMetadataProperties"]["promotion-ended"] = "expired at test"
+
+    # When it is retried again
+    result = _retry(world, workflow, 3)
+
+    # Then it is attempt 3, under a third name
+    assert result["attempt"] == 3
+    assert set(workflow.started) == {execution_name(GROUP, 3, attempt=2), execution_name(GROUP, 3, attempt=3)}

@@ -169,20 +169,18 @@ def test_the_approved_model_record_names_the_signer_and_keeps_the_metrics_they_s
     # When
     world.record(_signed_approval("test", evidence=dict(EVIDENCE, problemType="BinaryClassification")))
 
-    # Then
+    # Then: a pointer with the signer and the approved numbers; the evidence itself is in the audit log
     record = world.approved_models.get(f"/model-promotion/{GROUP}/test")
     assert record is not None
     assert record["approvedBy"] == "lead@example.com"
     assert record["approvedByName"] == "Lee Lead"
-    assert record["evidence"] == {
-        "stage": "dev",
-        "rowCount": 12_500,
-        "problemType": "BinaryClassification",
-        "metrics": EVIDENCE["metrics"],
-    }
+    assert record["approvedBySubject"] == "sub-lee-0001"
+    assert record["metrics"] == EVIDENCE["metrics"]
+    assert record["metricsStage"] == "dev"
+    assert "evidence" not in record
 
 
-def test_an_approval_without_batch_results_records_no_evidence() -> None:
+def test_an_approval_without_batch_results_records_no_metrics() -> None:
     # Given
     world = _world()
 
@@ -192,7 +190,8 @@ def test_an_approval_without_batch_results_records_no_evidence() -> None:
     # Then
     record = world.approved_models.get(DEV_PARAMETER)
     assert record is not None
-    assert record["evidence"] is None
+    assert "metrics" not in record
+    assert "evidence" not in record
     assert record["approvedByName"] == "Lee Lead"
 
 
@@ -206,7 +205,7 @@ def test_the_next_request_for_the_stage_can_compare_against_the_recorded_metrics
     # Then: the record reads back with the metrics a champion comparison needs
     record = world.approved_models.get(f"/model-promotion/{GROUP}/test")
     assert record is not None
-    assert record["evidence"]["metrics"]["accuracy"] == EVIDENCE["metrics"]["accuracy"]
+    assert record["metrics"]["accuracy"] == EVIDENCE["metrics"]["accuracy"]
     assert record["modelVersion"] == VERSION
 
 
@@ -365,6 +364,7 @@ def test_a_rejection_rejects_the_version_and_the_stage_and_writes_no_approved_mo
         **REGISTRANT_KEYS,
         "dev": "Rejected",
         **_signed("dev", "qa.lead@example.com"),
+        "promotion-ended": "rejected at dev 2026-11-21T14:05:09Z",
     }
     assert world.package["ApprovalDescription"] == (
         "dev rejected by qa.lead@example.com at 2026-11-21T14:05:09Z: Recall is below 0.75 on the holdout set"
@@ -419,6 +419,7 @@ def test_a_rejection_at_a_later_stage_keeps_earlier_approvals_and_their_records(
         **_signed("test", "qa.lead@example.com"),
         "uat": PENDING,
         "prod": PENDING,
+        "promotion-ended": "rejected at test " + world.package["CustomerMetadataProperties"]["test-signed-at"],
     }
     assert list(world.approved_models.history) == [DEV_PARAMETER]
     assert [e["outcome"] for e in world.log.entries(GROUP)] == ["approved", "rejected"]
@@ -467,6 +468,7 @@ def test_an_expiry_marks_the_stage_expired_and_keeps_the_approval_status() -> No
         "test": "Expired",
         "uat": PENDING,
         "prod": PENDING,
+        "promotion-ended": "expired at test",
     }
     assert world.approved_models.history == {}
     [entry] = world.log.entries(GROUP)
@@ -485,7 +487,11 @@ def test_an_expiry_at_the_first_stage_keeps_the_version_pending() -> None:
 
     # Then
     assert world.package["ModelApprovalStatus"] == PENDING
-    assert _without_signatures(world.package["CustomerMetadataProperties"]) == {**REGISTRANT_KEYS, "dev": "Expired"}
+    assert _without_signatures(world.package["CustomerMetadataProperties"]) == {
+        **REGISTRANT_KEYS,
+        "dev": "Expired",
+        "promotion-ended": "expired at dev",
+    }
 
 
 def test_an_expiry_for_a_model_without_registrant_email_goes_to_operations() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from builders import model_description, stage_task_payload
 from fakes import FakeApprovalStore, FakeMailer, FakeWorkflow
 
-from model_promotion.domain.approvals import ApprovalRequest, StageTask, request_key, utc_now
+from model_promotion.domain.approvals import ApprovalRequest, RequestStatus, StageTask, request_key, utc_now
 from model_promotion.domain.model_version import APPROVED
 from model_promotion.domain.registration import execution_name
 from model_promotion.ports import ModelCatalog
@@ -102,3 +102,51 @@ def test_reconcile_starts_exactly_the_pending_versions_that_have_no_promotion() 
     assert result["alreadyRunning"] == 1
     started_input = workflow.started[result["started"][0]]
     assert started_input["stages"] == ["dev", "prod"] and started_input["model"]["version"] == 7
+
+
+def test_reconcile_leaves_a_version_whose_promotion_ended_alone_even_after_its_execution_is_purged() -> None:
+    # Given a version that expired at dev: still PendingManualApproval, and (90 days on) no execution left
+    expired = _description(11)
+    expired["CustomerMetadataProperties"] = {"dev": "Expired", "promotion-ended": "expired at dev"}
+    workflow = FakeWorkflow()
+
+    # When reconcile runs
+    result = reconcile(catalog=FakeCatalog([expired]), workflow=workflow, stages=("dev", "prod"))
+
+    # Then nothing starts and nobody is mailed again
+    assert result == {"started": [], "alreadyRunning": 0, "ended": 1}
+    assert workflow.started == {}
+
+
+def test_reconcile_restarts_a_lost_retry_under_its_attempts_name_where_it_stopped() -> None:
+    # Given a version an operator retried (attempt 2), dev approved before, whose retry never started
+    retried = _description(12)
+    retried["CustomerMetadataProperties"] = {"dev": "Approved", "prod": "Expired", "promotion-attempt": "2"}
+    workflow = FakeWorkflow()
+    workflow.start(execution_name(retried["ModelPackageGroupName"], 12), {})  # the first attempt, closed
+
+    # When reconcile runs
+    result = reconcile(catalog=FakeCatalog([retried]), workflow=workflow, stages=("dev", "prod"))
+
+    # Then the second attempt starts at prod
+    name = execution_name(retried["ModelPackageGroupName"], 12, attempt=2)
+    assert result["started"] == [name]
+    assert workflow.started[name]["position"] == 1
+
+
+def test_the_sweep_closes_an_expired_request_so_the_waiting_time_alarm_clears() -> None:
+    # Given one request that expired ten minutes ago (after waiting 70 minutes), one still open
+    store, mailer = FakeApprovalStore(), FakeMailer()
+    expired = _pending(store, expires_in=-timedelta(minutes=10), stage="dev")
+    open_request = _pending(store, expires_in=timedelta(hours=5), stage="test")
+
+    # When the sweep runs
+    result = sweep_pending(store=store, mailer=mailer, base_url=BASE_URL, now=utc_now(), remind_before=timedelta(0))
+
+    # Then the expired one is closed as EXPIRED without a reminder, and only the open one counts as waiting
+    assert result["expired"] == [expired.key]
+    assert store.requests[expired.key].status is RequestStatus.EXPIRED
+    assert store.requests[open_request.key].status is RequestStatus.PENDING
+    assert result["pending"] == 1 and mailer.sent == []
+    assert 3600 <= result["oldestPendingSeconds"] < 3700
+    assert [r.key for r in store.pending()] == [open_request.key]

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
-from model_promotion.domain.errors import ConfigurationError, StageNotInPlan
+from model_promotion.domain.errors import ConfigurationError, MetadataLimitExceeded, StageNotInPlan
 from model_promotion.domain.stages import (
     APPROVAL_DESCRIPTION_MAX,
     DEFAULT_STAGES,
+    STAGES_MAX,
     Outcome,
     approval_description,
     approval_status_after,
     metadata_value,
     parse_stage_approvers,
     parse_stages,
+    promotion_attempt,
+    promotion_ended,
+    resume_position,
     stage_metadata_after,
 )
 
@@ -21,7 +27,38 @@ STAGES = ("dev", "test", "uat", "prod")
 PENDING = "PendingManualApproval"
 
 
+JAVA_LINE_TERMINATORS = set("\n\r\u0085\u2028\u2029")
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
 # parse_stages
+
+
+def test_sixteen_stages_fit_the_registrys_50_metadata_entries_and_are_allowed() -> None:
+    # Given: 3 entries per stage (status, signed-by, signed-at): 16 stages write 48
+    text = ",".join(f"stage{i}" for i in range(16))
+
+    # When
+    stages = parse_stages(text)
+
+    # Then
+    assert len(stages) == STAGES_MAX == 16
+
+
+def test_seventeen_stages_are_a_configuration_error_naming_the_limit_and_why() -> None:
+    # When
+    with pytest.raises(ConfigurationError) as raised:
+        parse_stages(",".join(f"stage{i}" for i in range(17)))
+
+    # Then
+    message = str(raised.value)
+    assert "17 stages" in message
+    assert "at most 16" in message
+    assert "CustomerMetadataProperties" in message
+    assert "50" in message
 
 
 def test_the_default_stage_list_parses_in_promotion_order() -> None:
@@ -202,7 +239,8 @@ def test_a_stage_outcome_sets_its_stage_and_only_an_approval_opens_later_stages(
     metadata = stage_metadata_after(outcome, stage, STAGES, current)
 
     # Then
-    assert metadata == {**REGISTRANT_KEYS, **expected_stages}
+    ended = {} if outcome is Outcome.APPROVED else {"promotion-ended": f"{outcome.value} at {stage}"}
+    assert metadata == {**REGISTRANT_KEYS, **expected_stages, **ended}
     assert current == unchanged_copy, "the caller's map must not be modified"
 
 
@@ -265,6 +303,31 @@ def test_a_new_signature_of_a_stage_replaces_its_previous_one() -> None:
     assert (metadata["test-signed-by"], metadata["test-signed-at"]) == ("New", "2026-11-21T14:05:09Z")
 
 
+def test_registrant_entries_that_would_push_the_metadata_past_50_are_refused_naming_the_limit() -> None:
+    # Given: the registrant's own 45 entries; an approval at dev writes 6 (dev, its signature, 3 later stages)
+    current = {f"team-key-{i}": "x" for i in range(45)}
+
+    # When
+    with pytest.raises(MetadataLimitExceeded) as raised:
+        stage_metadata_after(Outcome.APPROVED, "dev", STAGES, current, signed_by="a@example.com", at="2026")
+
+    # Then
+    assert "51 entries" in str(raised.value)
+    assert "allows 50" in str(raised.value)
+    assert "45 set at registration" in str(raised.value)
+
+
+def test_metadata_of_exactly_50_entries_is_written() -> None:
+    # Given
+    current = {f"team-key-{i}": "x" for i in range(44)}
+
+    # When
+    metadata = stage_metadata_after(Outcome.APPROVED, "dev", STAGES, current, signed_by="a@example.com", at="2026")
+
+    # Then
+    assert len(metadata) == 50
+
+
 # metadata_value
 
 
@@ -280,6 +343,11 @@ def test_a_new_signature_of_a_stage_replaces_its_previous_one() -> None:
         pytest.param("", "-", id="empty"),
         pytest.param("<>;", "-", id="nothing-left"),
         pytest.param("x" * 300, "x" * 256, id="cut-to-256"),
+        pytest.param("a+b@example.com", "a+b@example.com", id="plus-address-kept"),
+        pytest.param("O'Brien, Seán", "O Brien Seán", id="apostrophe-and-comma-dropped"),
+        pytest.param("Zoë\u00a0Åberg", "Zoë Åberg", id="no-break-space-is-a-space"),
+        pytest.param("\U0001d400" * 200, "\U0001d400" * 128, id="letters-beyond-the-bmp-count-twice"),
+        pytest.param("x" * 255 + "\U0001d400", "x" * 255, id="no-surrogate-pair-split-at-the-limit"),
     ],
 )
 def test_a_metadata_value_keeps_only_what_sagemaker_allows(text: str, value: str) -> None:
@@ -295,6 +363,17 @@ def test_every_metadata_value_matches_sagemakers_pattern_and_length(text: str) -
     # Then
     assert 1 <= len(value) <= 256
     assert all(c.isalnum() or c == " " or c in "_.:/=+-@" for c in value), value
+
+
+def test_every_character_a_metadata_value_keeps_is_in_javas_letter_separator_or_number_classes() -> None:
+    # Given: every code point of the Basic Multilingual Plane and the first supplementary one
+    text = "".join(chr(c) for c in range(0x20000) if not 0xD800 <= c <= 0xDFFF)
+
+    # When
+    kept = {c for chunk in range(0, len(text), 200) for c in metadata_value(text[chunk : chunk + 200])}
+
+    # Then: \p{L}, \p{Z} and \p{N} are Unicode general categories L*, Z* and N*
+    assert {c for c in kept if unicodedata.category(c)[0] not in "LZN" and c not in "_.:/=+-@"} == set()
 
 
 # approval_status_after
@@ -356,6 +435,41 @@ def test_a_long_approval_description_is_cut_to_1024_characters_with_an_ellipsis(
     assert text.endswith("x…")
 
 
+@pytest.mark.parametrize("terminator", ["\n", "\r\n", "\r", "\u0085", "\u2028", "\u2029", "\n\n\t  "])
+def test_an_approval_description_is_one_line_whatever_line_terminator_the_comment_holds(terminator: str) -> None:
+    # Given
+    comment = f"Recall is fine.{terminator}AUC  is   fine{terminator}"
+
+    # When
+    text = approval_description(Outcome.APPROVED, "test", "qa@example.com", "2026-11-21T14:05:09Z", comment)
+
+    # Then: Java's '.*' matches it
+    assert text == "test approved by qa@example.com at 2026-11-21T14:05:09Z: Recall is fine. AUC is fine"
+    assert not JAVA_LINE_TERMINATORS & set(text)
+
+
+def test_a_long_approval_description_is_cut_to_1024_utf16_code_units_without_splitting_a_surrogate_pair() -> None:
+    # Given: letters beyond the BMP, two UTF-16 code units each, as Java counts them
+    comment = "\U0001d400" * 1000
+
+    # When
+    text = approval_description(Outcome.REJECTED, "prod", "cto@example.com", "2026-11-21T14:05:09Z", comment)
+
+    # Then
+    assert _utf16(text) <= APPROVAL_DESCRIPTION_MAX
+    assert _utf16(text) >= APPROVAL_DESCRIPTION_MAX - 1  # nothing cut beyond the pair that would not fit
+    assert text.endswith("\U0001d400…")
+    text.encode("utf-8")  # whole code points only: a split pair could not be encoded
+
+
+def test_a_lone_surrogate_in_a_comment_cannot_reach_the_registry() -> None:
+    # Given: JSON may carry one ("\ud800"); UTF-8 cannot
+    text = approval_description(Outcome.APPROVED, "dev", None, "2026-11-21T14:05:09Z", "ok \ud800 fine")
+
+    # Then
+    assert text.encode("utf-8").decode("utf-8") == "dev approved at 2026-11-21T14:05:09Z: ok \ufffd fine"
+
+
 def test_an_approval_description_of_exactly_1024_characters_is_kept_whole() -> None:
     # Given
     prefix = "prod rejected by cto@example.com at 2026-11-21T14:05:09Z: "
@@ -367,3 +481,30 @@ def test_an_approval_description_of_exactly_1024_characters_is_kept_whole() -> N
     # Then
     assert text == prefix + comment
     assert len(text) == APPROVAL_DESCRIPTION_MAX
+
+
+def test_an_ended_promotion_leaves_a_terminal_marker_that_the_next_approval_clears() -> None:
+    # Given a promotion that expired at test
+    expired = stage_metadata_after(Outcome.EXPIRED, "test", STAGES, BEFORE["test"])
+    assert promotion_ended(expired) == "expired at test"
+
+    # When a retried attempt gets test approved
+    approved = stage_metadata_after(Outcome.APPROVED, "test", STAGES, {**expired, "promotion-attempt": "2"})
+
+    # Then the marker is gone, the attempt count stays, and the retry resumes where it stopped
+    assert promotion_ended(approved) is None
+    assert promotion_attempt(approved) == 2
+    assert resume_position(expired, STAGES) == 1
+    assert resume_position(approved, STAGES) == 2
+
+
+def test_a_cancellation_and_a_failure_mark_the_promotion_ended_with_the_stage() -> None:
+    for outcome in (Outcome.CANCELLED, Outcome.FAILED, Outcome.GATE_FAILED, Outcome.REJECTED):
+        metadata = stage_metadata_after(outcome, "test", STAGES, BEFORE["test"], at="2026-12-02T01:00:00Z")
+        assert promotion_ended(metadata) == f"{outcome.value} at test 2026-12-02T01:00:00Z"
+
+
+def test_a_garbled_attempt_count_reads_as_the_first_attempt() -> None:
+    for value in ("", "0", "-3", "two", "1.5"):
+        assert promotion_attempt({"promotion-attempt": value}) == 1
+    assert promotion_attempt({"promotion-attempt": "7"}) == 7

@@ -158,3 +158,17 @@ def test_a_malformed_event_is_ignored_with_its_reason_and_starts_nothing() -> No
     assert "ModelPackageVersion" in result.reason
     assert workflow.started == {}
     assert registry.described == []
+
+
+def test_an_update_event_of_a_version_whose_promotion_ended_starts_nothing() -> None:
+    # Given a version whose promotion expired (its own UpdateModelPackage sends a PendingManualApproval event)
+    registry = FakeRegistry(model_description(metadata={"dev": "Expired", "promotion-ended": "expired at dev"}))
+    workflow = FakeWorkflow()
+
+    # When the event arrives (also after Step Functions purged the closed execution)
+    result = start_promotion(registration_event(), registry=registry, workflow=workflow, stages=STAGES)
+
+    # Then it is ignored, and the reason says how to start it again
+    assert result.outcome == "ignored"
+    assert "expired at dev" in result.reason and "retry" in result.reason
+    assert workflow.started == {}

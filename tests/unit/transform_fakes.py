@@ -132,6 +132,9 @@ class FakeCallbacks(TransformCallbacks):
         self.tokens[job_name] = task_token
         self.purge_at[job_name] = purge_at
 
+    def outstanding(self) -> list[str]:
+        return sorted(self.tokens)
+
     def take(self, job_name: str) -> str | None:
         self.log.append(("take", job_name))
         return self.tokens.pop(job_name, None)

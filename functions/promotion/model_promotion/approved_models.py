@@ -68,7 +68,12 @@ class InvalidApprovedRecord(ValueError):
 
 @dataclass(frozen=True)
 class ApprovedModel:
-    """The approved version of a group for a stage, and who approved it when."""
+    """The approved version of a group for a stage, and who approved it when.
+
+    `decision_id` names the decision's entry in the workflow's audit log, which keeps the approver's
+    comment and the evidence they saw. Records written before it carried the decision id (or the
+    approver's subject) read with None there.
+    """
 
     package_arn: str
     version: int
@@ -78,10 +83,13 @@ class ApprovedModel:
     approved_by_name: str | None
     approved_at: str
     group: str
+    decision_id: str | None = None
+    approved_by_subject: str | None = None
 
     @classmethod
     def from_record(cls, record: Any, parameter_name: str) -> ApprovedModel:
-        """Reads the record the workflow writes (domain/records.approved_model_record)."""
+        """Reads the record the workflow writes (domain/records.approved_model_record): today's pointer,
+        and the larger records of earlier releases, whose comment and evidence it ignores."""
         if not isinstance(record, Mapping):
             raise InvalidApprovedRecord(f"parameter {parameter_name} does not hold a JSON object")
         version = record.get("modelVersion")
@@ -96,6 +104,8 @@ class ApprovedModel:
             approved_by_name=_optional(record, "approvedByName"),
             approved_at=_required(record, "approvedAt", parameter_name),
             group=_required(record, "modelPackageGroupName", parameter_name),
+            decision_id=_optional(record, "decisionId"),
+            approved_by_subject=_optional(record, "approvedBySubject"),
         )
 
     def to_payload(self) -> dict[str, Any]:
@@ -108,7 +118,9 @@ class ApprovedModel:
             "stage": self.stage,
             "approvedBy": self.approved_by,
             "approvedByName": self.approved_by_name,
+            "approvedBySubject": self.approved_by_subject,
             "approvedAt": self.approved_at,
+            "decisionId": self.decision_id,
         }
 
     @property

@@ -12,6 +12,9 @@ interventions (mail a request again, cancel a promotion, start the promotions wh
     cancel GROUP VERSION --reason TEXT [--operator WHO] [--stage S]
                                         stop the promotion and record who cancelled it and why
     reconcile [--group G ...]           start a promotion for every pending version that has none
+    retry GROUP VERSION --reason TEXT [--operator WHO]
+                                        start a new attempt of a promotion that expired, failed or was
+                                        cancelled, at its first stage not yet approved; audited
 
 The target is the embedded AWS (`--local`, reading the state file `make up` writes, default
 .local/stack.json) or a deployed stack (`--stack-name`, reading its CloudFormation outputs with the given
@@ -47,11 +50,12 @@ from .services.operations import (
     decision_history,
     pending_approvals,
     resend_request,
+    retry_promotion,
     version_status,
 )
 
 PROG = "python -m model_promotion.cli"
-COMMANDS = ("status", "pending", "history", "resend", "cancel", "reconcile")
+COMMANDS = ("status", "pending", "history", "resend", "cancel", "reconcile", "retry")
 DEFAULT_STATE_FILE = ".local/stack.json"
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
@@ -145,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("--reason", required=True, metavar="TEXT", help="why (recorded; at most 1000 characters)")
     cancel.add_argument("--operator", metavar="WHO", help="who cancels (default: your AWS identity's ARN)")
     cancel.add_argument("--stage", type=_stage, metavar="S", help="the stage whose request to cancel")
+
+    retry = commands.add_parser(
+        "retry", parents=[common], help="start a new attempt of a promotion that expired, failed or was cancelled"
+    )
+    retry.add_argument("group", type=_group, metavar="GROUP")
+    retry.add_argument("version", type=_version, metavar="VERSION")
+    retry.add_argument("--reason", required=True, metavar="TEXT", help="why (recorded; at most 1000 characters)")
+    retry.add_argument("--operator", metavar="WHO", help="who retries (default: your AWS identity's ARN)")
 
     reconcile = commands.add_parser(
         "reconcile", parents=[common], help="start a promotion for every pending version that has none"
@@ -377,6 +389,20 @@ def run(args: argparse.Namespace, target: Target, now: datetime | None = None) -
             stage=args.stage,
             now=now,
         )
+    if args.command == "retry":
+        return retry_promotion(
+            catalog=SageMakerCatalog(),
+            registry=SageMakerRegistry(),
+            executions=workflow,
+            workflow=workflow,
+            log=DynamoDbDecisionLog(target.decision_log_table),
+            group=args.group,
+            version=args.version,
+            reason=args.reason,
+            operator=args.operator if args.operator is not None else caller_identity(),
+            stages=stages,
+            now=now,
+        )
     if args.command == "reconcile":
         return reconcile(
             catalog=SageMakerCatalog(),
@@ -546,12 +572,25 @@ def render_cancel(result: Mapping[str, Any]) -> str:
 def render_reconcile(result: Mapping[str, Any]) -> str:
     started = list(result.get("started") or [])
     running = result.get("alreadyRunning", 0)
+    ended = result.get("ended", 0)
+    left_alone = f" {ended} whose promotion ended (retry starts one again) left alone." if ended else ""
     if not started:
-        return f"Nothing to start: every pending version ({running}) has its promotion."
+        return f"Nothing to start: every pending version ({running}) has its promotion.{left_alone}"
     lines = [f"Started {len(started)} promotion{'s' if len(started) != 1 else ''} whose registration event was lost:"]
     lines += [f"  {name}" for name in started]
-    lines.append(f"{running} pending version{'s' if running != 1 else ''} already had one.")
+    lines.append(f"{running} pending version{'s' if running != 1 else ''} already had one.{left_alone}")
     return "\n".join(lines)
+
+
+def render_retry(result: Mapping[str, Any]) -> str:
+    return "\n".join(
+        [
+            f"Retried the promotion of {result['group']} version {result['version']} "
+            f"(attempt {result['attempt']}, after: {result['previousOutcome']}).",
+            f"  execution  {result['executionArn']} starts at {result['fromStage']}",
+            f"  audit log  retried by {result['retriedBy']} at {result['retriedAt']}: {result['reason']}",
+        ]
+    )
 
 
 RENDERERS: dict[str, Callable[[Any], str]] = {
@@ -561,6 +600,7 @@ RENDERERS: dict[str, Callable[[Any], str]] = {
     "resend": render_resend,
     "cancel": render_cancel,
     "reconcile": render_reconcile,
+    "retry": render_retry,
 }
 
 

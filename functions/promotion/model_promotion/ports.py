@@ -159,7 +159,15 @@ class SignIn(ABC):
         """The token's claims after checking signature, issuer, audience, use and expiry; else NotSignedIn."""
 
 
-class BatchTransforms(ABC):
+class TransformJobs(ABC):
+    """What the workflow reads of SageMaker's transform jobs."""
+
+    @abstractmethod
+    def describe_job(self, name: str) -> Mapping[str, Any] | None:
+        """DescribeTransformJob's answer, or None when no such job exists."""
+
+
+class BatchTransforms(TransformJobs):
     """SageMaker batch transform: the model made from a package, and jobs that score a batch with it."""
 
     @abstractmethod
@@ -170,10 +178,6 @@ class BatchTransforms(ABC):
     def start_job(self, plan: TransformPlan) -> None:
         """Creates the transform job unless a job of that name exists already (a retry)."""
 
-    @abstractmethod
-    def describe_job(self, name: str) -> Mapping[str, Any] | None:
-        """DescribeTransformJob's answer, or None when no such job exists."""
-
 
 class TransformCallbacks(ABC):
     """Task tokens of the workflow's waits on transform jobs, by job name. Kept server-side like approvals'."""
@@ -181,6 +185,10 @@ class TransformCallbacks(ABC):
     @abstractmethod
     def remember(self, job_name: str, task_token: str, purge_at: datetime) -> None:
         """Stores the token; a retry replaces the token of the failed attempt."""
+
+    @abstractmethod
+    def outstanding(self) -> list[str]:
+        """The names of the jobs whose token is still stored: waits no completion event has resumed yet."""
 
     @abstractmethod
     def take(self, job_name: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,10 +36,7 @@ class SageMakerRegistry(ModelRegistry):
             "ModelApprovalStatus": approval_status,
             "CustomerMetadataProperties": dict(metadata),
             "ApprovalDescription": description,
-            # Same inputs, same token: SageMaker treats a retried update as the same request.
-            "ClientToken": hashlib.sha256(
-                f"{package_arn}|{approval_status}|{sorted(metadata.items())}|{description}".encode()
-            ).hexdigest()[:64],
+            "ClientToken": client_token(package_arn, metadata, approval_status, description),
         }
         try:
             client("sagemaker").update_model_package(**request)
@@ -46,6 +44,18 @@ class SageMakerRegistry(ModelRegistry):
             if is_transient(exc):
                 raise transient("UpdateModelPackage", exc) from exc
             raise InvalidPayload(f"model package {package_arn} cannot be updated: {error_code(exc)}") from exc
+
+
+def client_token(package_arn: str, metadata: Mapping[str, str], approval_status: str, description: str) -> str:
+    """Same inputs, same token, so SageMaker treats a retried update as the same request.
+
+    UpdateModelPackage allows 1-36 characters of [a-zA-Z0-9-]: the first 128 bits of a SHA-256 of the
+    whole update, written as a UUID (36 characters), keep the collision odds negligible within that limit.
+    """
+    digest = hashlib.sha256(
+        f"{package_arn}|{approval_status}|{sorted(metadata.items())}|{description}".encode()
+    ).digest()
+    return str(uuid.UUID(bytes=digest[:16]))
 
 
 class SageMakerCatalog(ModelCatalog, ModelVersions):

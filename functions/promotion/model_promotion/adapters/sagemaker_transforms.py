@@ -10,13 +10,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..config import TransformSettings
 from ..domain.errors import ConfigurationError
 from ..domain.transforms import TransformPlan
-from ..ports import BatchTransforms
+from ..ports import BatchTransforms, TransformJobs
 from .aws import client, error_code, is_transient, transient
 
 
-class SageMakerTransforms(BatchTransforms):
-    def __init__(self, settings: TransformSettings):
-        self.settings = settings
+class SageMakerTransformJobs(TransformJobs):
+    """Reads transform jobs; needs no transform settings (the sweep that reconciles lost completions)."""
 
     def _call(self, action: str, **request: Any) -> dict[str, Any]:
         try:
@@ -27,6 +26,21 @@ class SageMakerTransforms(BatchTransforms):
             if not isinstance(exc, ClientError):
                 raise ConfigurationError(f"{action} could not be sent: {type(exc).__name__}") from exc
             raise
+
+    def describe_job(self, name: str) -> Mapping[str, Any] | None:
+        try:
+            answer = self._call("describe_transform_job", TransformJobName=name)
+        except ClientError as exc:
+            if "Could not find" in str(exc):
+                return None
+            raise ConfigurationError(f"DescribeTransformJob {name} refused: {error_code(exc)}") from exc
+        answer.pop("ResponseMetadata", None)
+        return answer
+
+
+class SageMakerTransforms(SageMakerTransformJobs, BatchTransforms):
+    def __init__(self, settings: TransformSettings):
+        self.settings = settings
 
     def ensure_model(self, name: str, package_arn: str) -> None:
         try:
@@ -65,13 +79,3 @@ class SageMakerTransforms(BatchTransforms):
             if error_code(exc) == "ResourceInUse" or "already exist" in str(exc) or "must be unique" in str(exc):
                 return  # a retry: the job exists, and its name says it is this one
             raise ConfigurationError(f"CreateTransformJob {plan.job_name} refused: {error_code(exc)}") from exc
-
-    def describe_job(self, name: str) -> Mapping[str, Any] | None:
-        try:
-            answer = self._call("describe_transform_job", TransformJobName=name)
-        except ClientError as exc:
-            if "Could not find" in str(exc):
-                return None
-            raise ConfigurationError(f"DescribeTransformJob {name} refused: {error_code(exc)}") from exc
-        answer.pop("ResponseMetadata", None)
-        return answer

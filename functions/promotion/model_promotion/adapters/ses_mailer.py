@@ -9,10 +9,14 @@ from email.message import EmailMessage
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..domain.errors import ConfigurationError
+from ..domain.errors import ConfigurationError, NoticeRefused
 from ..domain.presentation import Email
 from ..ports import Mailer
 from .aws import client, error_code, is_transient, transient
+
+# Answers about this message's recipients: sending it again gets the same answer, but another
+# recipient may well get it. In the sandbox, MessageRejected names each unverified address.
+REFUSED_RECIPIENT_CODES = frozenset({"MessageRejected", "BadRequestException"})
 
 
 class SesMailer(Mailer):
@@ -37,5 +41,20 @@ class SesMailer(Mailer):
         except (ClientError, BotoCoreError) as exc:
             if is_transient(exc):
                 raise transient("SendEmail", exc) from exc
-            raise ConfigurationError(f"SES refused mail from {self.sender}: {error_code(exc)}") from exc
+            code = error_code(exc)
+            if code in REFUSED_RECIPIENT_CODES:
+                refused = _named_recipients(exc, email.to)
+                raise NoticeRefused(
+                    f"SES refused the message to {', '.join(refused)}: {code}", recipients=refused, code=code
+                ) from exc
+            raise ConfigurationError(f"SES refused mail from {self.sender}: {code}") from exc
         return str(answer["MessageId"])
+
+
+def _named_recipients(exc: ClientError | BotoCoreError, to: tuple[str, ...]) -> tuple[str, ...]:
+    """The recipients SES's message names ("...failed the check in region EU-WEST-1: a@example.com"),
+    else all of them: the refusal is then about the message as a whole."""
+    response = getattr(exc, "response", None) or {}
+    message = str(response.get("Error", {}).get("Message", "")).lower()
+    named = tuple(address for address in to if address.lower() in message)
+    return named or tuple(to)

@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.errors import ConfigurationError
+from ..domain.records import approved_model_json
 from ..ports import ApprovedModels
 from .aws import client, error_code, is_transient, transient
 
@@ -30,10 +31,12 @@ class SsmApprovedModels(ApprovedModels):
         return parsed if isinstance(parsed, dict) else None
 
     def put(self, name: str, record: Mapping[str, Any]) -> None:
+        # Sized by bytes in the domain, so an oversized record is refused here too, before the call.
+        value = approved_model_json(record)
         try:
             client("ssm").put_parameter(
                 Name=name,
-                Value=json.dumps(record, sort_keys=True),
+                Value=value,
                 Type="String",
                 Overwrite=True,
                 Description="Model version approved for this stage, written by the promotion workflow",

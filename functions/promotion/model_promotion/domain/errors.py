@@ -37,6 +37,24 @@ class StageNotInPlan(DomainError):
     """A stage name that the promotion's stage list does not contain."""
 
 
+class MetadataLimitExceeded(DomainError):
+    """The model version's CustomerMetadataProperties would exceed what SageMaker stores (50 entries)."""
+
+
+class RecordTooLarge(DomainError):
+    """The approved-model record would not fit in its SSM parameter. Raised before anything is written."""
+
+
+class NoticeRefused(DomainError):
+    """The mail service refused the message for its recipients (an unverified address in the SES sandbox,
+    a malformed or suppressed address). Sending the same message again gets the same answer."""
+
+    def __init__(self, message: str, *, recipients: tuple[str, ...], code: str):
+        super().__init__(message)
+        self.recipients = recipients
+        self.code = code
+
+
 class TransientAwsError(Exception):
     """An AWS call failed in a way that may succeed when repeated (throttling, 5xx, timeouts).
 

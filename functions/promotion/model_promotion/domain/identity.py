@@ -7,6 +7,8 @@ the stage's approver group and did not register the version themselves (GitHub E
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,8 +46,8 @@ class Approver:
 def approver_from_claims(claims: Mapping[str, Any]) -> Approver:
     """Reads a verified Cognito ID token.
 
-    Groups are Cognito's own `cognito:groups`, plus `custom:groups` (comma-separated): map a corporate
-    IdP's group claim to that attribute when federating through SAML or OIDC.
+    Groups are Cognito's own `cognito:groups`, plus `custom:groups`: map a corporate IdP's group claim
+    to that attribute when federating through SAML or OIDC (see parse_groups for the forms it takes).
     """
     subject = str(claims.get("sub") or "")
     if not subject:
@@ -54,9 +56,52 @@ def approver_from_claims(claims: Mapping[str, Any]) -> Approver:
     email = claims.get("email") if isinstance(claims.get("email"), str) else None
     full_name = " ".join(str(claims[k]) for k in ("given_name", "family_name") if claims.get(k))
     name = str(claims.get("name") or full_name or email or username)
-    groups = set(claims.get("cognito:groups") or [])
-    groups.update(g.strip() for g in str(claims.get("custom:groups") or "").split(",") if g.strip())
-    return Approver(subject=subject, username=username, email=email, name=name, groups=frozenset(groups))
+    groups = parse_groups(claims.get("cognito:groups")) | parse_groups(claims.get("custom:groups"))
+    return Approver(subject=subject, username=username, email=email, name=name, groups=groups)
+
+
+_SEPARATOR = re.compile(r"\s*,\s*")
+_QUOTES = "\"'"
+
+
+def parse_groups(value: Any) -> frozenset[str]:
+    """Group names from a group claim, in every form Cognito writes one.
+
+    - a list (`cognito:groups` in an ID token): its strings;
+    - a JSON array string, `["g1","g2"]` (an OIDC IdP's array claim mapped to a custom attribute): its
+      strings, commas inside a name included;
+    - Cognito's form for a multi-valued SAML attribute, `[g1, g2]`: split on commas;
+    - a single value, `g1`, or a comma-separated list, `g1,g2`.
+
+    Names lose surrounding whitespace and quotes. Anything else (a JSON object, a bracket that never
+    closes, a claim that is neither a string nor a list) is no groups: a claim that cannot be read
+    grants nothing.
+    """
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return frozenset(name for item in value if isinstance(item, str) and (name := _group_name(item)))
+    if not isinstance(value, str):
+        return frozenset()
+    text = value.strip()
+    if not text:
+        return frozenset()
+    if text[0] in '["':
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None  # not JSON: Cognito's SAML form, or quoted names
+        if isinstance(parsed, list):
+            return parse_groups(parsed)
+        if isinstance(parsed, str):
+            return frozenset(name for name in (_group_name(parsed),) if name)
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    elif text[0] in "[{" or text[-1] in "]}":
+        return frozenset()  # a JSON object, or brackets that do not pair
+    return frozenset(name for part in _SEPARATOR.split(text) if (name := _group_name(part)))
+
+
+def _group_name(text: str) -> str:
+    return text.strip().strip(_QUOTES).strip()
 
 
 def stage_group(prefix: str, stage: str) -> str:

@@ -91,7 +91,7 @@ def champion_rows(evidence: Mapping[str, Any] | None, champion: Mapping[str, Any
     """This version's metrics beside the champion's: scored on the same batch when the workflow did so,
     else as recorded when the champion was approved."""
     same_batch = (evidence or {}).get("champion") or {}
-    theirs = same_batch.get("metrics") or ((champion or {}).get("evidence") or {}).get("metrics") or {}
+    theirs = same_batch.get("metrics") or _recorded_metrics(champion)
     if not theirs:
         return []  # nothing to compare against: the summary line still names the version
     mine = (evidence or {}).get("metrics") or {}
@@ -100,6 +100,18 @@ def champion_rows(evidence: Mapping[str, Any] | None, champion: Mapping[str, Any
         for key, label in METRIC_LABELS.items()
         if key in mine or key in theirs
     ]
+
+
+def _recorded_metrics(champion: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The metrics an approved-model record carries: at its top level since it became a small pointer,
+    under `evidence` in records written before."""
+    if not champion:
+        return {}
+    metrics = champion.get("metrics")
+    legacy = champion.get("evidence")
+    if not isinstance(metrics, Mapping) and isinstance(legacy, Mapping):
+        metrics = legacy.get("metrics")
+    return metrics if isinstance(metrics, Mapping) else {}
 
 
 def champion_summary(stage: str, champion: Mapping[str, Any] | None, evidence: Mapping[str, Any] | None = None) -> str:
@@ -189,7 +201,14 @@ def approval_email(request: ApprovalRequest, recipient: str, link: str, *, remin
 
 
 def outcome_email(
-    to: Sequence[str], model: ModelVersion, stage: str, outcome: Outcome, summary: str, execution_arn: str
+    to: Sequence[str],
+    model: ModelVersion,
+    stage: str,
+    outcome: Outcome,
+    summary: str,
+    execution_arn: str,
+    *,
+    note: str | None = None,
 ) -> Email:
     verb = {
         Outcome.REJECTED: "was rejected",
@@ -200,9 +219,13 @@ def outcome_email(
     }[outcome]
     subject = f"{model.group} version {model.version}: {stage} {verb}"
     text = f"{subject}.\n\n{summary}\n\nModel\n{_text_table(model_rows(model))}\n\nExecution: {execution_arn}\n"
+    note_html = ""
+    if note:
+        text = f"{note}\n\n{text}"
+        note_html = f"<p class='error' role='alert'>{escape(note)}</p>"
     html = _document(
         subject,
-        f"<h1>{escape(subject)}</h1><p>{escape(summary)}</p><h2>Model</h2>{_html_table(model_rows(model))}"
+        f"{note_html}<h1>{escape(subject)}</h1><p>{escape(summary)}</p><h2>Model</h2>{_html_table(model_rows(model))}"
         f"<p class='small'>Execution: {escape(execution_arn)}</p>",
     )
     return Email(to=tuple(to), subject=subject, text=text, html=html)

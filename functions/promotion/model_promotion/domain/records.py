@@ -7,15 +7,22 @@ audit log, which never overwrites or drops an entry.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from .approvals import DecisionRecord, StageTask
-from .errors import ConfigurationError
-from .stages import Outcome
+from .errors import ConfigurationError, RecordTooLarge
+from .stages import Outcome, one_line
 
 _PREFIX = re.compile(r"^(/[A-Za-z0-9_.-]+)+$")
+# An SSM Standard parameter's value holds 4096 bytes (Advanced: 8192, at a charge per parameter).
+APPROVED_RECORD_MAX_BYTES = 4096
+APPROVER_NAME_MAX = 128
+METRICS_MAX = 20
+_METRIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
 
 def validate_parameter_prefix(prefix: str) -> str:
@@ -34,30 +41,95 @@ def approved_model_parameter_name(prefix: str, group: str, stage: str) -> str:
 def approved_model_record(
     task: StageTask, decision: DecisionRecord, evidence: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """What an inference pipeline reads to find "the model approved for this stage".
+    """What an inference pipeline reads to find "the model approved for this stage": a pointer.
 
-    It also keeps the metrics the approver saw, so the next version's approver can compare against them.
+    It names the version, its artifact, the decision and who made it when. The comment and the evidence
+    stay in the audit log (entry `decisionId`) and in S3 (`evidenceUri`): an SSM Standard parameter holds
+    4096 bytes, and a comment alone could fill them. It also carries the approved metrics, numbers only,
+    so the next version's approver can compare against them without another read; they are left out
+    when the pointer would not fit otherwise.
+
+    Raises RecordTooLarge when even the bare pointer does not fit, before anything has been written.
     """
-    return {
+    pointer: dict[str, Any] = {
         "modelPackageGroupName": task.model.group,
         "modelPackageArn": task.model.package_arn,
         "modelVersion": task.model.version,
         "modelDataUrl": task.model.model_data_url,
         "stage": task.stage,
-        "approvedBy": decision.approver,
-        "approvedByName": decision.approver_name,
-        "approvedAt": decision.decided_at,
-        "comment": decision.comment,
         "decisionId": decision.decision_id,
+        "approvedBy": decision.approver,
+        "approvedByName": _short_name(decision.approver_name),
+        "approvedBySubject": decision.approver_subject,
+        "approvedAt": decision.decided_at,
         "executionArn": task.execution_arn,
-        "evidence": _evidence_summary(evidence),
     }
+    extras = _evidence_pointer(evidence)
+    if extras:
+        with_extras = {**pointer, **extras}
+        if record_size(with_extras) <= APPROVED_RECORD_MAX_BYTES:
+            return with_extras
+    approved_model_json(pointer)  # raises RecordTooLarge
+    return pointer
 
 
-def _evidence_summary(evidence: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if not evidence:
+def approved_model_json(record: Mapping[str, Any]) -> str:
+    """The parameter value: compact JSON in UTF-8 (json.dumps' default writes "é" as six bytes, \\u00e9).
+
+    Raises RecordTooLarge when the value exceeds what an SSM Standard parameter holds.
+    """
+    text = _json(record)
+    size = len(text.encode("utf-8"))
+    if size > APPROVED_RECORD_MAX_BYTES:
+        longest = max(record, key=lambda k: len(_json(record[k]).encode("utf-8")))
+        raise RecordTooLarge(
+            f"the approved-model record of {record.get('modelPackageGroupName')} version "
+            f"{record.get('modelVersion')} for {record.get('stage')} is {size} bytes; an SSM Standard parameter "
+            f"holds {APPROVED_RECORD_MAX_BYTES}. Its longest field is {longest}; nothing was written."
+        )
+    return text
+
+
+def record_size(record: Mapping[str, Any]) -> int:
+    """The record's size in bytes, as SSM counts its value."""
+    return len(_json(record).encode("utf-8"))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _short_name(name: str | None) -> str | None:
+    """The printed name, for display: the signed record in the audit log keeps it whole."""
+    if not name:
         return None
-    return {k: evidence.get(k) for k in ("stage", "rowCount", "problemType", "metrics") if k in evidence}
+    name = one_line(name)
+    return name if len(name) <= APPROVER_NAME_MAX else name[: APPROVER_NAME_MAX - 1] + "…"
+
+
+def _evidence_pointer(evidence: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The approved metrics (finite numbers under plain names) and where the whole evidence lies in S3."""
+    if not evidence:
+        return {}
+    extras: dict[str, Any] = {}
+    metrics = evidence.get("metrics")
+    if isinstance(metrics, Mapping):
+        numbers = {
+            name: value
+            for name, value in metrics.items()
+            if isinstance(name, str)
+            and _METRIC_NAME.match(name)
+            and isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+        }
+        if numbers:
+            extras["metrics"] = dict(sorted(numbers.items())[:METRICS_MAX])
+            extras["metricsStage"] = evidence.get("stage") if isinstance(evidence.get("stage"), str) else None
+    uri = evidence.get("metricsUri")
+    if isinstance(uri, str) and uri.startswith("s3://"):
+        extras["evidenceUri"] = uri
+    return extras
 
 
 def audit_entry(

@@ -61,20 +61,22 @@ def read_registration_event(event: Any) -> RegistrationEvent | Ignored:
     return RegistrationEvent(package_arn=arn, group=group, version=version, approval_status=status)
 
 
-def execution_name(group: str, version: int) -> str:
-    """One name per version, so Step Functions itself refuses a second execution for it.
+def execution_name(group: str, version: int, attempt: int = 1) -> str:
+    """One name per version and attempt, so Step Functions itself refuses a second execution for it.
 
-    Execution names allow [0-9A-Za-z-_] and 80 characters. Sanitising can map two groups to one name
-    ("a.b" and "a_b"), and cutting can too, so whenever the name changes a short hash of the original
-    is appended to keep it unique.
+    The first attempt is `<group>-v<version>`; an operator's retry (services/operations.py) adds
+    `-attempt<N>`. Execution names allow [0-9A-Za-z-_] and 80 characters. Sanitising can map two groups to
+    one name ("a.b" and "a_b"), and cutting can too, so whenever the name changes a short hash of the
+    original is appended to keep it unique.
     """
-    raw = f"{group}-v{version}"
+    again = f"-attempt{attempt}" if attempt > 1 else ""
+    raw = f"{group}-v{version}{again}"
     clean = _NOT_ALLOWED_IN_NAME.sub("_", raw)
     if clean == raw and len(clean) <= EXECUTION_NAME_MAX:
         return clean
     digest = hashlib.sha256(raw.encode()).hexdigest()[:10]
-    suffix = f"-v{version}-{digest}"
+    suffix = f"-v{version}{again}-{digest}"
     if len(suffix) > EXECUTION_NAME_MAX // 2:
-        suffix = f"-{digest}"  # an absurd version number: the hash alone keeps the name unique
+        suffix = f"-{digest}"  # an absurd version or attempt number: the hash alone keeps the name unique
     head = _NOT_ALLOWED_IN_NAME.sub("_", group)[: EXECUTION_NAME_MAX - len(suffix)]
     return f"{head}{suffix}"

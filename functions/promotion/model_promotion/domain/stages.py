@@ -7,14 +7,29 @@ seed post ("dev", "test", "uat", "prod"). Its values are the StageStatus values 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from enum import Enum
 
-from .errors import ConfigurationError, StageNotInPlan
+from .errors import ConfigurationError, MetadataLimitExceeded, StageNotInPlan
 from .model_version import APPROVED, PENDING_MANUAL_APPROVAL, REJECTED
 
 DEFAULT_STAGES = ("dev", "test", "uat", "prod")
+# SageMaker's limits, counted as its Java service counts them: in UTF-16 code units.
 APPROVAL_DESCRIPTION_MAX = 1024
+METADATA_ENTRIES_MAX = 50
+METADATA_VALUE_MAX = 256
+# Each stage writes three entries: its status, `<stage>-signed-by` and `<stage>-signed-at`.
+METADATA_KEYS_PER_STAGE = 3
+# Two entries belong to the version as a whole. `promotion-ended` says its promotion ended without reaching
+# the last stage (how, where, when): reconcile and the registration events leave such a version alone,
+# even once Step Functions has purged the closed execution, until an operator's retry clears it.
+# `promotion-attempt` counts those retries; each attempt's execution has a name of its own.
+PROMOTION_ENDED_KEY = "promotion-ended"
+PROMOTION_ATTEMPT_KEY = "promotion-attempt"
+VERSION_KEYS = (PROMOTION_ENDED_KEY, PROMOTION_ATTEMPT_KEY)
+STAGES_MAX = (METADATA_ENTRIES_MAX - len(VERSION_KEYS)) // METADATA_KEYS_PER_STAGE
+_METADATA_SYMBOLS = frozenset("_.:/=+-@")
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _EMAIL = re.compile(r"^[^@\s,;=]+@[^@\s,;=]+\.[^@\s,;=]+$")
 
@@ -67,6 +82,12 @@ def parse_stages(text: str) -> tuple[str, ...]:
     duplicates = sorted({s for s in stages if stages.count(s) > 1})
     if duplicates:
         raise ConfigurationError(f"the stage list names {', '.join(duplicates)} more than once")
+    if len(stages) > STAGES_MAX:
+        raise ConfigurationError(
+            f"the stage list has {len(stages)} stages; at most {STAGES_MAX} are allowed, because each stage "
+            f"writes {METADATA_KEYS_PER_STAGE} CustomerMetadataProperties entries to the model version and "
+            f"SageMaker allows {METADATA_ENTRIES_MAX}"
+        )
     return stages
 
 
@@ -133,13 +154,67 @@ def stage_metadata_after(
         for later in stages[stages.index(stage) + 1 :]:
             if merged.get(later) != StageStatus.APPROVED.value:
                 merged[later] = StageStatus.PENDING.value
+        merged.pop(PROMOTION_ENDED_KEY, None)
+    else:
+        merged[PROMOTION_ENDED_KEY] = metadata_value(f"{outcome.value} at {stage}" + (f" {at}" if at else ""))
+    if len(merged) > METADATA_ENTRIES_MAX:
+        # Only the registrant's own keys can push it over: the stage list holds at most STAGES_MAX stages.
+        theirs = len([k for k in merged if k not in _workflow_keys(stages)])
+        raise MetadataLimitExceeded(
+            f"the model version's CustomerMetadataProperties would hold {len(merged)} entries, and SageMaker "
+            f"allows {METADATA_ENTRIES_MAX}: {theirs} set at registration plus up to {METADATA_KEYS_PER_STAGE} "
+            f"per stage for {len(stages)} stages. Register the version with fewer entries of its own."
+        )
     return merged
 
 
+def _workflow_keys(stages: Sequence[str]) -> set[str]:
+    return {key for s in stages for key in (s, f"{s}-signed-by", f"{s}-signed-at")} | set(VERSION_KEYS)
+
+
 def metadata_value(text: str) -> str:
-    """CustomerMetadataProperties values allow letters, spaces, digits and _.:/=+-@ only, up to 256 characters."""
-    cleaned = "".join(c if c.isalnum() or c.isspace() or c in "_.:/=+-@" else " " for c in text)
-    return " ".join(cleaned.split())[:256] or "-"
+    """A CustomerMetadataProperties value: SageMaker allows [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*, up to 256 characters.
+
+    Anything else (an apostrophe or a comma in a name, angle brackets, control characters) becomes a
+    space, runs of spaces one space, and the length is counted in UTF-16 code units as Java counts it.
+    """
+    cleaned = "".join(c if _metadata_character(c) else " " for c in text)
+    return cut_utf16(" ".join(cleaned.split()), METADATA_VALUE_MAX).rstrip() or "-"
+
+
+def _metadata_character(c: str) -> bool:
+    # Spelled as the pattern's own classes (Unicode general categories L, Z and N), not as isalnum() or
+    # isspace(): isspace() accepts control characters such as a tab, which \p{Z} does not.
+    return unicodedata.category(c)[0] in "LZN" or c in _METADATA_SYMBOLS
+
+
+def utf16_length(text: str) -> int:
+    """The length Java's String.length() gives: characters beyond the BMP count twice."""
+    return sum(2 if ord(c) > 0xFFFF else 1 for c in text)
+
+
+def cut_utf16(text: str, limit: int, ellipsis: str = "") -> str:
+    """`text` within `limit` UTF-16 code units, ending in `ellipsis` when cut.
+
+    Python strings hold whole code points, so a cut between them never splits a surrogate pair.
+    """
+    if utf16_length(text) <= limit:
+        return text
+    budget = limit - utf16_length(ellipsis)
+    used = 0
+    for index, c in enumerate(text):
+        used += 2 if ord(c) > 0xFFFF else 1
+        if used > budget:
+            return text[:index] + ellipsis
+    return text + ellipsis
+
+
+def one_line(text: str) -> str:
+    """The text on one line: ApprovalDescription's pattern `.*` is a Java regex, whose `.` matches no line
+    terminator (\\n, \\r, \\u0085, \\u2028, \\u2029). Every run of whitespace, line breaks included, becomes one
+    space. A lone surrogate (possible in JSON, never in UTF-8) cannot be sent at all, so it becomes U+FFFD."""
+    text = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    return " ".join(text.split())
 
 
 def approval_status_after(outcome: Outcome, current: str | None) -> str:
@@ -156,12 +231,31 @@ def approval_status_after(outcome: Outcome, current: str | None) -> str:
 
 
 def approval_description(outcome: Outcome, stage: str, actor: str | None, at: str, comment: str | None) -> str:
-    """The registry's ApprovalDescription: who did what at which stage and when, within 1024 characters."""
+    """The registry's ApprovalDescription: who did what at which stage and when, on one line, within 1024
+    UTF-16 code units. The comment keeps its lines in the audit log; here they are joined by spaces."""
     who = f" by {actor}" if actor else ""
     verb = "rejected by the quality gate" if outcome is Outcome.GATE_FAILED else outcome.value
     text = f"{stage} {verb}{who} at {at}"
     if comment:
         text += f": {comment}"
-    if len(text) > APPROVAL_DESCRIPTION_MAX:
-        text = text[: APPROVAL_DESCRIPTION_MAX - 1] + "…"
-    return text
+    return cut_utf16(one_line(text), APPROVAL_DESCRIPTION_MAX, "…")
+
+
+def promotion_ended(metadata: Mapping[str, str] | None) -> str | None:
+    """How the version's last promotion attempt ended ("expired at uat ..."), or None while it may go on."""
+    return (metadata or {}).get(PROMOTION_ENDED_KEY) or None
+
+
+def promotion_attempt(metadata: Mapping[str, str] | None) -> int:
+    """The version's current promotion attempt: 1 until an operator retries it."""
+    value = (metadata or {}).get(PROMOTION_ATTEMPT_KEY, "")
+    return int(value) if value.isdigit() and int(value) >= 1 else 1
+
+
+def resume_position(metadata: Mapping[str, str] | None, stages: Sequence[str]) -> int:
+    """The index of the first stage not yet approved: where a (retried) promotion starts."""
+    current = metadata or {}
+    for index, stage in enumerate(stages):
+        if current.get(stage) != StageStatus.APPROVED.value:
+            return index
+    return len(stages)

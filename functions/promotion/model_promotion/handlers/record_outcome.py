@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from ..adapters.dynamodb_decision_log import DynamoDbDecisionLog
 from ..adapters.sagemaker_registry import SageMakerRegistry
@@ -44,4 +45,22 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.info("stage outcome recorded", outcome=result["outcome"], summary=result["summary"])
     metrics.add_dimension(name="outcome", value=result["outcome"])
     metrics.add_metric(name="StageOutcomes", unit=MetricUnit.Count, value=1)
+    report_undelivered(result.get("undelivered") or [])
     return result
+
+
+def report_undelivered(undelivered: Sequence[Mapping[str, Any]]) -> None:
+    """One NoticesUndelivered data point, dimensioned by reason, and one warning per notice the mail
+    service refused. Its own metric set, so the `outcome` dimension of StageOutcomes stays apart."""
+    for notice in undelivered:
+        logger.warning(
+            "outcome notice undelivered",
+            recipients=list(notice.get("to") or []),
+            reason=notice.get("reason"),
+            error=notice.get("error"),
+            redirected_to=notice.get("redirectedTo"),
+        )
+        with single_metric(
+            name="NoticesUndelivered", unit=MetricUnit.Count, value=1, default_dimensions=metrics.default_dimensions
+        ) as metric:
+            metric.add_dimension(name="reason", value=str(notice.get("reason")))

@@ -1,4 +1,5 @@
-"""Scheduled (EventBridge Scheduler): remind approvers before requests expire; report the oldest wait."""
+"""Scheduled (EventBridge Scheduler): remind approvers before requests expire, close expired requests,
+report the oldest wait, and resume transform waits whose completion event was lost."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ..adapters.dynamodb_approvals import DynamoDbApprovalStore
+from ..adapters.dynamodb_transform_callbacks import DynamoDbTransformCallbacks
+from ..adapters.sagemaker_transforms import SageMakerTransformJobs
 from ..adapters.ses_mailer import SesMailer
+from ..adapters.step_functions import StepFunctionsWorkflow
 from ..config import SweepSettings
 from ..domain.approvals import utc_now
+from ..services.batch_transform import reconcile_transforms
 from ..services.reminders import sweep_pending
 
 logger = Logger()
@@ -38,9 +43,24 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         now=utc_now(),
         remind_before=timedelta(seconds=config.remind_before_seconds),
     )
-    logger.info("pending approvals swept", pending=result["pending"], reminded=len(result["reminded"]))
+    transforms = reconcile_transforms(
+        callbacks=DynamoDbTransformCallbacks(config.approvals_table),
+        jobs=SageMakerTransformJobs(),
+        workflow=StepFunctionsWorkflow(),
+    )
+    result["transforms"] = transforms
+    logger.info(
+        "pending approvals swept",
+        pending=result["pending"],
+        expired=len(result["expired"]),
+        reminded=len(result["reminded"]),
+        transforms_resumed=len(transforms["resumed"]),
+    )
     # The "approvals pending too long" alarm watches this metric.
     metrics.add_metric(name="OldestPendingApprovalAge", unit=MetricUnit.Seconds, value=result["oldestPendingSeconds"])
     metrics.add_metric(name="PendingApprovals", unit=MetricUnit.Count, value=result["pending"])
     metrics.add_metric(name="RemindersSent", unit=MetricUnit.Count, value=len(result["reminded"]))
+    metrics.add_metric(name="ExpiredRequestsClosed", unit=MetricUnit.Count, value=len(result["expired"]))
+    # Each one is a completion event that never arrived: the alarm on the on-failure queue tells why.
+    metrics.add_metric(name="TransformWaitsResumedBySweep", unit=MetricUnit.Count, value=len(transforms["resumed"]))
     return result

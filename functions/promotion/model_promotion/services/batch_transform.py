@@ -23,7 +23,7 @@ from ..domain.transforms import (
     model_name,
     transform_job_name,
 )
-from ..ports import ApprovedModels, BatchTransforms, TaskClosed, TransformCallbacks, Workflow
+from ..ports import ApprovedModels, BatchTransforms, TaskClosed, TransformCallbacks, TransformJobs, Workflow
 
 FAILED_ERROR = "TransformJobFailed"
 STOPPED_ERROR = "TransformJobStopped"
@@ -125,6 +125,27 @@ def transform_finished(
         callbacks.remember(name, token, datetime.now(UTC) + timedelta(days=7))
         raise
     return {"outcome": "resumed", "status": status, "jobName": name}
+
+
+def reconcile_transforms(*, callbacks: TransformCallbacks, jobs: TransformJobs, workflow: Workflow) -> dict[str, Any]:
+    """The safety net for lost completion events: resumes every wait whose job has finished.
+
+    EventBridge invokes TransformCompleted asynchronously; after its retries an event can still be lost
+    (it then sits in the on-failure queue). Each stored token names its job, so DescribeTransformJob says
+    whether the wait can be resumed now; a wait whose execution already gave up is closed the same way.
+    """
+    resumed, running, gone = [], 0, 0
+    for name in callbacks.outstanding():
+        described = jobs.describe_job(name)
+        if described is None:
+            gone += 1  # StartTransform failed before creating the job; its retry stores the token again
+            continue
+        if described.get("TransformJobStatus") not in TERMINAL_STATUSES:
+            running += 1
+            continue
+        if transform_finished(described, callbacks=callbacks, workflow=workflow)["outcome"] == "resumed":
+            resumed.append(name)
+    return {"resumed": resumed, "running": running, "withoutJob": gone}
 
 
 def job_result(detail: Mapping[str, Any]) -> dict[str, Any]:

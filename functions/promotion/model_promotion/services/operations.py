@@ -1,5 +1,5 @@
 """What operators ask of running promotions: where each version stands, what waits for whom, who decided
-what, and the two interventions: mail a request's approvers again, or cancel a promotion.
+what, and the interventions: mail a request's approvers again, cancel a promotion, or retry one that ended.
 
 Each function takes the ports it needs, so the operators' CLI (model_promotion/cli.py) runs it against AWS
 and the unit tests against fakes. Results are plain dicts with stable camelCase keys: the CLI prints them
@@ -15,9 +15,33 @@ from typing import Any
 from ..domain.approvals import COMMENT_MAX, ApprovalRequest, RequestStatus, iso
 from ..domain.records import audit_entry
 from ..domain.registration import execution_name
-from ..domain.stages import Outcome, approval_description, approval_status_after, stage_metadata_after
-from ..ports import ApprovalStore, DecisionLog, ExecutionControl, Mailer, ModelRegistry, ModelVersions
+from ..domain.model_version import APPROVED, PENDING_MANUAL_APPROVAL, ModelVersion
+from ..domain.stages import (
+    APPROVAL_DESCRIPTION_MAX,
+    PROMOTION_ATTEMPT_KEY,
+    PROMOTION_ENDED_KEY,
+    Outcome,
+    approval_description,
+    approval_status_after,
+    cut_utf16,
+    one_line,
+    promotion_attempt,
+    promotion_ended,
+    resume_position,
+    stage_metadata_after,
+)
+from ..ports import (
+    ApprovalStore,
+    DecisionLog,
+    ExecutionControl,
+    ExecutionExists,
+    Mailer,
+    ModelRegistry,
+    ModelVersions,
+    Workflow,
+)
 from .approvals import send_links
+from .start_promotion import promotion_input
 
 # The error a cancelled execution stops with, as DescribeExecution and the history show it.
 CANCEL_ERROR = "PromotionCancelled"
@@ -93,7 +117,7 @@ def _version_row(
     group = str(description.get("ModelPackageGroupName"))
     number = int(description.get("ModelPackageVersion") or 0)
     metadata = description.get("CustomerMetadataProperties") or {}
-    name = execution_name(group, number)
+    name = execution_name(group, number, promotion_attempt(metadata))
     execution = executions.describe_execution(name)
     requests = waiting.get(number, [])
     return {
@@ -111,6 +135,8 @@ def _version_row(
             }
             for stage in stages
         ],
+        "promotionEnded": promotion_ended(metadata),
+        "attempt": promotion_attempt(metadata),
         "execution": {
             "name": name,
             "arn": execution.get("executionArn") if execution else None,
@@ -312,6 +338,114 @@ def cancel_promotion(
         "cancelledAt": at,
         "reason": reason,
         "approvalDescription": summary,
+    }
+
+
+# retry
+
+# A closed execution in one of these states may be retried; SUCCEEDED means every stage was approved.
+RETRYABLE_EXECUTION_STATUSES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+
+
+def retry_promotion(
+    *,
+    catalog: ModelVersions,
+    registry: ModelRegistry,
+    executions: ExecutionControl,
+    workflow: Workflow,
+    log: DecisionLog,
+    group: str,
+    version: int,
+    reason: str,
+    operator: str,
+    stages: Sequence[str],
+    now: datetime,
+) -> dict[str, Any]:
+    """Starts a new attempt of a promotion that ended without a decision against it: it expired, failed, or
+    was cancelled. A rejection is a decision and is not retried; register a new version instead.
+
+    The attempt gets its own execution name (`<group>-v<N>-attempt<K>`), so Step Functions' 90-day name
+    rule never blocks it, and it resumes at the first stage the registry does not show Approved. Order:
+    the registry first (the marker cleared, the attempt counted: reconcile starts a lost attempt from
+    there), then the execution (a repeat of the same attempt is the same start), then the audit log.
+    """
+    reason = one_line(reason or "")
+    if not reason:
+        raise BadRequest("a retry needs a reason: give --reason TEXT")
+    if len(reason) > REASON_MAX:
+        raise BadRequest(f"the reason is {len(reason)} characters long; keep it within {REASON_MAX}")
+    operator = (operator or "").strip()
+    if not operator:
+        raise BadRequest("a retry needs an operator: give --operator WHO")
+    description = catalog.version(group, version)
+    if description is None:
+        raise NotFound(f"{group} has no version {version}")
+    status = str(description.get("ModelApprovalStatus"))
+    if status not in (PENDING_MANUAL_APPROVAL, APPROVED):
+        raise BadRequest(
+            f"{group} version {version} is {status}: only a promotion that expired, failed or was cancelled "
+            "can be retried; a rejection is a decision, and a rejected version needs a new registration"
+        )
+    metadata = dict(description.get("CustomerMetadataProperties") or {})
+    attempt = promotion_attempt(metadata)
+    previous = executions.describe_execution(execution_name(group, version, attempt))
+    ended = promotion_ended(metadata)
+    if previous is not None and previous.get("status") == "RUNNING":
+        raise BadRequest(f"{group} version {version} is still being promoted ({previous.get('executionArn')})")
+    if ended is None and (previous is None or previous.get("status") not in RETRYABLE_EXECUTION_STATUSES):
+        raise BadRequest(
+            f"{group} version {version} has no ended promotion to retry"
+            + ("; `reconcile` starts a version whose registration event was lost" if previous is None else "")
+        )
+    position = resume_position(metadata, stages)
+    if position >= len(stages):
+        raise BadRequest(f"{group} version {version} is approved for every stage; there is nothing to retry")
+
+    attempt += 1
+    metadata.pop(PROMOTION_ENDED_KEY, None)
+    metadata[PROMOTION_ATTEMPT_KEY] = str(attempt)
+    at = iso(now)
+    stage = stages[position]
+    summary = cut_utf16(
+        one_line(f"promotion retried from {stage} by {operator} at {at}: {reason}"), APPROVAL_DESCRIPTION_MAX, "…"
+    )
+    registry.record_stage(description["ModelPackageArn"], metadata, status, summary)
+    name = execution_name(group, version, attempt)
+    execution_input = promotion_input(ModelVersion.from_description(description), tuple(stages), metadata)
+    try:
+        execution_arn = workflow.start(name, execution_input)
+    except ExecutionExists:
+        # The registry update's own event started this attempt a moment ago: the same start.
+        existing = executions.describe_execution(name) or {}
+        execution_arn = str(existing.get("executionArn") or name)
+    log.append(
+        {
+            "modelPackageGroupName": group,
+            "entryKey": f"{at}#v{version:08d}#{stage}#retried",
+            "modelVersion": version,
+            "modelPackageArn": description["ModelPackageArn"],
+            "stage": stage,
+            "outcome": "retried",
+            "at": at,
+            "meaning": f"promotion retried from {stage} (attempt {attempt})",
+            "actor": operator,
+            "reason": reason,
+            "previousOutcome": ended or (previous or {}).get("status"),
+            "identitySource": "operator",
+            "executionArn": execution_arn,
+        }
+    )
+    return {
+        "group": group,
+        "version": version,
+        "attempt": attempt,
+        "fromStage": stage,
+        "previousOutcome": ended or (previous or {}).get("status"),
+        "executionName": name,
+        "executionArn": execution_arn,
+        "retriedBy": operator,
+        "retriedAt": at,
+        "reason": reason,
     }
 
 

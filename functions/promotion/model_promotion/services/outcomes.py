@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..config import OutcomeSettings
 from ..domain.approvals import Decision, DecisionRecord, StageTask, iso, parse_time
-from ..domain.errors import InvalidPayload
-from ..domain.presentation import outcome_email
+from ..domain.errors import DomainError, InvalidPayload, NoticeRefused
+from ..domain.presentation import Email, outcome_email
 from ..domain.records import approved_model_parameter_name, approved_model_record, audit_entry
 from ..domain.stages import Outcome, approval_description, approval_status_after, stage_metadata_after
 from ..ports import ApprovedModels, DecisionLog, Mailer, ModelRegistry
@@ -28,7 +28,11 @@ def record_stage_outcome(
 
     Order matters: the audit log first (the decision is a fact once a person made it), then the
     registry, and the approved-model record last, so an inference pipeline never sees a version
-    that the registry does not show as approved.
+    that the registry does not show as approved. The approved-model record is built and sized before
+    the first write, so a record SSM would refuse (RecordTooLarge) leaves nothing half-written.
+
+    The notice of an outcome other than an approval is best effort (see _notify): the result's
+    `notifiedTo` says who got it, and `undelivered` (present only then) what was refused.
     """
     try:
         outcome = Outcome(payload.get("outcome"))
@@ -70,6 +74,10 @@ def record_stage_outcome(
     at = decision.decided_at if decision else recorded_at
     actor = decision.signature if decision else None
     summary = approval_description(outcome, task.stage, actor, at, decision.comment if decision else reason)
+    record: dict[str, Any] | None = None
+    if outcome is Outcome.APPROVED and decision is not None:
+        # Built, and sized, before the first write: RecordTooLarge must leave nothing half-written.
+        record = approved_model_record(task, decision, payload.get("evidence"))
     log.append(audit_entry(task, outcome, at, decision=decision, reason=reason, evidence=payload.get("evidence")))
 
     description = registry.describe(task.model.package_arn)
@@ -89,9 +97,8 @@ def record_stage_outcome(
     )
 
     result: dict[str, Any] = {"outcome": outcome.value, "stage": task.stage, "summary": summary}
-    if outcome is Outcome.APPROVED and decision is not None:
+    if record is not None and decision is not None:
         name = approved_model_parameter_name(settings.parameter_prefix, task.model.group, task.stage)
-        record = approved_model_record(task, decision, payload.get("evidence"))
         current = approved_models.get(name)
         # A retry must not add a second parameter version: SSM keeps only 100 of them.
         if not current or current.get("decisionId") != decision.decision_id:
@@ -102,8 +109,65 @@ def record_stage_outcome(
         to = [task.model.registrant_email] if task.model.registrant_email else [settings.operations_email]
         if outcome is Outcome.EXPIRED and settings.escalation_email:
             to.append(settings.escalation_email)  # nobody decided in time: escalate
-        mailer.send(outcome_email(to, task.model, task.stage, outcome, summary, task.execution_arn))
+        notified, undelivered = _notify(
+            lambda recipients, note: outcome_email(
+                recipients, task.model, task.stage, outcome, summary, task.execution_arn, note=note
+            ),
+            to,
+            settings.operations_email,
+            mailer,
+        )
+        result["notifiedTo"] = notified
+        if undelivered:
+            result["undelivered"] = undelivered
     return result
+
+
+REFUSED = "recipient-refused"
+NOT_SENT = "mail-not-sent"
+
+
+def _notify(
+    compose: Callable[[list[str], str | None], Email], to: list[str], operations: str, mailer: Mailer
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Sends the notice; returns who got it and what was not delivered, with why.
+
+    The outcome is recorded already, and a notice must not change it: a rejection that ended as a
+    mail failure would hide the rejection. So when the mail service refuses recipients (an unverified
+    registrant in the SES sandbox), the same notice goes to operations, and to any recipient that was
+    not refused, with a line naming the refused addresses; when that is refused too, the email is
+    given up. Either way the caller reports `undelivered` (the handler emits a metric and a log line).
+    A transient error still raises, so the state machine's Retry sends it again.
+    """
+    undelivered: list[dict[str, Any]] = []
+    try:
+        mailer.send(compose(to, None))
+        return list(to), undelivered
+    except DomainError as exc:
+        first = _refused(exc, to)
+        undelivered.append(first)
+    refused = {a.lower() for a in first["to"]}
+    fallback = [a for a in dict.fromkeys([operations, *to]) if a.lower() not in refused]
+    if not fallback:
+        return [], undelivered  # operations itself was refused: there is nobody else to tell
+    note = (
+        f"The mail service refused {', '.join(first['to'])} ({first['error']}), so this notice, meant for "
+        f"{', '.join(to)}, goes to {', '.join(fallback)} instead."
+    )
+    try:
+        mailer.send(compose(fallback, note))
+    except DomainError as exc:
+        undelivered.append(_refused(exc, fallback))
+        return [], undelivered
+    first["redirectedTo"] = fallback
+    return fallback, undelivered
+
+
+def _refused(exc: DomainError, to: list[str]) -> dict[str, Any]:
+    if isinstance(exc, NoticeRefused):
+        return {"to": list(exc.recipients) or to, "reason": REFUSED, "error": exc.code}
+    # The mailer's configuration (sender identity, permissions): no recipient would get it either.
+    return {"to": to, "reason": NOT_SENT, "error": type(exc).__name__}
 
 
 def _cause_json(error: Any) -> Any:

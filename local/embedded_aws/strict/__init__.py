@@ -1,0 +1,1 @@
+"""The embedded AWS's strictness: what AWS refuses, refused here too."""
