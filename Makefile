@@ -1,5 +1,8 @@
 # The README names these targets. `make demo` and `make test` set everything up on a fresh machine.
-PYTHON ?= python3.11
+# The tooling runs on python3.11 to python3.13 (pyproject.toml); the Lambda runtime is python3.13. New venvs
+# take the newest of them that runs here (a pyenv shim may name a version it will not run), or PYTHON=...
+# PYTHON makes new venvs only: an existing .venv keeps its interpreter (`make clean` to switch).
+PYTHON ?= $(firstword $(foreach p,python3.13 python3.12 python3.11,$(shell $(p) -c "" 2>/dev/null && echo $(p))))
 VENV := .venv
 SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
@@ -9,16 +12,16 @@ SAM_CLI_VERSION := 1.170.0
 SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_EC2_METADATA_DISABLED=true
 EMBEDDED := PYTHONPATH=local $(PY) -m embedded_aws
 
-.PHONY: demo up register test chromium unit workflow browser screenshots lint validate build bench clean
+.PHONY: demo up register test chromium unit workflow browser screenshots lint validate build cfn-check bench clean
 
 $(VENV)/.installed: requirements-dev.txt functions/promotion/requirements.txt
-	$(PYTHON) -m venv $(VENV)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 $(SAM_VENV)/.installed:
-	$(PYTHON) -m venv $(SAM_VENV)
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
 	touch $@
@@ -31,7 +34,8 @@ demo: $(VENV)/.installed
 up: $(VENV)/.installed
 	$(EMBEDDED) up
 
-## Everything CI checks: lint, template validation and build, unit, workflow and browser tests.
+## Everything CI checks: lint, template validation and build, unit (the CloudFormation-level checks of
+## `make cfn-check` included), workflow and browser tests.
 test: lint validate build chromium
 	$(PY) -m pytest
 
@@ -65,6 +69,32 @@ validate: $(SAM_VENV)/.installed
 
 build: $(SAM_VENV)/.installed
 	$(SAM_ENV) $(SAM) build --parallel --cached --template template.yaml
+	@if ls -d .aws-sam/build/*/botocore .aws-sam/build/*/boto3 2>/dev/null | grep .; then \
+	  echo "these artifacts package the AWS SDK, which would shadow the Lambda runtime's" >&2; exit 1; fi
+
+## The template as SAM would deploy it (transformed offline), linted: cfn-lint with the serverless rules, and
+## parliament on every IAM policy. Part of `make test`; this runs only these checks.
+cfn-check: $(VENV)/.installed
+	$(PY) -m pytest tests/unit/test_cloudformation_checks.py
+
+# `sam build` runs this rule for each function (Metadata: BuildMethod makefile, ContextPath .), in a copy of
+# its CodeUri and with ARTIFACTS_DIR set. It installs requirements.txt for Lambda's platform and Python as
+# SAM's pip builder would, then drops the AWS SDK that a dependency pulls in (aws-xray-sdk requires
+# botocore): the runtime has its own boto3 and botocore, and a packaged copy would shadow them.
+LAMBDA_PYTHON_VERSION := 3.13
+# Any pip will do: it installs wheels for the platform and Python named below, not its own.
+LAMBDA_PIP ?= python3 -m pip
+LAMBDA_PLATFORMS := manylinux_2_34_x86_64 manylinux_2_28_x86_64 manylinux2014_x86_64 manylinux1_x86_64
+RUNTIME_SDK := boto3 botocore s3transfer jmespath dateutil six urllib3
+RUNTIME_SDK_DISTRIBUTIONS := boto3 botocore s3transfer jmespath python_dateutil six urllib3
+build-%Function:
+	$(LAMBDA_PIP) install --quiet --disable-pip-version-check --no-compile --target "$(ARTIFACTS_DIR)" \
+	  $(addprefix --platform ,$(LAMBDA_PLATFORMS)) --implementation cp --python-version $(LAMBDA_PYTHON_VERSION) \
+	  --only-binary=:all: -r requirements.txt
+	cd "$(ARTIFACTS_DIR)" && rm -rf bin $(RUNTIME_SDK) six.py \
+	  $(foreach d,$(RUNTIME_SDK_DISTRIBUTIONS),$(d)-*.dist-info $(d)-*.data)
+	cp -R model_promotion "$(ARTIFACTS_DIR)/"
+	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
 
 bench: $(VENV)/.installed
 	PYTHONPATH=local:functions/promotion $(PY) bench/promotion_bench.py

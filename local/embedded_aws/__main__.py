@@ -30,6 +30,9 @@ def up(args: argparse.Namespace) -> int:
             host=args.host,
             transform_seconds=args.transform_seconds,
             schedule_seconds=args.schedule_seconds,
+            # The stack's own files (iam.json) live beside its state file.
+            state_dir=Path(args.state_file).resolve().parent,
+            ses_production_access=args.ses_production_access,
         )
         info = stack.start()
     except TemplateError as exc:
@@ -89,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--aws-port", type=int, default=4010)
     start.add_argument("--api-port", type=int, default=3000)
     start.add_argument("--state-file", default=".local/stack.json")
+    start.add_argument(
+        "--ses-production-access",
+        action="store_true",
+        help="SES as after an approved production-access request: mail to unverified addresses too "
+        "(by default the embedded SES is in the sandbox, as every new account is)",
+    )
     start.add_argument(
         "--schedule-seconds",
         type=float,

@@ -48,7 +48,7 @@ class EventBus:
         self.routes: list[Route] = []
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._worker = threading.Thread(target=self._deliver_forever, name="eventbridge", daemon=True)
-        # Events to lose on purpose: (how many, only those about this model package group, or any).
+        # Events to lose on purpose: [how many, only those about this group or any, of this detail-type or any].
         self._suppressed: list[list[Any]] = []
         self._lock = threading.Lock()
 
@@ -62,17 +62,17 @@ class EventBus:
         with self._lock:
             group = (event.get("detail") or {}).get("ModelPackageGroupName")
             for rule in self._suppressed:
-                if rule[0] > 0 and rule[1] in (None, group):
+                if rule[0] > 0 and rule[1] in (None, group) and rule[2] in (None, event.get("detail-type")):
                     rule[0] -= 1
                     log.info("event %s dropped on purpose (drop_next_events)", event["id"])
                     return
         self._queue.put(event)
 
-    def drop_next(self, count: int, group: str | None = None) -> None:
+    def drop_next(self, count: int, group: str | None = None, detail_type: str | None = None) -> None:
         """Loses the next `count` events (about `group` only, when given), as a real bus may; used to prove
         recovery paths."""
         with self._lock:
-            self._suppressed.append([count, group])
+            self._suppressed.append([count, group, detail_type])
 
     def idle(self) -> bool:
         return self._queue.unfinished_tasks == 0

@@ -1,9 +1,11 @@
 """Fault injection: the next N calls of one service operation fail the way AWS calls fail in the field.
 
 A WSGI layer in front of moto's server. POST /_local/faults on the stack's HTTP port (see
-docs/embedded-aws.md) arms a fault; each matching request then takes one of:
+docs/embedded-aws.md) arms a fault, for calls of one operation, optionally only those one function makes
+(`caller`: its logical id); each matching request then takes one of:
 - "throttle": the service's throttling error (retried by the SDK's standard mode);
-- "error": a 500 InternalFailure (a 5xx, also retried);
+- "error": a 500 InternalFailure (a 5xx, also retried), or the error `code` with the HTTP `status` given
+  (e.g. AccessDeniedException, 400: what an SCP or a broken policy answers; not retried);
 - "timeout": no answer for `seconds` (60 by default), then the connection closes; nothing is applied;
 - "lost": the request IS applied, then the connection closes before any response: the caller cannot
   tell whether it happened, and a retry meets the state its first attempt left.
@@ -11,6 +13,7 @@ docs/embedded-aws.md) arms a fault; each matching request then takes one of:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -23,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 KINDS = ("throttle", "error", "timeout", "lost")
-_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+_CREDENTIAL_SCOPE = re.compile(r"Credential=([^/]+)/\d{8}/[^/]+/([^/]+)/aws4_request")
 # Signing names that differ from botocore's service names. SES v1 and v2 share one.
 _SIGNING_NAMES = {"states": "stepfunctions", "monitoring": "cloudwatch", "email": "ses", "execute-api": "apigateway"}
 
@@ -39,6 +42,9 @@ class Fault:
     kind: str
     remaining: int
     seconds: float = 60.0
+    code: str | None = None
+    status: int | None = None
+    caller: str | None = None
 
 
 @cache
@@ -67,7 +73,7 @@ def identify(environ: dict[str, Any], body: bytes) -> tuple[str, str] | None:
     scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
     if scope is None:
         return None
-    service = _SIGNING_NAMES.get(scope.group(1), scope.group(1))
+    service = _SIGNING_NAMES.get(scope.group(2), scope.group(2))
     path = environ.get("PATH_INFO", "")
     if service == "ses" and path.startswith("/v2/"):
         service = "sesv2"
@@ -91,12 +97,24 @@ def identify(environ: dict[str, Any], body: bytes) -> tuple[str, str] | None:
 class FaultInjector:
     """Wraps moto's WSGI app; passes every request through untouched while no fault is armed."""
 
-    def __init__(self, app: Any):
+    def __init__(self, app: Any, caller_of: Any = None):
         self.app = app
+        # access key id -> the logical id of the function whose role signs with it (None: not a function)
+        self.caller_of = caller_of or (lambda key: None)
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
 
-    def arm(self, service: str, operation: str, kind: str, count: int = 1, seconds: float = 60.0) -> Fault:
+    def arm(
+        self,
+        service: str,
+        operation: str,
+        kind: str,
+        count: int = 1,
+        seconds: float = 60.0,
+        code: str | None = None,
+        status: int | None = None,
+        caller: str | None = None,
+    ) -> Fault:
         if kind not in KINDS:
             raise FaultError(f"fault must be one of {', '.join(KINDS)}, not {kind!r}")
         try:
@@ -107,7 +125,13 @@ class FaultInjector:
             raise FaultError(f"{service} has no operation {operation!r} (use the API name, e.g. SendTaskSuccess)")
         if count < 1 or seconds < 0:
             raise FaultError("count must be at least 1 and seconds not negative")
-        fault = Fault(service, operation, kind, count, seconds)
+        if (code is not None or status is not None) and kind != "error":
+            raise FaultError("only an 'error' fault takes a code and a status")
+        if status is not None and not 400 <= status <= 599:
+            raise FaultError("status must be an HTTP error status, 400 to 599")
+        if code is not None and not re.fullmatch(r"[A-Za-z][A-Za-z0-9.]{0,99}", code):
+            raise FaultError("code must be an error code such as AccessDeniedException")
+        fault = Fault(service, operation, kind, count, seconds, code, status, caller or None)
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -120,12 +144,18 @@ class FaultInjector:
         with self._lock:
             return [asdict(f) for f in self._faults if f.remaining > 0]
 
-    def _take(self, called: tuple[str, str] | None) -> Fault | None:
+    def _take(self, called: tuple[str, str] | None, environ: dict[str, Any]) -> Fault | None:
         if called is None:
             return None
+        scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        caller = self.caller_of(scope.group(1)) if scope else None
         with self._lock:
             for fault in self._faults:
-                if fault.remaining > 0 and (fault.service, fault.operation) == called:
+                if (
+                    fault.remaining > 0
+                    and (fault.service, fault.operation) == called
+                    and fault.caller in (None, caller)
+                ):
                     fault.remaining -= 1
                     return fault
         return None
@@ -136,14 +166,14 @@ class FaultInjector:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
-        fault = self._take(identify(environ, body))
+        fault = self._take(identify(environ, body), environ)
         if fault is None:
             return self.app(environ, start_response)
         if fault.kind == "timeout":
             time.sleep(fault.seconds)
             return _drop_connection(environ, start_response)
         if fault.kind == "lost":
-            for _ in self.app(environ, lambda *args, **kwargs: (lambda data: None)):
+            for _ in self.app(environ, lambda *args, **kwargs: lambda data: None):
                 pass
             return _drop_connection(environ, start_response)
         return _error_response(fault, start_response)
@@ -152,10 +182,8 @@ class FaultInjector:
 def _drop_connection(environ: dict[str, Any], start_response: Any) -> Any:
     connection = environ.get("werkzeug.socket")
     if connection is not None:
-        try:
+        with contextlib.suppress(OSError):  # the client may have gone already
             connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
     start_response("500 Connection Lost", [("Content-Length", "0")])
     return [b""]
 
@@ -165,22 +193,36 @@ def _error_response(fault: Fault, start_response: Any) -> Any:
     throttle = fault.kind == "throttle"
     code = "ThrottlingException" if throttle else "InternalFailure"
     message = "Rate exceeded" if throttle else "An internal error occurred (injected fault)"
+    if fault.code or fault.status:
+        code = fault.code or code
+        message = f"{code} (injected fault)"
     if protocol in ("json", "rest-json"):
         status = "400 Bad Request" if throttle else "500 Internal Server Error"
         if protocol == "rest-json" and throttle:
             code, status = "TooManyRequestsException", "429 Too Many Requests"
+        if fault.status:
+            status = f"{fault.status} Injected"
         body = json.dumps({"__type": code, "message": message}).encode()
         headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", code)]
     elif protocol == "rest-xml":
-        code = "SlowDown" if throttle else "InternalError"
-        status = "503 Slow Down" if throttle else "500 Internal Server Error"
+        code = fault.code or ("SlowDown" if throttle else "InternalError")
+        status = (
+            f"{fault.status} Injected"
+            if fault.status
+            else ("503 Slow Down" if throttle else "500 Internal Server Error")
+        )
         body = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>".encode()
         headers = [("Content-Type", "application/xml")]
     else:
-        code = "Throttling" if throttle else "InternalFailure"
-        status = "400 Bad Request" if throttle else "500 Internal Server Error"
+        code = fault.code or ("Throttling" if throttle else "InternalFailure")
+        status = (
+            f"{fault.status} Injected"
+            if fault.status
+            else ("400 Bad Request" if throttle else "500 Internal Server Error")
+        )
+        sender = throttle or (fault.status or 500) < 500
         body = (
-            f"<ErrorResponse><Error><Type>{'Sender' if throttle else 'Receiver'}</Type><Code>{code}</Code>"
+            f"<ErrorResponse><Error><Type>{'Sender' if sender else 'Receiver'}</Type><Code>{code}</Code>"
             f"<Message>{message}</Message></Error><RequestId>injected</RequestId></ErrorResponse>"
         ).encode()
         headers = [("Content-Type", "text/xml")]

@@ -139,8 +139,13 @@ class _Environment:
         deadline_epoch_ms = int((time.time() + self.spec.timeout) * 1000)
         request = {"event": event, "requestId": request_id, "deadlineEpochMs": deadline_epoch_ms}
         assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(request).encode() + b"\n")
-        self.process.stdin.flush()
+        try:
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.flush()
+        except OSError:  # the environment died between invocations (killed, or the stack is stopping)
+            raise EnvironmentLost(
+                {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: {request_id} Error: Runtime exited"}
+            ) from None
         return self._read(time.monotonic() + self.spec.timeout, request_id, float(self.spec.timeout))
 
     def alive(self) -> bool:
@@ -244,9 +249,7 @@ class LocalLambdaRuntime:
 
     def _acquire(self, spec: FunctionSpec) -> _Environment:
         with self._lock:
-            self._lock.wait_for(
-                lambda: self._idle[spec.name] or self._count[spec.name] < MAX_ENVIRONMENTS_PER_FUNCTION
-            )
+            self._lock.wait_for(lambda: self._idle[spec.name] or self._count[spec.name] < MAX_ENVIRONMENTS_PER_FUNCTION)
             if self._idle[spec.name]:
                 return self._idle[spec.name].pop()
             self._count[spec.name] += 1
@@ -326,7 +329,9 @@ class LocalLambdaRuntime:
             if attempt < attempts:
                 time.sleep(ASYNC_RETRY_DELAYS_SECONDS[min(attempt - 1, len(ASYNC_RETRY_DELAYS_SECONDS) - 1)])
         if spec.on_failure_queue_url is None or self.send_to_queue is None:
-            log.error("%s: asynchronous event dropped after %d attempts (no on-failure destination)", spec.name, attempts)
+            log.error(
+                "%s: asynchronous event dropped after %d attempts (no on-failure destination)", spec.name, attempts
+            )
             return
         record = {
             "version": "1.0",

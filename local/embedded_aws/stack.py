@@ -64,6 +64,8 @@ class StackInfo:
     stack_name: str
     resources: dict[str, str]
     parameters: dict[str, Any]
+    # The roles and resource policies the stack enforces (strict/principals.py), for tools that check a call.
+    iam_path: str = ""
     pid: int = field(default_factory=os.getpid)
 
     def to_json(self) -> dict[str, Any]:
@@ -420,6 +422,9 @@ class EmbeddedStack:
             self.transformed, self.resolver, AWS_MANAGED_POLICIES, self.stack_name, REGION
         )
         self.iam_path.write_text(json.dumps(self.principals.to_json(), indent=1), encoding="utf-8")
+        callers = {sdk_hook.credentials_for(role)[0]: lid for lid, role in self.principals.function_roles.items()}
+        assert self.faults is not None
+        self.faults.caller_of = callers.get
         machines = list(self.principals.state_machine_roles.values())
         sdk_hook.install(iam_path=self.iam_path, interpreter_role_arn=machines[0] if machines else None)
 
@@ -430,7 +435,9 @@ class EmbeddedStack:
         """EventBridge invokes a function only as its resource policy allows (SAM's AWS::Lambda::Permission)."""
         from .strict.iam import AuthRequest, Principal, evaluate
 
-        request = AuthRequest("lambda:InvokeFunction", spec.arn, {"aws:SourceArn": rule_arn, "aws:SourceAccount": ACCOUNT_ID})
+        request = AuthRequest(
+            "lambda:InvokeFunction", spec.arn, {"aws:SourceArn": rule_arn, "aws:SourceAccount": ACCOUNT_ID}
+        )
         policy = self.principals.resource_policies.get(spec.arn)
         return evaluate([], request, policy, principal=Principal(service="events.amazonaws.com")).allowed
 
@@ -476,6 +483,9 @@ class EmbeddedStack:
                 str(body.get("fault", "")),
                 int(body.get("count", 1)),
                 float(body.get("seconds", 60.0)),
+                body.get("code"),
+                int(body["status"]) if body.get("status") is not None else None,
+                body.get("caller"),
             )
         except (FaultError, ValueError, TypeError) as exc:
             return Response(json.dumps({"message": str(exc)}), status=400, content_type="application/json")
@@ -495,15 +505,15 @@ class EmbeddedStack:
         return Response(status=204)
 
     def _drop_next_events(self, request: Any) -> Any:
-        """Test aid: lose the next N events on the bus (about ?group= only, when given), as EventBridge may,
-        to prove reconcile recovers them."""
+        """Test aid: lose the next N events on the bus (about ?group= only, of ?detail-type= only, when given),
+        as EventBridge may, to prove reconcile and the sweep recover them."""
         from werkzeug.wrappers import Response
 
         count = request.args.get("count", "1")
         if not count.isdigit():
             return Response("count must be a whole number\n", status=400)
         assert self.bus is not None
-        self.bus.drop_next(int(count), request.args.get("group") or None)
+        self.bus.drop_next(int(count), request.args.get("group") or None, request.args.get("detail-type") or None)
         return Response(status=204)
 
     def _seed_users(self) -> None:
@@ -526,6 +536,7 @@ class EmbeddedStack:
             stack_name=self.stack_name,
             resources=resources,
             parameters=self.parameters,
+            iam_path=str(self.iam_path),
         )
 
     def stop(self) -> None:

@@ -229,7 +229,7 @@ def test_the_ssm_adapter_writes_the_compact_utf8_value(monkeypatch: pytest.Monke
             sent.append(request)
             return {"Version": 1, "Tier": "Standard"}
 
-    monkeypatch.setattr(ssm_approved_models, "client", lambda service: Ssm())
+    monkeypatch.setattr(ssm_approved_models, "single_attempt_client", lambda service: Ssm())
     record = approved_model_record(_task(), decision_record("test", approver_name="Zoë Lefèvre"))
 
     # When
@@ -314,3 +314,44 @@ def test_the_pointer_written_for_a_stage_gives_the_next_request_its_comparison()
 
     # Then
     assert ("Accuracy", "0.9500", "0.9123") in rows
+
+
+class _LossySsm:
+    """SSM whose PutParameter answers get lost: `applied` says whether the lost put was applied anyway."""
+
+    def __init__(self, applied: bool) -> None:
+        self.applied = applied
+        self.versions: list[str] = []
+        self.puts = 0
+
+    def put_parameter(self, **request: Any) -> dict[str, Any]:
+        from botocore.exceptions import ConnectionClosedError
+
+        self.puts += 1
+        if self.puts == 1:
+            if self.applied:
+                self.versions.append(request["Value"])
+            raise ConnectionClosedError(endpoint_url="https://ssm.us-east-1.amazonaws.com/")
+        self.versions.append(request["Value"])
+        return {"Version": len(self.versions)}
+
+    def get_parameter(self, **request: Any) -> dict[str, Any]:
+        return {"Parameter": {"Value": self.versions[-1] if self.versions else ""}}
+
+
+@pytest.mark.parametrize("applied", [True, False], ids=["lost-after-applied", "lost-before-applied"])
+def test_a_put_whose_answer_was_lost_leaves_exactly_one_parameter_version(
+    monkeypatch: pytest.MonkeyPatch, applied: bool
+) -> None:
+    # Given an SSM that loses the first PutParameter's answer (applied or not)
+    ssm = _LossySsm(applied)
+    monkeypatch.setattr(ssm_approved_models, "single_attempt_client", lambda service: ssm)
+    monkeypatch.setattr(ssm_approved_models, "client", lambda service: ssm)
+    monkeypatch.setattr(ssm_approved_models.time, "sleep", lambda seconds: None)
+    record = approved_model_record(_task(), decision_record("test"))
+
+    # When the record is written
+    SsmApprovedModels().put(PARAMETER, record)
+
+    # Then SSM holds it once: read back, not written twice
+    assert ssm.versions == [approved_model_json(record)]

@@ -29,8 +29,8 @@ from model_promotion.services.batch_transform import (
     FAILED_ERROR,
     STOPPED_ERROR,
     plan_scoring,
-    reconcile_transforms,
     read_event,
+    reconcile_transforms,
     start_transform,
     transform_finished,
 )

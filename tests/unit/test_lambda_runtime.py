@@ -17,7 +17,7 @@ import pytest
 
 from embedded_aws.lambda_runtime import FunctionSpec, LocalLambdaRuntime
 
-HANDLERS = '''
+HANDLERS = """
 import json, os, time
 
 def environment(event, context):
@@ -38,7 +38,7 @@ def fail(event, context):
     with open(event["attempts_file"], "a") as f:
         f.write("x")
     raise ValueError("this event cannot be handled")
-'''
+"""
 
 
 @pytest.fixture

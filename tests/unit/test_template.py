@@ -74,6 +74,8 @@ def test_retries_cover_only_transient_errors_never_domain_errors() -> None:
 ACTIONS_WITHOUT_RESOURCES = {
     "sagemaker:ListModelPackageGroups",
     "sagemaker:ListModelPackages",
+    "states:SendTaskSuccess",
+    "states:SendTaskFailure",
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
     "logs:UpdateLogDelivery",
@@ -98,9 +100,10 @@ def test_no_policy_grants_every_resource_where_aws_allows_narrower() -> None:
                 assert set(actions) <= ACTIONS_WITHOUT_RESOURCES, (lid, actions)
 
 
-def test_functions_and_state_machine_are_traced_and_use_python_3_11() -> None:
+def test_functions_and_state_machine_are_traced_and_use_python_3_13() -> None:
     globals_ = TEMPLATE["Globals"]["Function"]
-    assert globals_["Runtime"] == "python3.11"
+    # python3.13 runs on Amazon Linux 2023; python3.11's Amazon Linux 2 ends 2026-06-30.
+    assert globals_["Runtime"] == "python3.13"
     assert globals_["Tracing"] == "Active"
     assert STATE_MACHINE["Tracing"]["Enabled"] is True
     assert STATE_MACHINE["Type"] == "STANDARD"

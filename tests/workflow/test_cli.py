@@ -103,7 +103,7 @@ def test_reconcile_starts_the_promotion_whose_registration_event_was_lost(stack,
     result = cli(state_file, "reconcile", "--group", group)
 
     # Then the promotion starts, and the dev approver is asked as if the event had arrived
-    assert result == {"started": [f"{group}-v1"], "alreadyRunning": 0}
+    assert result == {"started": [f"{group}-v1"], "alreadyRunning": 0, "ended": 0}
     assert stack.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "RUNNING"
     assert "Approval needed" in lost.approval_email("dev")["subject"]
     # And a second run finds nothing more to do

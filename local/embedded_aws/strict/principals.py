@@ -96,7 +96,9 @@ def read_principals(
         kind = resource.get("Type")
         if kind == "AWS::IAM::Role":
             arn = resolver.attributes[(lid, "Arn")]
-            documents = [resolve(p["PolicyDocument"], f"{lid} policy {p.get('PolicyName')}") for p in props.get("Policies", [])]
+            documents = [
+                resolve(p["PolicyDocument"], f"{lid} policy {p.get('PolicyName')}") for p in props.get("Policies", [])
+            ]
             for managed in resolve(props.get("ManagedPolicyArns", []), f"{lid} ManagedPolicyArns"):
                 if managed not in managed_policies:
                     raise TemplateError(

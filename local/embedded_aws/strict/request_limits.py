@@ -48,7 +48,7 @@ def _start_execution(params: Mapping[str, Any]) -> list[str]:
     if isinstance(name, str) and _EXECUTION_NAME_FORBIDDEN.search(name):
         return [
             "Invalid Name: execution names must not contain whitespace, brackets, wildcards, "
-            "the characters \" # % \\ ^ | ~ ` $ & , ; : / or control characters"
+            'the characters " # % \\ ^ | ~ ` $ & , ; : / or control characters'
         ]
     return []
 
@@ -56,7 +56,7 @@ def _start_execution(params: Mapping[str, Any]) -> list[str]:
 def _attribute_value_bytes(value: Any) -> int:
     if not isinstance(value, Mapping) or len(value) != 1:
         return len(json.dumps(value, default=str).encode())
-    (kind, inner), = value.items()
+    ((kind, inner),) = value.items()
     if kind in ("S", "N"):
         return len(str(inner).encode("utf-8"))
     if kind == "B":

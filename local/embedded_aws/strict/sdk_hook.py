@@ -121,7 +121,8 @@ def _check_call(model: Any, request_signer: Any, context: Mapping[str, Any], **_
     if refusal is None:
         return None
     status, error = refusal
-    log.info("refused %s:%s: %s", service, model.name, error["Code"])
+    # The caller gets the error as AWS would answer it; the line says which rule refused, for whoever debugs.
+    log.warning("embedded AWS refused %s %s: %s", service, model.name, error["Message"])
     return _error_response(status, error)
 
 

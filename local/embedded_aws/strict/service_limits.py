@@ -41,7 +41,9 @@ class SesSandbox:
 
         def send_email(backend: Any, source: str, destinations: dict[str, list[str]], *args: Any, **kwargs: Any) -> Any:
             recipients = [
-                parseaddr(a)[1] for key in ("ToAddresses", "CcAddresses", "BccAddresses") for a in destinations.get(key, [])
+                parseaddr(a)[1]
+                for key in ("ToAddresses", "CcAddresses", "BccAddresses")
+                for a in destinations.get(key, [])
             ]
             refuse_unverified(backend, recipients)
             return original_send_email(backend, source, destinations, *args, **kwargs)

@@ -47,6 +47,23 @@ def client(service: str) -> BaseClient:
     return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
 
+@cache
+def single_attempt_client(service: str) -> BaseClient:
+    """A client that never retries by itself, for a write whose repeat is not the same write: the caller
+    checks what a lost answer left behind before it tries again (see SsmApprovedModels.put)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(service, config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+
+
+def outcome_unknown(exc: Exception) -> bool:
+    """The request may have been applied: it was sent, and its answer never came."""
+    from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+
+    return isinstance(exc, (ConnectionClosedError, ReadTimeoutError))
+
+
 def error_code(exc: Exception) -> str:
     response: Any = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
@@ -61,6 +78,16 @@ def is_transient(exc: Exception) -> bool:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return error_code(exc) in TRANSIENT_CODES or status >= 500
     return False
+
+
+# Error codes that mean "IAM, an SCP or a resource policy said no": a configuration problem, never a bad event.
+REFUSED_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException"}
+)
+
+
+def is_refused(exc: Exception) -> bool:
+    return error_code(exc) in REFUSED_CODES
 
 
 def transient(action: str, exc: Exception) -> TransientAwsError:

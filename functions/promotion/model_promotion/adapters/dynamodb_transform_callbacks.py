@@ -43,11 +43,15 @@ class DynamoDbTransformCallbacks(TransformCallbacks):
     def outstanding(self) -> list[str]:
         names: list[str] = []
         try:
-            pages = client("dynamodb").get_paginator("query").paginate(
-                TableName=self.table,
-                IndexName=PENDING_INDEX,
-                KeyConditionExpression="pendingPartition = :p",
-                ExpressionAttributeValues={":p": {"S": TRANSFORM_PARTITION}},
+            pages = (
+                client("dynamodb")
+                .get_paginator("query")
+                .paginate(
+                    TableName=self.table,
+                    IndexName=PENDING_INDEX,
+                    KeyConditionExpression="pendingPartition = :p",
+                    ExpressionAttributeValues={":p": {"S": TRANSFORM_PARTITION}},
+                )
             )
             for page in pages:
                 names += [item["pk"]["S"].removeprefix("transform#") for item in page.get("Items", [])]

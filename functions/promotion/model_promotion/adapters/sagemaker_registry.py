@@ -9,9 +9,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..domain.errors import InvalidPayload
+from ..domain.errors import ConfigurationError, InvalidPayload
 from ..ports import ModelCatalog, ModelRegistry, ModelVersions
-from .aws import client, error_code, is_transient, transient
+from .aws import client, error_code, is_refused, is_transient, transient
 
 
 class SageMakerRegistry(ModelRegistry):
@@ -21,6 +21,11 @@ class SageMakerRegistry(ModelRegistry):
         except (ClientError, BotoCoreError) as exc:
             if is_transient(exc):
                 raise transient("DescribeModelPackage", exc) from exc
+            if is_refused(exc):
+                raise ConfigurationError(
+                    f"DescribeModelPackage of {package_arn} was refused ({error_code(exc)}): the function's role "
+                    "may not read the registry"
+                ) from exc
             raise InvalidPayload(f"model package {package_arn} cannot be read: {error_code(exc)}") from exc
         answer.pop("ResponseMetadata", None)
         return answer

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,7 +13,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..domain.errors import ConfigurationError
 from ..domain.records import approved_model_json
 from ..ports import ApprovedModels
-from .aws import client, error_code, is_transient, transient
+from .aws import client, error_code, is_transient, outcome_unknown, single_attempt_client, transient
+
+PUT_ATTEMPTS = 5
 
 
 class SsmApprovedModels(ApprovedModels):
@@ -31,17 +35,33 @@ class SsmApprovedModels(ApprovedModels):
         return parsed if isinstance(parsed, dict) else None
 
     def put(self, name: str, record: Mapping[str, Any]) -> None:
+        """Writes the record once. Every PutParameter adds a parameter version, and SSM keeps only 100, so a
+        put whose answer was lost is not simply sent again (as the SDK's own retries would): the parameter is
+        read back first, and a value already there is the write done."""
         # Sized by bytes in the domain, so an oversized record is refused here too, before the call.
         value = approved_model_json(record)
+        for attempt in range(1, PUT_ATTEMPTS + 1):
+            try:
+                single_attempt_client("ssm").put_parameter(
+                    Name=name,
+                    Value=value,
+                    Type="String",
+                    Overwrite=True,
+                    Description="Model version approved for this stage, written by the promotion workflow",
+                )
+                return
+            except (ClientError, BotoCoreError) as exc:
+                if outcome_unknown(exc) and self._holds(name, value):
+                    return
+                if not (outcome_unknown(exc) or is_transient(exc)):
+                    raise ConfigurationError(f"parameter {name} cannot be written: {error_code(exc)}") from exc
+                if attempt == PUT_ATTEMPTS:
+                    raise transient("PutParameter", exc) from exc
+            # Full jitter, as the SDK's standard retry mode backs off.
+            time.sleep(random.uniform(0, min(2.0, 0.1 * 2**attempt)))
+
+    def _holds(self, name: str, value: str) -> bool:
         try:
-            client("ssm").put_parameter(
-                Name=name,
-                Value=value,
-                Type="String",
-                Overwrite=True,
-                Description="Model version approved for this stage, written by the promotion workflow",
-            )
-        except (ClientError, BotoCoreError) as exc:
-            if is_transient(exc):
-                raise transient("PutParameter", exc) from exc
-            raise ConfigurationError(f"parameter {name} cannot be written: {error_code(exc)}") from exc
+            return bool(client("ssm").get_parameter(Name=name)["Parameter"]["Value"] == value)
+        except (ClientError, BotoCoreError):
+            return False

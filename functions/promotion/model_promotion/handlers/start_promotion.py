@@ -13,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ..adapters.sagemaker_registry import SageMakerRegistry
 from ..adapters.step_functions import StepFunctionsWorkflow
 from ..config import StarterSettings
-from ..domain.errors import DomainError
+from ..domain.errors import InvalidPayload
 from ..services.start_promotion import start_promotion
 
 logger = Logger()
@@ -43,8 +43,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             workflow=StepFunctionsWorkflow(config.state_machine_arn),
             stages=config.stages,
         )
-    except DomainError as exc:
-        # A bad event is answered, not retried: EventBridge would only deliver it again.
+    except InvalidPayload as exc:
+        # A bad event is answered, not retried: EventBridge would only deliver it again. A configuration
+        # problem (a refused call) raises instead: Lambda retries it, then the on-failure queue keeps the
+        # event and its alarm fires, so no registration is lost to a broken policy.
         logger.warning("registration event ignored", reason=str(exc))
         return {"outcome": "ignored", "reason": str(exc)}
     logger.info(

@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from ..domain.approvals import COMMENT_MAX, ApprovalRequest, RequestStatus, iso
+from ..domain.model_version import APPROVED, PENDING_MANUAL_APPROVAL, ModelVersion
 from ..domain.records import audit_entry
 from ..domain.registration import execution_name
-from ..domain.model_version import APPROVED, PENDING_MANUAL_APPROVAL, ModelVersion
 from ..domain.stages import (
     APPROVAL_DESCRIPTION_MAX,
     PROMOTION_ATTEMPT_KEY,

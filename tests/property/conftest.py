@@ -1,0 +1,23 @@
+"""Property-based tests: hypothesis profiles, and the unit tests' fakes and builders on the import path.
+
+The "ci" profile is the default: derandomized, so every run tries the same examples and a red build can be
+replayed exactly. `HYPOTHESIS_PROFILE=explore` searches with fresh randomness (and more examples) instead,
+for a developer hunting new counterexamples; the one it finds belongs in an `@example` next to its test.
+No example database is written: the working tree stays clean and CI stays reproducible.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from hypothesis import settings
+
+UNIT_TESTS = Path(__file__).resolve().parents[1] / "unit"
+if str(UNIT_TESTS) not in sys.path:
+    sys.path.insert(0, str(UNIT_TESTS))
+
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("explore", derandomize=False, database=None, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
