@@ -107,7 +107,7 @@ def test_reconcile_starts_the_promotion_whose_registration_event_was_lost(stack,
     assert stack.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "RUNNING"
     assert "Approval needed" in lost.approval_email("dev")["subject"]
     # And a second run finds nothing more to do
-    assert cli(state_file, "reconcile", "--group", group) == {"started": [], "alreadyRunning": 1}
+    assert cli(state_file, "reconcile", "--group", group) == {"started": [], "alreadyRunning": 1, "ended": 0}
 
 
 def test_status_pending_and_history_of_a_group_with_an_approved_and_a_pending_version(

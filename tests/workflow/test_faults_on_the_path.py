@@ -69,28 +69,27 @@ def _promote_once(stack: Any, demo_assets: Any, prefix: str) -> None:
     assert armed == [], f"a fault was never reached: {armed}"
 
 
-@pytest.mark.parametrize(("function", "service", "operation"), DECISION_PATH + RECORDING_PATH)
-def test_a_throttled_dependency_is_retried_and_the_promotion_completes_once(
-    single_stage_stack, demo_assets, faults, function, service, operation
+# Each test arms its fault on every dependency at once (each aimed at its own caller), so one promotion
+# proves them all; the faults left armed name any dependency the promotion never reached.
+
+
+def test_every_throttled_dependency_is_retried_and_the_promotion_completes_once(
+    single_stage_stack, demo_assets, faults
 ):
-    faults(function, service, operation, "throttle", 2)
-    _promote_once(single_stage_stack, demo_assets, f"throttle-{operation.lower()}")
+    for function, service, operation in DECISION_PATH + RECORDING_PATH:
+        faults(function, service, operation, "throttle", 1)
+    _promote_once(single_stage_stack, demo_assets, "throttled")
 
 
-@pytest.mark.parametrize(
-    ("function", "service", "operation"),
-    [DECISION_PATH[4], DECISION_PATH[5], RECORDING_PATH[2], RECORDING_PATH[4]],
-)
-def test_a_dependency_answering_5xx_is_retried_and_the_promotion_completes_once(
-    single_stage_stack, demo_assets, faults, function, service, operation
+def test_every_dependency_answering_5xx_is_retried_and_the_promotion_completes_once(
+    single_stage_stack, demo_assets, faults
 ):
-    faults(function, service, operation, "error", 2)
-    _promote_once(single_stage_stack, demo_assets, f"error-{operation.lower()}")
+    for function, service, operation in DECISION_PATH + RECORDING_PATH:
+        faults(function, service, operation, "error", 1)
+    _promote_once(single_stage_stack, demo_assets, "server-errors")
 
 
-@pytest.mark.parametrize(("function", "service", "operation"), LOST_IS_SAFE)
-def test_a_write_applied_with_its_answer_lost_is_repeated_harmlessly(
-    single_stage_stack, demo_assets, faults, function, service, operation
-):
-    faults(function, service, operation, "lost", 1)
-    _promote_once(single_stage_stack, demo_assets, f"lost-{operation.lower()}")
+def test_every_write_applied_with_its_answer_lost_is_repeated_harmlessly(single_stage_stack, demo_assets, faults):
+    for function, service, operation in LOST_IS_SAFE:
+        faults(function, service, operation, "lost", 1)
+    _promote_once(single_stage_stack, demo_assets, "lost-answers")

@@ -298,3 +298,38 @@ def test_a_fault_for_an_unknown_operation_is_refused_with_what_to_send(stack):
         timeout=10,
     )
     assert answer.status_code == 400 and "SendTaskSuccess" in answer.json()["message"]
+
+
+def test_an_id_token_carries_only_the_attributes_its_client_may_read(checked):
+    # Given a client that may read only the email, and a user with a name and a custom attribute
+    import jwt
+
+    cognito = checked.client("cognito-idp")
+    pool = checked.resources["ApproverUserPool"]
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=pool,
+        ClientName="strict-read-attributes",
+        ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        ReadAttributes=["email"],
+    )["UserPoolClient"]["ClientId"]
+    cognito.admin_update_user_attributes(
+        UserPoolId=pool,
+        Username="olive.outsider@example.com",
+        UserAttributes=[{"Name": "custom:groups", "Value": "approvers-prod"}],
+    )
+
+    # When she signs in through it
+    tokens = cognito.admin_initiate_auth(
+        UserPoolId=pool,
+        ClientId=client_id,
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "olive.outsider@example.com", "PASSWORD": "Approve-Locally-1!"},
+    )["AuthenticationResult"]
+
+    # Then her ID token names her email, and neither her name nor the custom attribute
+    claims = jwt.decode(tokens["IdToken"], options={"verify_signature": False})
+    assert claims["email"] == "olive.outsider@example.com"
+    assert "name" not in claims and "custom:groups" not in claims
+    cognito.admin_delete_user_attributes(
+        UserPoolId=pool, Username="olive.outsider@example.com", UserAttributeNames=["custom:groups"]
+    )

@@ -82,7 +82,9 @@ class CognitoAppClients:
     - ExplicitAuthFlows: a direct sign-in (InitiateAuth, AdminInitiateAuth) with a flow the client does not
       enable is refused: InvalidParameterException "... flow not enabled for this client";
     - WriteAttributes: UpdateUserAttributes with an access token of a client whose WriteAttributes leave
-      an attribute out is refused: NotAuthorizedException "A client attempted to write unauthorized attribute".
+      an attribute out is refused: NotAuthorizedException "A client attempted to write unauthorized attribute";
+    - ReadAttributes: an ID token carries only the attributes its client may read (moto adds every custom
+      attribute regardless); without ReadAttributes, a client reads them all.
 
     The checks sit in moto's response layer, so they bind API callers. The hosted UI stand-in signs users
     in through the backend, as Cognito's own hosted UI is not bound by a client's ExplicitAuthFlows.
@@ -136,6 +138,23 @@ class CognitoAppClients:
             write_allowed(self._get_param("AccessToken"), self._get_param("UserAttributes") or [])
             return original_update(self)
 
+        from moto.cognitoidp.models import CognitoIdpUserPool
+
+        def create_id_token(pool: Any, client_id: str, username: str, origin_jti: str) -> tuple[str, int]:
+            client = pool.clients.get(client_id)
+            readable = client.extended_config.get("ReadAttributes") if client is not None else None
+            user = pool._get_user(username)
+            claims: dict[str, Any] = {
+                a["Name"]: a["Value"] for a in user.attributes if readable is None or a["Name"] in readable
+            }
+            claims["origin_jti"] = origin_jti
+            if user.groups:
+                claims["cognito:groups"] = [group.group_name for group in user.groups]
+            id_token, expires_in = pool.create_jwt(client_id, username, "id", extra_data=claims)
+            pool.id_tokens[id_token] = (client_id, username)
+            return id_token, expires_in
+
+        CognitoIdpUserPool.create_id_token = create_id_token  # type: ignore[method-assign]
         CognitoIdpResponse.initiate_auth = initiate_auth  # type: ignore[method-assign]
         CognitoIdpResponse.admin_initiate_auth = admin_initiate_auth  # type: ignore[method-assign]
         CognitoIdpResponse.update_user_attributes = update_user_attributes  # type: ignore[method-assign]
