@@ -53,8 +53,12 @@ def short_timeout_stack(tmp_path_factory: pytest.TempPathFactory, demo_assets: D
 
 @pytest.fixture(scope="session")
 def slow_transform_stack(tmp_path_factory: pytest.TempPathFactory, demo_assets: DemoAssets) -> Iterator[StackClient]:
-    """Transform jobs here take at least 5 seconds, so a test can stop one while it runs."""
-    for client in start_stack(tmp_path_factory, "slow-transform", {}, transform_seconds=5.0):
+    """Transform jobs here take at least 5 seconds, so a test can stop one while it runs; the sweep runs every
+    half second (without reminders), so a test can watch it resume a wait whose completion event was lost."""
+    overrides = {"ReminderBeforeSeconds": "0"}
+    for client in start_stack(
+        tmp_path_factory, "slow-transform", overrides, transform_seconds=5.0, schedule_seconds=0.5
+    ):
         publish_batches(client, demo_assets)
         yield client
 

@@ -51,6 +51,7 @@ class EventBus:
         # Events to lose on purpose: [how many, only those about this group or any, of this detail-type or any].
         self._suppressed: list[list[Any]] = []
         self._lock = threading.Lock()
+        self._stopped = False
 
     def add_rule(self, rule: str, pattern: dict[str, Any], target: FunctionSpec) -> None:
         self.routes.append(Route(rule, EventPattern(json.dumps(pattern), pattern), target))
@@ -77,8 +78,12 @@ class EventBus:
     def idle(self) -> bool:
         return self._queue.unfinished_tasks == 0
 
+    def stop(self) -> None:
+        self._stopped = True
+        self._queue.put(None)  # wakes the delivery thread
+
     def _deliver_forever(self) -> None:
-        while True:
+        while not self._stopped:
             event = self._queue.get()
             try:
                 if event is not None:

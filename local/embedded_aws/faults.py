@@ -54,18 +54,61 @@ def _service_model(service: str) -> Any:
     return botocore.session.get_session().get_service_model(service)
 
 
+@dataclass(frozen=True)
+class _Route:
+    method: str
+    path: re.Pattern[str]
+    query: tuple[tuple[str, str | None], ...]  # keys the requestUri fixes (`?list-type=2`, `?tagging`)
+    required_headers: tuple[str, ...]  # required members the request must carry in a header
+    required_query: tuple[str, ...]  # ... or in the query string
+    operation: str
+
+
 @cache
-def _rest_routes(service: str) -> list[tuple[str, re.Pattern[str], str]]:
-    """(method, path pattern, operation) for a REST service, from botocore's model, most specific first."""
+def _rest_routes(service: str) -> list[_Route]:
+    """A REST service's operations as botocore's model routes them, most specific first."""
     model = _service_model(service)
     routes = []
     for name in model.operation_names:
-        http = model.operation_model(name).http
-        path = http["requestUri"].split("?", 1)[0]
+        operation = model.operation_model(name)
+        path, _, fixed = operation.http["requestUri"].partition("?")
         pattern = re.sub(r"\\\{[^}]+\\\+\\\}", ".+", re.escape(path))
         pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", pattern)
-        routes.append((http["method"], re.compile(f"^{pattern}$"), name))
-    return sorted(routes, key=lambda r: -len(r[1].pattern))
+        query = tuple((k, v or None) for k, _, v in (part.partition("=") for part in fixed.split("&") if part))
+        shape = operation.input_shape
+        members = shape.members if shape is not None else {}
+        required = shape.required_members if shape is not None else []
+        located = [
+            (members[m].serialization.get("location"), members[m].serialization.get("name", m)) for m in required
+        ]
+        routes.append(
+            _Route(
+                operation.http["method"],
+                re.compile(f"^{pattern}$"),
+                query,
+                tuple(n.lower() for loc, n in located if loc == "header"),
+                tuple(n for loc, n in located if loc == "querystring"),
+                name,
+            )
+        )
+    return sorted(routes, key=lambda r: (-len(r.query), -len(r.path.pattern)))
+
+
+def _rest_operation(service: str, environ: dict[str, Any]) -> str | None:
+    method = environ.get("REQUEST_METHOD", "GET")
+    path = environ.get("PATH_INFO", "")
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    headers = {k[5:].replace("_", "-").lower() for k in environ if k.startswith("HTTP_")}
+    headers |= {k.replace("_", "-").lower() for k in ("CONTENT_TYPE", "CONTENT_LENGTH") if k in environ}
+    for route in _rest_routes(service):
+        if route.method != method or not route.path.match(path):
+            continue
+        if any(k not in query or (v is not None and v not in query[k]) for k, v in route.query):
+            continue
+        if any(h not in headers for h in route.required_headers) or any(q not in query for q in route.required_query):
+            continue  # e.g. CopyObject is PutObject's URI with an x-amz-copy-source header
+        return route.operation
+    return None
 
 
 def identify(environ: dict[str, Any], body: bytes) -> tuple[str, str] | None:
@@ -87,18 +130,20 @@ def identify(environ: dict[str, Any], body: bytes) -> tuple[str, str] | None:
     if protocol in ("query", "ec2"):
         action = parse_qs(body.decode("utf-8", "replace")).get("Action")
         return (service, action[0]) if action else None
-    method = environ.get("REQUEST_METHOD", "GET")
-    for route_method, pattern, operation in _rest_routes(service):
-        if route_method == method and pattern.match(path):
-            return service, operation
-    return None
+    if protocol == "smithy-rpc-v2-cbor":  # POST /service/<ServiceName>/operation/<OperationName>
+        found = re.fullmatch(r"/service/[^/]+/operation/([^/]+)", path)
+        return (service, found.group(1)) if found else None
+    operation = _rest_operation(service, environ)
+    return (service, operation) if operation else None
 
 
 class FaultInjector:
     """Wraps moto's WSGI app; passes every request through untouched while no fault is armed."""
 
-    def __init__(self, app: Any, caller_of: Any = None):
+    def __init__(self, app: Any, caller_of: Any = None, callers: tuple[str, ...] = ()):
         self.app = app
+        # The functions a fault may name as its caller (their logical ids): a typo must not arm a silent fault.
+        self.callers = callers
         # access key id -> the logical id of the function whose role signs with it (None: not a function)
         self.caller_of = caller_of or (lambda key: None)
         self._faults: list[Fault] = []
@@ -131,6 +176,8 @@ class FaultInjector:
             raise FaultError("status must be an HTTP error status, 400 to 599")
         if code is not None and not re.fullmatch(r"[A-Za-z][A-Za-z0-9.]{0,99}", code):
             raise FaultError("code must be an error code such as AccessDeniedException")
+        if caller and self.callers and caller not in self.callers:
+            raise FaultError(f"caller must be a function's logical id: one of {', '.join(sorted(self.callers))}")
         fault = Fault(service, operation, kind, count, seconds, code, status, caller or None)
         with self._lock:
             self._faults.append(fault)
@@ -142,7 +189,7 @@ class FaultInjector:
 
     def armed(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [asdict(f) for f in self._faults if f.remaining > 0]
+            return [asdict(f) for f in self._faults]
 
     def _take(self, called: tuple[str, str] | None, environ: dict[str, Any]) -> Fault | None:
         if called is None:
@@ -157,14 +204,17 @@ class FaultInjector:
                     and fault.caller in (None, caller)
                 ):
                     fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self._faults.remove(fault)  # nothing armed: requests pass untouched again
                     return fault
         return None
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if not self._faults:
             return self.app(environ, start_response)
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
+        length = environ.get("CONTENT_LENGTH")
+        # Without a length (a chunked body) the server has already de-chunked the stream: read it to its end.
+        body = environ["wsgi.input"].read(int(length)) if length else environ["wsgi.input"].read()
         environ["wsgi.input"] = io.BytesIO(body)
         fault = self._take(identify(environ, body), environ)
         if fault is None:

@@ -155,6 +155,9 @@ class _Environment:
         if self.alive():
             self.process.kill()
             self.process.wait()
+        for pipe in (self.process.stdin, self.results):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
 
 
 class LocalLambdaRuntime:
@@ -178,6 +181,7 @@ class LocalLambdaRuntime:
         self._count: dict[str, int] = {f.name: 0 for f in functions}
         self._lock = threading.Condition()
         self._all: list[_Environment] = []
+        self._stopping = threading.Event()
         # The latest invocations, for /invocations.json; bounded so a long `make up` doesn't grow forever.
         self.invocations: deque[dict[str, Any]] = deque(maxlen=10_000)
 
@@ -219,6 +223,8 @@ class LocalLambdaRuntime:
         return env
 
     def _start_environment(self, spec: FunctionSpec) -> _Environment:
+        if self._stopping.is_set():
+            raise EnvironmentLost({"errorType": "Runtime.Unknown", "errorMessage": "the embedded AWS is stopping"})
         read_end, write_end = os.pipe()
         env = self.environment_variables(spec)
         env[SPEC_VARIABLE] = json.dumps(
@@ -244,14 +250,23 @@ class LocalLambdaRuntime:
         environment = _Environment(spec, process, os.fdopen(read_end, "r", encoding="utf-8"))
         with self._lock:
             self._all.append(environment)
-        environment.wait_ready()
+        try:
+            environment.wait_ready()
+        except BaseException:
+            with self._lock:
+                environment.kill()
+                self._all.remove(environment)
+            raise
         return environment
 
     def _acquire(self, spec: FunctionSpec) -> _Environment:
         with self._lock:
             self._lock.wait_for(lambda: self._idle[spec.name] or self._count[spec.name] < MAX_ENVIRONMENTS_PER_FUNCTION)
-            if self._idle[spec.name]:
-                return self._idle[spec.name].pop()
+            while self._idle[spec.name]:
+                idle = self._idle[spec.name].pop()
+                if idle.alive():
+                    return idle
+                self._forget(idle)  # it died while idle: the next call starts cold, as Lambda would
             self._count[spec.name] += 1
         try:
             return self._start_environment(spec)
@@ -264,8 +279,18 @@ class LocalLambdaRuntime:
             if environment is not None and environment.alive():
                 self._idle[spec.name].append(environment)
             else:
-                self._count[spec.name] -= 1
+                if environment is not None:
+                    self._forget(environment)
+                else:
+                    self._count[spec.name] -= 1
             self._lock.notify_all()
+
+    def _forget(self, environment: _Environment) -> None:
+        """Drops a dead environment (called with the lock held): its pipes closed, its slot freed."""
+        environment.kill()
+        self._count[environment.spec.name] -= 1
+        if environment in self._all:
+            self._all.remove(environment)
 
     def warm(self) -> None:
         """Starts one environment per function in the background, as provisioned concurrency would."""
@@ -280,9 +305,9 @@ class LocalLambdaRuntime:
             threading.Thread(target=start, args=(spec,), daemon=True).start()
 
     # -- invocations ---------------------------------------------------------------------------------
-    def invoke(self, spec: FunctionSpec, event: Any) -> Invocation:
-        """A synchronous (RequestResponse) invocation."""
-        request_id = str(uuid.uuid4())
+    def invoke(self, spec: FunctionSpec, event: Any, request_id: str | None = None) -> Invocation:
+        """A synchronous (RequestResponse) invocation; an asynchronous one's retries keep its request id."""
+        request_id = request_id or str(uuid.uuid4())
         started_at = time.time()
         started = time.perf_counter()
         handler_seconds: float | None = None
@@ -322,7 +347,9 @@ class LocalLambdaRuntime:
         attempts = 1 + spec.maximum_retry_attempts
         result = Invocation(b"null", None)
         for attempt in range(1, attempts + 1):
-            result = self.invoke(spec, event)
+            if self._stopping.is_set():
+                return
+            result = self.invoke(spec, event, request_id)
             if result.function_error is None:
                 return
             log.warning("%s failed asynchronous attempt %d of %d", spec.name, attempt, attempts)
@@ -349,6 +376,7 @@ class LocalLambdaRuntime:
         self.send_to_queue(spec, record)
 
     def stop(self) -> None:
+        self._stopping.set()
         with self._lock:
             environments = list(self._all)
         for environment in environments:

@@ -111,8 +111,47 @@ def atomic_dynamodb_writes() -> None:
         setattr(DynamoDBBackend, name, functools.wraps(original)(locked))
 
 
+def a_closed_task_token_answers_task_timed_out() -> None:
+    """A task token is good for one SendTaskSuccess or SendTaskFailure in AWS: once the task is closed, a
+    second send answers TaskTimedOut ("Provided task does not exist anymore"), which is what an SDK retry
+    of a send whose answer was lost meets. moto accepts the second send and ignores it, which would hide
+    how the product handles that answer.
+    """
+    import threading
+
+    from moto.stepfunctions.parser import api
+    from moto.stepfunctions.parser.api import TaskTimedOut
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    # The interpreter's errors name their code in `code`, but moto's error renderer reads `TYPE`: without
+    # this, TaskTimedOut, TaskDoesNotExist and InvalidToken reach the caller with an empty error code.
+    for error in vars(api).values():
+        if isinstance(error, type) and issubclass(error, Exception) and getattr(error, "code", None):
+            error.TYPE = error.code  # type: ignore[attr-defined]
+            error.STATUS = getattr(error, "status_code", 400)  # type: ignore[attr-defined]
+
+    closed: set[str] = set()
+    lock = threading.Lock()
+
+    def closing(original: Any) -> Any:
+        def send(self: Any, task_token: str, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                if task_token in closed:
+                    raise TaskTimedOut("Provided task does not exist anymore")
+            answer = original(self, task_token, *args, **kwargs)
+            with lock:
+                closed.add(task_token)
+            return answer
+
+        return send
+
+    StepFunctionsParserBackend.send_task_success = closing(StepFunctionsParserBackend.send_task_success)  # type: ignore[method-assign]
+    StepFunctionsParserBackend.send_task_failure = closing(StepFunctionsParserBackend.send_task_failure)  # type: ignore[method-assign]
+
+
 def apply_all() -> None:
     atomic_dynamodb_writes()
     keep_send_task_failure_cause()
     add_stop_transform_job()
     stop_execution_aborts_at_once()
+    a_closed_task_token_answers_task_timed_out()

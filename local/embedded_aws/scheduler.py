@@ -44,6 +44,7 @@ class LocalScheduler:
         self.every_override = every_override
         self.schedules: list[Schedule] = []
         self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
+        self._stopped = threading.Event()
 
     def add(self, name: str, expression: str, target: FunctionSpec, payload: dict[str, Any] | None) -> None:
         every = self.every_override or rate_seconds(expression)
@@ -56,8 +57,11 @@ class LocalScheduler:
         if self.schedules:
             self._thread.start()
 
+    def stop(self) -> None:
+        self._stopped.set()
+
     def _loop(self) -> None:
-        while True:
+        while not self._stopped.is_set():
             now = time.monotonic()
             for schedule in self.schedules:
                 if now >= schedule.next_run:

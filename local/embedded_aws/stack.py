@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import tempfile
 import tomllib
 import zipfile
@@ -114,10 +115,17 @@ class EmbeddedStack:
         self.runtime: LocalLambdaRuntime | None = None
         self.bus: EventBus | None = None
         self.api: LocalHttpApi | None = None
+        self.scheduler: LocalScheduler | None = None
         self._moto: Any = None
 
     # -- moto --------------------------------------------------------------------------------------
     def _start_moto(self) -> None:
+        if sys.version_info[:2] != (3, 13):
+            # The functions run on this interpreter: differences from the python3.13 runtime go unnoticed.
+            log.warning(
+                "the embedded Lambda runs python%d.%d; template.yaml's runtime is python3.13 (make PYTHON=python3.13)",
+                *sys.version_info[:2],
+            )
         os.environ.update(
             {
                 "AWS_ACCESS_KEY_ID": "embedded",
@@ -396,10 +404,10 @@ class EmbeddedStack:
         publish_registry_events(self.bus)
         LocalTransformRunner(self.bus, self.aws_endpoint, REGION, self.transform_seconds).install()
         self.bus.start()
-        scheduler = LocalScheduler(self.runtime, self._scheduler_may_invoke, self.schedule_seconds)
+        self.scheduler = LocalScheduler(self.runtime, self._scheduler_may_invoke, self.schedule_seconds)
         for name, expression, target, payload in self.schedules:
-            scheduler.add(name, expression, target, payload)
-        scheduler.start()
+            self.scheduler.add(name, expression, target, payload)
+        self.scheduler.start()
         self.api = LocalHttpApi(self.runtime, routes, REGION)
         for lid, _ in self._resources("AWS::Cognito::UserPool"):
             self.api.extra_routes.update(HostedUi(self._client("cognito-idp"), self.resolver.refs[lid]).routes())
@@ -425,6 +433,7 @@ class EmbeddedStack:
         callers = {sdk_hook.credentials_for(role)[0]: lid for lid, role in self.principals.function_roles.items()}
         assert self.faults is not None
         self.faults.caller_of = callers.get
+        self.faults.callers = tuple(sorted(callers.values()))
         machines = list(self.principals.state_machine_roles.values())
         sdk_hook.install(iam_path=self.iam_path, interpreter_role_arn=machines[0] if machines else None)
 
@@ -542,6 +551,11 @@ class EmbeddedStack:
     def stop(self) -> None:
         if self.api is not None:
             self.api.stop()
+        # Nothing may start an environment once the runtime stops them.
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        if self.bus is not None:
+            self.bus.stop()
         if self.runtime is not None:
             self.runtime.stop()
         if self._moto is not None:

@@ -6,6 +6,7 @@ function named, rather than resolving to something wrong.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -198,16 +199,21 @@ def parameter_values(template: Mapping[str, Any], overrides: Mapping[str, str]) 
                 number = float(raw)
             except ValueError:
                 raise TemplateError(f"parameter {name}={raw!r} is not a number") from None
+            if not math.isfinite(number):
+                raise TemplateError(f"parameter {name}={raw!r} is not a finite number")
             if ("MinValue" in spec and number < float(spec["MinValue"])) or (
                 "MaxValue" in spec and number > float(spec["MaxValue"])
             ):
                 raise TemplateError(f"parameter {name}={raw} is outside {spec.get('MinValue')}..{spec.get('MaxValue')}")
+            if "AllowedValues" in spec and number not in [float(v) for v in spec["AllowedValues"]]:
+                raise TemplateError(f"parameter {name}={raw} is not one of {spec['AllowedValues']}")
             values[name] = raw
         elif kind == "CommaDelimitedList":
             values[name] = raw.split(",") if raw else [""]
         else:
             pattern = spec.get("AllowedPattern")
-            if pattern and not re.fullmatch(pattern, raw):
+            # CloudFormation matches AllowedPattern as a Java regex: ASCII \w and \d, `.` not across lines.
+            if pattern and not _matches_java(pattern, raw):
                 raise TemplateError(f"parameter {name}={raw!r} does not match {pattern}")
             if "AllowedValues" in spec and raw not in [str(v) for v in spec["AllowedValues"]]:
                 raise TemplateError(f"parameter {name}={raw!r} is not one of {spec['AllowedValues']}")
@@ -215,6 +221,15 @@ def parameter_values(template: Mapping[str, Any], overrides: Mapping[str, str]) 
                 raise TemplateError(f"parameter {name} must be at least {spec['MinLength']} characters")
             values[name] = raw
     return values
+
+
+def _matches_java(pattern: str, value: str) -> bool:
+    from .strict.request_rules import java_pattern
+
+    compiled = java_pattern(pattern)
+    if compiled is None:
+        raise TemplateError(f"AllowedPattern {pattern!r} cannot be checked locally")
+    return bool(compiled.fullmatch(value))
 
 
 def parse_overrides(items: list[str]) -> dict[str, str]:

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import re
 from typing import Any
 
-import pytest
 from builders import PACKAGE_ARN, STAGES, model_description
 from fakes import FakeRegistry, FakeWorkflow
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from property_helpers import (
-    SECRETS,
     examples,
     huge_strings,
     is_one_readable_line,
@@ -148,6 +147,8 @@ _metadata_values = st.one_of(
     st.text(alphabet=st.characters(categories=("N",)), min_size=1, max_size=3),
     _metadata_text.filter(bool),
 )
+
+
 registry_metadata = st.one_of(st.none(), st.dictionaries(_metadata_keys, _metadata_values, max_size=6))
 registry_statuses = st.sampled_from((PENDING_MANUAL_APPROVAL, PENDING_MANUAL_APPROVAL, "Approved", "Rejected"))
 
@@ -219,11 +220,6 @@ def test_any_registration_event_gets_an_answer_and_starts_nothing_unless_it_says
         assert workflow.started == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain/stages.py promotion_attempt: int() of a str.isdigit() value such as '²' raises ValueError "
-    "— see report",
-)
 @example(metadata={PROMOTION_ATTEMPT_KEY: "²"})
 @settings(max_examples=examples(200))
 @given(
@@ -316,11 +312,6 @@ def test_execution_names_fit_step_functions_and_name_one_version_and_attempt_eac
     assert (one == other) == (first == second)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain/registration.py read_registration_event quotes detail.ModelApprovalStatus whole: a line break "
-    "or 300+ characters go into the reason — see report",
-)
 @example(event=_pending_with_status("\n"), status=PENDING_MANUAL_APPROVAL, metadata=None)
 @example(event=_pending_with_status("0" * 300), status=PENDING_MANUAL_APPROVAL, metadata=None)
 @settings(max_examples=examples(300))
@@ -389,6 +380,7 @@ def test_a_registration_answer_never_repeats_a_secret_the_event_or_the_registry_
     description, and a registry whose own metadata holds one too,
     When the starter answers,
     Then neither the reason nor the error message contains the credential: both are logged."""
+    assume(secret not in json.dumps(event))  # elsewhere (as a status, say) it is an ordinary, quotable value
     event = _plant(event, secret, places)
     registry_metadata_with_secret = {**(metadata or {}), "ApiKey": secret}
     registry = _registry_for(event, status, registry_metadata_with_secret, knows_event=True)
@@ -396,7 +388,7 @@ def test_a_registration_answer_never_repeats_a_secret_the_event_or_the_registry_
     answer = _deliver(event, registry, FakeWorkflow())
 
     text = answer.reason if isinstance(answer, StartResult) else str(answer)
-    assert not any(s in text for s in SECRETS)
+    assert secret not in text
 
 
 @settings(max_examples=examples(300))

@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 from fakes import FakeWorkflow
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from property_helpers import (
-    SECRETS,
     examples,
     huge_strings,
     is_one_readable_line,
@@ -204,13 +203,8 @@ def _with_detail(**fields: Any) -> dict[str, Any]:
     return event
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="handlers/transform_completed.py and services/batch_transform.py crash on malformed completions "
-    "(AttributeError, TypeError, OverflowError, MetricNameError) — see report",
-)
 @example(event=_with_detail(Environment={"MODEL_PROMOTION_STATUS": ""}))
-@settings(max_examples=examples(250))
+@settings(max_examples=examples(200))
 @given(event=completion_events)
 def test_any_completion_event_is_answered_or_refused_with_a_domain_error(event: Any) -> None:
     """Given any JSON value as the event, and executions waiting on the event's job and on others,
@@ -225,14 +219,9 @@ def test_any_completion_event_is_answered_or_refused_with_a_domain_error(event: 
         assert answer["outcome"] in OUTCOMES
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services/batch_transform.py job_result reads TransformInput/TransformOutput without type checks and "
-    "_time overflows on out-of-range epoch milliseconds — see report",
-)
 @example(detail=_with_detail(TransformInput="s3://bucket/batch-input/dev/input.csv")["detail"])
 @example(detail=_with_detail(TransformEndTime=10**20)["detail"])
-@settings(max_examples=examples(250))
+@settings(max_examples=examples(200))
 @given(detail=completion_events.map(_detail))
 def test_the_service_answers_any_completion_detail_or_refuses_it_with_a_domain_error(detail: Any) -> None:
     """Given any detail object of a completion event, for a job an execution waits on,
@@ -248,11 +237,6 @@ def test_the_service_answers_any_completion_detail_or_refuses_it_with_a_domain_e
     assert answer["outcome"] in OUTCOMES
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="handlers/transform_completed.py passes detail.Environment and TransformJobStatus unchecked to "
-    "logger.append_keys and the metric name — see report",
-)
 @example(environment="MODEL_PROMOTION_STAGE=dev", status="Completed")
 @example(environment={"MODEL_PROMOTION_STATUS": "x"}, status="Completed")
 @example(environment={}, status="InProgress" * 30)
@@ -271,7 +255,7 @@ def test_the_handler_answers_a_completion_whatever_its_environment_and_status(en
         assert answer["outcome"] in OUTCOMES
 
 
-@settings(max_examples=examples(250))
+@settings(max_examples=examples(200))
 @given(events=st.lists(completion_events, min_size=1, max_size=4), repeats=st.integers(min_value=1, max_value=3))
 def test_a_wait_is_resumed_at_most_once_however_often_and_in_whatever_status_its_job_is_reported(
     events: list[Any], repeats: int
@@ -295,7 +279,7 @@ def test_a_wait_is_resumed_at_most_once_however_often_and_in_whatever_status_its
     assert set(sent) <= set(stored.values())
 
 
-@settings(max_examples=examples(250))
+@settings(max_examples=examples(200))
 @given(event=completion_events, failure=send_failures)
 def test_no_stored_token_is_lost_whatever_the_event_and_however_the_resume_fails(
     event: Any, failure: Exception | None
@@ -346,13 +330,8 @@ def test_a_resume_that_failed_is_made_by_the_events_redelivery_exactly_once(
     assert answers[1] == {"outcome": "resumed", "status": status, "jobName": JOB}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services/batch_transform.py transform_finished quotes TransformJobStatus whole (repr) in the reason "
-    "— see report",
-)
 @example(event=_with_detail(TransformJobStatus="x" * 300))
-@settings(max_examples=examples(250))
+@settings(max_examples=examples(200))
 @given(event=completion_events)
 def test_an_ignored_completion_is_told_in_one_short_readable_line(event: Any) -> None:
     """Given any completion event,
@@ -382,6 +361,7 @@ def test_a_completion_answer_never_repeats_a_secret_from_the_jobs_environment(
     When the service handles it,
     Then neither its answer nor the output it sends the workflow contains the credential."""
     detail = event["detail"]
+    assume(secret not in json.dumps(detail))  # in a field SageMaker fills (a time, say) it is no secret
     detail["Environment"] = {**detail["Environment"], "DB_PASSWORD": secret}
     detail["Tags"] = {"api-key": secret}
     callbacks, workflow = _callbacks_for(event), FakeWorkflow()
@@ -392,4 +372,4 @@ def test_a_completion_answer_never_repeats_a_secret_from_the_jobs_environment(
 
     told = json.dumps(answer) if isinstance(answer, dict) else str(answer)
     told += json.dumps(workflow.succeeded) + json.dumps([f.cause for f in workflow.failed])
-    assert not any(s in told for s in SECRETS)
+    assert secret not in told

@@ -818,6 +818,11 @@ def test_the_operations_table_renders_for_the_docs():
 
 # One request per operation in OPERATIONS, so that each derived ARN is checked against the reference's format.
 EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
+    ("sagemaker", "CreateModelPackageGroup"): {"ModelPackageGroupName": "model-promotion-smoke"},
+    ("sagemaker", "CreateModelPackage"): {
+        "ModelPackageGroupName": "model-promotion-smoke",
+        "ModelApprovalStatus": "PendingManualApproval",
+    },
     ("stepfunctions", "StartExecution"): {"stateMachineArn": MACHINE},
     ("stepfunctions", "StartSyncExecution"): {"stateMachineArn": MACHINE},
     ("stepfunctions", "DescribeExecution"): {"executionArn": f"arn:aws:states:{REGION}:{ACCOUNT}:execution:m:e"},

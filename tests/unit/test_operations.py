@@ -26,6 +26,7 @@ from fakes import (
 
 from model_promotion import cli
 from model_promotion.domain.approvals import ApprovalRequest, RequestStatus, StageTask, request_key
+from model_promotion.domain.errors import TransientAwsError
 from model_promotion.domain.records import audit_entry
 from model_promotion.domain.registration import execution_name
 from model_promotion.domain.stages import Outcome, approval_description
@@ -784,3 +785,31 @@ def test_a_second_retry_gets_attempt_three_and_its_own_name(world: World) -> Non
     # Then it is attempt 3, under a third name
     assert result["attempt"] == 3
     assert set(workflow.started) == {execution_name(GROUP, 3, attempt=2), execution_name(GROUP, 3, attempt=3)}
+
+
+def test_retry_refuses_a_rejection_even_when_its_recording_failed(world: World) -> None:
+    # Given version 3's test approver rejected it, but recording the rejection failed (registry unchanged)
+    world.executions.executions[execution_name(GROUP, 3)].update(status="FAILED", error="ApprovalRejected")
+
+    # When an operator retries it, Then it is refused: a rejection is a decision
+    with pytest.raises(BadRequest, match="a rejection is a decision"):
+        _retry(world, FakeWorkflow(), 3)
+
+
+def test_a_retry_whose_start_was_lost_is_started_again_under_the_same_attempt(world: World) -> None:
+    # Given version 3 retried (the registry counts attempt 2) but whose attempt-2 execution never started
+    _expired_at_test(world)
+    lost = FakeWorkflow()
+    lost.start = lambda name, execution_input: (_ for _ in ()).throw(TransientAwsError("StartExecution throttled"))  # type: ignore[method-assign]
+    with pytest.raises(TransientAwsError):
+        _retry(world, lost, 3)
+    stored = world.registry.descriptions[description(3)["ModelPackageArn"]]["CustomerMetadataProperties"]
+    assert stored["promotion-attempt"] == "2" and "promotion-ended" not in stored
+
+    # When the operator runs retry again
+    workflow = FakeWorkflow()
+    result = _retry(world, workflow, 3)
+
+    # Then attempt 2 starts (not 3), and the registry is not written again
+    assert result["attempt"] == 2 and set(workflow.started) == {execution_name(GROUP, 3, attempt=2)}
+    assert len(world.registry.updates) == 1

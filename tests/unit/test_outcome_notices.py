@@ -189,11 +189,12 @@ def test_a_version_without_a_registrant_whose_operations_address_is_refused_trie
 # The handler turns `undelivered` into a metric and a log line
 
 
-def test_the_handler_reports_each_undelivered_notice_as_a_metric_by_reason_and_a_log_line_without_the_body(
+def test_the_handler_counts_undelivered_notices_in_the_metric_the_alarm_watches_and_logs_each_without_its_body(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     # Given
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "ModelPromotion")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "model-promotion")
     mailer = RefusingMailer(REGISTRANT, OPERATIONS)
     result, _, _ = _record(mailer)
 
@@ -202,10 +203,10 @@ def test_the_handler_reports_each_undelivered_notice_as_a_metric_by_reason_and_a
 
     # Then
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
-    assert [(m["reason"], m["NoticesUndelivered"]) for m in metrics] == [
-        ("recipient-refused", [1.0]),
-        ("recipient-refused", [1.0]),
-    ]
+    # One data point, dimensioned exactly as NoticesUndeliveredAlarm in template.yaml watches it
+    [metric] = metrics
+    assert metric["NoticesUndelivered"] == [2.0]
+    assert metric["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
     assert all(m["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ModelPromotion" for m in metrics)
     assert all("outcome" not in m for m in metrics)  # its own metric set, apart from StageOutcomes
     logs = [r for r in caplog.records if r.getMessage() == "outcome notice undelivered"]

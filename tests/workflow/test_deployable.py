@@ -161,11 +161,11 @@ def test_a_registration_whose_handling_fails_for_good_is_kept_in_the_on_failure_
     assert "AccessDeniedException" in record["responsePayload"]["errorMessage"]
 
 
-def test_the_sweep_resumes_a_transform_wait_whose_completion_event_was_lost(short_timeout_stack, demo_assets):
-    # Given the next transform completion event is lost on the way (the sweep runs every 0.25 s here)
-    promotion = register(short_timeout_stack, demo_assets, "deployable-lost-completion")
+def test_the_sweep_resumes_a_transform_wait_whose_completion_event_was_lost(slow_transform_stack, demo_assets):
+    # Given the next transform completion event is lost on the way (the sweep runs every 0.5 s here)
+    promotion = register(slow_transform_stack, demo_assets, "deployable-lost-completion")
     dropped = requests.post(
-        f"{short_timeout_stack.api_url}/_local/drop-next-events",
+        f"{slow_transform_stack.api_url}/_local/drop-next-events",
         params={"count": 1, "detail-type": "SageMaker Transform Job State Change"},
         timeout=10,
     )

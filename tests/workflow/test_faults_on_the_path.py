@@ -38,6 +38,8 @@ LOST_IS_SAFE = [
     ("RecordOutcomeFunction", "dynamodb", "PutItem"),
     ("RecordOutcomeFunction", "sagemaker", "UpdateModelPackage"),
     ("RequestApprovalFunction", "dynamodb", "PutItem"),
+    # The claim: its retry meets its own write, which is this decision's claim, not another's.
+    ("ApprovalApiFunction", "dynamodb", "UpdateItem"),
     # Not a repeatable write (each put adds a version, SSM keeps 100): the adapter reads back before retrying.
     ("RecordOutcomeFunction", "ssm", "PutParameter"),
 ]

@@ -333,3 +333,19 @@ def test_an_id_token_carries_only_the_attributes_its_client_may_read(checked):
     cognito.admin_delete_user_attributes(
         UserPoolId=pool, Username="olive.outsider@example.com", UserAttributeNames=["custom:groups"]
     )
+
+
+def test_a_task_token_is_good_for_one_send(single_stage_stack, demo_assets):
+    # Given a promotion whose approval wait was resumed by its approver
+    from stack_helpers import register
+
+    promotion = register(single_stage_stack, demo_assets, "strict-token")
+    assert promotion.decide("dev", "approve", "fine").status_code == 200
+    assert promotion.finish()["status"] == "SUCCEEDED"
+    (token,) = promotion.task_tokens() - set()  # the approval wait's token (the only callback of one stage)
+
+    # When the same token is sent again (what an SDK retry of a lost answer does)
+    error = error_of(single_stage_stack.client("stepfunctions").send_task_success, taskToken=token, output="{}")
+
+    # Then Step Functions answers that the task is closed
+    assert error["Code"] == "TaskTimedOut"

@@ -15,6 +15,9 @@ interventions (mail a request again, cancel a promotion, start the promotions wh
     retry GROUP VERSION --reason TEXT [--operator WHO]
                                         start a new attempt of a promotion that expired, failed or was
                                         cancelled, at its first stage not yet approved; audited
+    smoke-test [--group G] [--wait-for-approval SECONDS] [--operator WHO]
+                                        prove a fresh stack is wired end to end: register a tiny model
+                                        and walk its first stage (cancel it, or wait for a person's decision)
 
 The target is the embedded AWS (`--local`, reading the state file `make up` writes, default
 .local/stack.json) or a deployed stack (`--stack-name`, reading its CloudFormation outputs with the given
@@ -22,6 +25,7 @@ profile and region). `--json` prints stable JSON for scripts; otherwise aligned 
 
 Exit status: 0 done; 1 not found or nothing to do (no such version, nothing pending, no decision recorded);
 2 bad arguments or configuration, or AWS refused or could not be reached. Errors are one line on stderr.
+smoke-test exits 0 only when every check held, 1 when one did not (within its time), 2 when AWS refused.
 No output ever carries a task token: no command reads one.
 
 Service logic lives in services/operations.py; this module parses arguments, builds adapters and prints.
@@ -36,7 +40,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
@@ -53,15 +57,21 @@ from .services.operations import (
     retry_promotion,
     version_status,
 )
+from .services.smoke import DEFAULT_GROUP as SMOKE_GROUP
+from .services.smoke import SmokePorts, SmokeSettings, run_smoke_test
+from .services.smoke import check_settings as check_smoke_settings
 
 PROG = "python -m model_promotion.cli"
-COMMANDS = ("status", "pending", "history", "resend", "cancel", "reconcile", "retry")
+SMOKE_TEST = "smoke-test"
+COMMANDS = ("status", "pending", "history", "resend", "cancel", "reconcile", "retry", SMOKE_TEST)
 DEFAULT_STATE_FILE = ".local/stack.json"
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
 EXIT_BAD = 2
 _GROUP = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _STAGE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+# smoke-test --wait-for-approval: at most a day, so a forgotten run does not hold a terminal for a week.
+SMOKE_WAIT_MAX = 86_400
 # Placeholder credentials for the embedded AWS, which checks none.
 LOCAL_CREDENTIALS = "embedded"
 
@@ -164,7 +174,33 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile.add_argument(
         "--group", dest="groups", action="append", type=_group, metavar="G", help="only this group (repeatable)"
     )
+
+    smoke = commands.add_parser(
+        SMOKE_TEST,
+        parents=[common],
+        help="prove a fresh stack is wired end to end: register a tiny model and walk its first stage",
+    )
+    smoke.add_argument(
+        "--group",
+        type=_group,
+        default=SMOKE_GROUP,
+        metavar="G",
+        help=f"the model package group (default {SMOKE_GROUP})",
+    )
+    smoke.add_argument(
+        "--wait-for-approval",
+        type=_seconds,
+        metavar="SECONDS",
+        help="instead of cancelling, wait this long for a person to decide on the review page",
+    )
+    smoke.add_argument("--operator", metavar="WHO", help="who runs it (default: your AWS identity's ARN)")
     return parser
+
+
+def _seconds(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= SMOKE_WAIT_MAX:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 1 to {SMOKE_WAIT_MAX}")
+    return int(text)
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -199,6 +235,9 @@ class Target:
     approval_base_url: str
     stages: tuple[str, ...] | None = None
     groups: tuple[str, ...] = ()
+    # The stack's parameters and region: what smoke-test needs beyond the outputs (bucket, gates, ...).
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    region: str = ""
 
 
 def resolve_target(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Target:
@@ -254,6 +293,8 @@ def local_target(path: Path, environ: dict[str, str]) -> Target:
         approval_base_url=str(parameters.get("ApprovalBaseUrl") or info.get("api_url") or ""),
         stages=_stages_or_none(parameters.get("Stages"), f"{path}: Stages"),
         groups=_groups(parameters.get("ModelPackageGroupNames")),
+        parameters=dict(parameters),
+        region=region,
     )
 
 
@@ -289,7 +330,15 @@ def stack_target(name: str, profile: str | None, region: str | None, environ: di
         approval_base_url=outputs.get("ApprovalApiUrl", ""),
         stages=_stages_or_none(parameters.get("Stages"), f"stack {name}: Stages"),
         groups=_groups(parameters.get("ModelPackageGroupNames")),
+        parameters=parameters,
+        region=_stack_region(str(stack.get("StackId") or "")) or client("cloudformation").meta.region_name or "",
     )
+
+
+def _stack_region(stack_id: str) -> str:
+    """arn:aws:cloudformation:REGION:ACCOUNT:stack/NAME/ID: the stack's own region, whatever the profile says."""
+    parts = stack_id.split(":")
+    return parts[3] if len(parts) >= 6 and parts[0] == "arn" else ""
 
 
 def _stages_or_none(text: Any, where: str) -> tuple[str, ...] | None:
@@ -410,7 +459,152 @@ def run(args: argparse.Namespace, target: Target, now: datetime | None = None) -
             stages=stages,
             groups=tuple(args.groups or ()) or target.groups,
         )
+    if args.command == SMOKE_TEST:
+        return smoke_test(args, target)
     raise UsageError(f"unknown command {args.command!r}")  # argparse refuses it first
+
+
+# smoke-test
+
+
+def smoke_settings(args: argparse.Namespace, target: Target, operator: str) -> SmokeSettings:
+    """What the smoke test reads of the stack: the artifacts bucket, the registered gate, OperationsEmail."""
+    from .domain.gates import GateConfig
+    from .services.smoke import sklearn_image_uri
+
+    parameters, where = target.parameters, target.description
+    bucket = str(parameters.get("ModelArtifactsBucketName") or "")
+    operations = str(parameters.get("OperationsEmail") or "")
+    if not bucket or not operations:
+        missing = [n for n, v in (("ModelArtifactsBucketName", bucket), ("OperationsEmail", operations)) if not v]
+        raise UsageError(f"{where} has no parameter {', '.join(missing)}: is it the model promotion stack?")
+    try:
+        gates = GateConfig.parse(str(parameters.get("QualityGates") or "{}"))
+    except ConfigurationError as exc:
+        raise UsageError(f"{where}: QualityGates: {exc}") from None
+    local = args.local is not None
+    try:
+        image = sklearn_image_uri(target.region)
+    except KeyError:
+        if not local:
+            raise UsageError(
+                f"no SageMaker scikit-learn image is known for region {target.region or '(none)'}: give --region"
+            ) from None
+        image = sklearn_image_uri("us-east-1")  # nothing pulls it locally: any region's image will do
+    return SmokeSettings(
+        group=args.group,
+        stages=stages_of(args, target),
+        bucket=bucket,
+        gates=gates,
+        operations_email=operations,
+        parameter_prefix=str(parameters.get("ParameterPrefix") or "/model-promotion"),
+        image_uri=image,
+        operator=operator,
+        promoted_groups=target.groups,
+        wait_for_approval=args.wait_for_approval,
+        # The embedded AWS answers in milliseconds; a deployed stack is polled more gently.
+        poll_interval=0.2 if local else 1.0,
+    )
+
+
+def smoke_plan(args: argparse.Namespace, target: Target) -> tuple[SmokeSettings, SmokePorts]:
+    """The settings and the adapters, checked before anything is printed or written."""
+    from .adapters.dynamodb_approvals import DynamoDbApprovalStore
+    from .adapters.dynamodb_decision_log import DynamoDbDecisionLog
+    from .adapters.sagemaker_registry import SageMakerRegistry
+    from .adapters.smoke_aws import S3ArtifactUploads, SageMakerRegistration, StepFunctionsHistory
+    from .adapters.ssm_approved_models import SsmApprovedModels
+    from .adapters.step_functions import StepFunctionsWorkflow
+
+    operator = args.operator if args.operator is not None else caller_identity()
+    settings = smoke_settings(args, target, operator)
+    check_smoke_settings(settings)
+    ports = SmokePorts(
+        artifacts=S3ArtifactUploads(),
+        registration=SageMakerRegistration(),
+        registry=SageMakerRegistry(),
+        executions=StepFunctionsWorkflow(target.state_machine_arn),
+        history=StepFunctionsHistory(),
+        store=DynamoDbApprovalStore(target.approvals_table),
+        log=DynamoDbDecisionLog(target.decision_log_table),
+        approved_models=SsmApprovedModels(),
+    )
+    return settings, ports
+
+
+def smoke_test(
+    args: argparse.Namespace,
+    target: Target,
+    on_step: Callable[[Mapping[str, Any]], None] | None = None,
+    notice: Callable[[str], None] | None = None,
+    plan: tuple[SmokeSettings, SmokePorts] | None = None,
+) -> dict[str, Any]:
+    settings, ports = plan or smoke_plan(args, target)
+    return run_smoke_test(settings, ports, on_step=on_step, notice=notice)
+
+
+def smoke_test_main(args: argparse.Namespace, target: Target, *, stdout: TextIO, stderr: TextIO) -> int:
+    """Runs the smoke test, printing each step as it ends (people) or one JSON document at the end (scripts).
+
+    A failure is also one line on stderr naming the step and what to look at.
+    """
+    plan = smoke_plan(args, target)  # a bad configuration is one line on stderr, before any output
+    if args.json:
+        result = smoke_test(args, target, notice=lambda text: print(text, file=stderr, flush=True), plan=plan)
+        print(to_json(result), file=stdout)
+    else:
+        print(f"Smoke test of {target.description}", file=stdout)
+        print(SMOKE_HEADER, file=stdout, flush=True)
+        result = smoke_test(
+            args,
+            target,
+            on_step=lambda step: print(render_smoke_step(step), file=stdout, flush=True),
+            notice=lambda text: print(f"  … {text}", file=stdout, flush=True),
+            plan=plan,
+        )
+        print("", file=stdout)
+        print(render_smoke_summary(result), file=stdout)
+    failure = result["failure"]
+    if failure and failure["step"] == "interrupted":
+        print(f"error: {failure['message']}", file=stderr)
+    elif failure:
+        print(f"error: smoke test failed at {failure['step']}: {failure['message']}", file=stderr)
+    return int(result["exitCode"])
+
+
+SMOKE_HEADER = f"{'STEP':<9} {'RESULT':<6} {'TIME':>7}  WHAT"
+
+
+def render_smoke_step(step: Mapping[str, Any]) -> str:
+    result = "ok" if step["ok"] else "FAILED"
+    return f"{step['step']:<9} {result:<6} {step['seconds']:>6.1f}s  {_cell(step['detail'])}"
+
+
+def render_smoke_summary(result: Mapping[str, Any]) -> str:
+    seconds = f"{result['totalSeconds']:.1f} s"
+    if result["failure"]:
+        step = result["failure"]["step"]
+        return f"Smoke test {'interrupted' if step == 'interrupted' else f'FAILED at {step}'} after {seconds}."
+    group, version, stage = result["group"], result["version"], result["stage"]
+    decision = result.get("decision") or {}
+    if result["mode"] == "cancel":
+        walked = f"mailed to {', '.join(result['mailedTo'])} for {stage}, and cancelled"
+        state = f"{stage} = Cancelled"
+    else:
+        who = decision.get("byName") or decision.get("by")
+        walked = f"mailed to {', '.join(result['mailedTo'])} for {stage}, and {decision.get('outcome')} by {who}"
+        state = f"{stage} = {'Approved' if decision.get('outcome') == 'approved' else 'Rejected'}"
+    prefix = str(result["modelDataUrl"]).rsplit("/", 1)[0]
+    return "\n".join(
+        [
+            f"Smoke test passed in {seconds}: {group} version {version} was registered, started, {walked}.",
+            f"Left behind: {group} version {version} ({state}) and {prefix}/ (model.tar.gz, evaluation.json).",
+        ]
+    )
+
+
+def render_smoke(result: Mapping[str, Any]) -> str:
+    return "\n".join([SMOKE_HEADER, *(render_smoke_step(s) for s in result["steps"]), "", render_smoke_summary(result)])
 
 
 # Printing
@@ -601,6 +795,7 @@ RENDERERS: dict[str, Callable[[Any], str]] = {
     "cancel": render_cancel,
     "reconcile": render_reconcile,
     "retry": render_retry,
+    SMOKE_TEST: render_smoke,
 }
 
 
@@ -621,7 +816,10 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     try:
-        result = run(args, resolve_target(args))
+        target = resolve_target(args)
+        if args.command == SMOKE_TEST:
+            return smoke_test_main(args, target, stdout=stdout, stderr=stderr)
+        result = run(args, target)
     except OperationError as exc:
         print(f"error: {exc}", file=stderr)
         return exc.exit_code

@@ -20,6 +20,14 @@ from .domain.stages import is_email_address, parse_stage_approvers, parse_stages
 T = TypeVar("T")
 
 
+_URL = re.compile(r"https?://[^\s/]+(/[^\s]*)?")
+
+
+def _is_whole_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts '²' and other scripts' digits, which int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _require(environ: Mapping[str, str], name: str) -> str:
     value = environ.get(name, "").strip()
     if not value:
@@ -42,7 +50,7 @@ def _stages(environ: Mapping[str, str]) -> tuple[str, ...]:
 
 def _url(environ: Mapping[str, str], name: str) -> str:
     value = _require(environ, name).rstrip("/")
-    if not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", value):
+    if not _URL.fullmatch(value):
         raise ConfigurationError(f"{name}={value!r} is not an http(s) URL")
     return value
 
@@ -130,10 +138,10 @@ class SignInConfig:
         missing = [k for k, v in values.items() if not isinstance(v, str) or not v]
         if missing:
             raise ConfigurationError(f"parameter {name} lacks {', '.join(missing)}")
-        if not re.match(r"^[\w-]+_[0-9a-zA-Z]+$", values["userPoolId"]):
+        if not re.fullmatch(r"[A-Za-z0-9-]+_[0-9a-zA-Z]+", values["userPoolId"]):
             raise ConfigurationError(f"parameter {name}: {values['userPoolId']!r} is not a user pool id")
         for key in ("issuer", "signInUrl"):
-            if not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", values[key]):
+            if not _URL.fullmatch(values[key]):
                 raise ConfigurationError(f"parameter {name}: {key} {values[key]!r} is not an http(s) URL")
         return cls(
             values["userPoolId"], values["clientId"], values["issuer"].rstrip("/"), values["signInUrl"].rstrip("/")
@@ -161,9 +169,11 @@ class OutcomeSettings:
         )
 
 
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_KEY_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]+$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+# Checked with fullmatch and ASCII classes, as AWS's own (Java) patterns match: Python's `$` would let a trailing
+# newline through, and its \d and \w would let other scripts' digits and letters through.
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_KEY_PREFIX = re.compile(r"[A-Za-z0-9!_.*'()/-]+")
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]+")
 
 
 @dataclass(frozen=True)
@@ -177,12 +187,12 @@ class BatchDataSettings:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> BatchDataSettings:
         bucket = _require(environ, "BATCH_DATA_BUCKET")
-        if not _BUCKET.match(bucket):
+        if not _BUCKET.fullmatch(bucket):
             raise ConfigurationError(f"BATCH_DATA_BUCKET={bucket!r} is not a valid S3 bucket name")
         prefixes = []
         for name in ("BATCH_INPUT_PREFIX", "BATCH_OUTPUT_PREFIX"):
             value = _require(environ, name).strip("/")
-            if not _KEY_PREFIX.match(value):
+            if not _KEY_PREFIX.fullmatch(value):
                 raise ConfigurationError(f"{name}={value!r} is not a valid S3 key prefix")
             prefixes.append(value)
         return cls(bucket, prefixes[0], prefixes[1])
@@ -206,13 +216,13 @@ class TransformSettings:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> TransformSettings:
         role = _require(environ, "SAGEMAKER_EXECUTION_ROLE_ARN")
-        if not _ROLE_ARN.match(role):
+        if not _ROLE_ARN.fullmatch(role):
             raise ConfigurationError(f"SAGEMAKER_EXECUTION_ROLE_ARN={role!r} is not an IAM role ARN")
         instance_type = _require(environ, "TRANSFORM_INSTANCE_TYPE")
-        if not re.match(r"^ml\.[a-z0-9]+\.[a-z0-9]+$", instance_type):
+        if not re.fullmatch(r"ml\.[a-z0-9]+\.[a-z0-9]+", instance_type):
             raise ConfigurationError(f"TRANSFORM_INSTANCE_TYPE={instance_type!r} is not a SageMaker instance type")
         count = _require(environ, "TRANSFORM_INSTANCE_COUNT")
-        if not count.isdigit() or int(count) < 1:
+        if not _is_whole_number(count) or int(count) < 1:
             raise ConfigurationError(f"TRANSFORM_INSTANCE_COUNT={count!r} must be a positive integer")
         return cls(
             batch_data=BatchDataSettings.from_environ(environ),
@@ -250,7 +260,7 @@ class SweepSettings:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> SweepSettings:
         before = _require(environ, "REMINDER_BEFORE_SECONDS")
-        if not before.isdigit():
+        if not _is_whole_number(before):
             raise ConfigurationError(f"REMINDER_BEFORE_SECONDS={before!r} must be a whole number of seconds (0: none)")
         return cls(
             approvals_table=_require(environ, "APPROVALS_TABLE"),

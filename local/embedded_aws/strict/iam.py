@@ -1032,6 +1032,41 @@ OPERATIONS: Mapping[tuple[str, str], Operation] = {
         "model-package-group/NAME",
         _sagemaker("DescribeModelPackageGroup", "model-package-group", "ModelPackageGroupName"),
     ),
+    # The operator's smoke test registers a version (services/smoke.py); a training pipeline's role does in AWS.
+    ("sagemaker", "CreateModelPackageGroup"): _op(
+        "sagemaker:CreateModelPackageGroup (+ sagemaker:AddTags)",
+        "model-package-group/NAME",
+        lambda p, c: [
+            AuthRequest(
+                "sagemaker:CreateModelPackageGroup",
+                r := _sagemaker_arn(c, "model-package-group", str(_required(p, "ModelPackageGroupName"))),
+                _tag_context(p.get("Tags")),
+            ),
+            *_add_tags(p, r),
+        ],
+    ),
+    ("sagemaker", "CreateModelPackage"): _op(
+        "sagemaker:CreateModelPackage (+ sagemaker:AddTags)",
+        "model-package/GROUP (the group a version is registered in)",
+        lambda p, c: [
+            AuthRequest(
+                "sagemaker:CreateModelPackage",
+                r := _sagemaker_arn(
+                    c, "model-package", str(p.get("ModelPackageGroupName") or _required(p, "ModelPackageName"))
+                ),
+                {
+                    **_tag_context(p.get("Tags")),
+                    **(
+                        {"sagemaker:ModelApprovalStatus": p["ModelApprovalStatus"]}
+                        if "ModelApprovalStatus" in p
+                        else {}
+                    ),
+                },
+            ),
+            *_add_tags(p, r),
+        ],
+        "SAR: the model-package resource; a versioned package is named by its group",
+    ),
     ("sagemaker", "ListModelPackageGroups"): _op(
         "sagemaker:ListModelPackageGroups", "*", _star("sagemaker:ListModelPackageGroups")
     ),

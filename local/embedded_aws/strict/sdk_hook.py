@@ -145,7 +145,7 @@ def _authorization_refusal(
     principal = _directory.principal(request_signer)
     if principal is None:
         return None
-    from .iam import UnknownOperation, access_denied_error, evaluate, requests_for
+    from .iam import Principal, UnknownOperation, access_denied_error, evaluate, requests_for
 
     try:
         requests = requests_for(service, model.name, params, region=_directory.region, account=ACCOUNT_ID)
@@ -154,9 +154,10 @@ def _authorization_refusal(
         log.error("%s", exc)
         return 400, {"Code": "EmbeddedAwsUnknownOperation", "Message": str(exc)}
     policies = _directory.policies.get(principal, [])
+    caller = Principal(arn=_session_arn(principal))
     for request in requests:
         resource_policy = _resource_policy_for(request)
-        decision = evaluate(policies, request, resource_policy=resource_policy)
+        decision = evaluate(policies, request, resource_policy=resource_policy, principal=caller)
         if not decision.allowed:
             error = access_denied_error(service, model.name, _session_arn(principal), request, decision)
             return int(error["ResponseMetadata"]["HTTPStatusCode"]), dict(error["Error"])

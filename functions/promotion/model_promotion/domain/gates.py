@@ -107,6 +107,9 @@ class GateConfig:
             payload = json.loads(text)
         except json.JSONDecodeError as exc:
             raise GateConfigError(f"the quality gates are not valid JSON: {exc}") from None
+        except (ValueError, RecursionError):
+            # json raises a plain ValueError for integers past Python's digit limit, RecursionError for deep nesting
+            raise GateConfigError("the quality gates are not valid JSON: a number or a nesting is too large") from None
         return cls.from_payload(payload)
 
     @classmethod
@@ -193,8 +196,8 @@ def _parse_metric(section: Section, metric: str, rules: Any) -> list[MetricRule]
         if rule not in allowed:
             hint = "only in 'champion'" if rule in _CHAMPION_RULES else "only in 'registered' and 'batch'"
             raise GateConfigError(f"{where}: rule {rule.value!r} is allowed {hint}")
-        if isinstance(bound, bool) or not isinstance(bound, int | float) or not math.isfinite(bound):
-            raise GateConfigError(f"{where}.{rule.value} must be a finite number, not {bound!r}")
+        if _finite(bound) is None:
+            raise GateConfigError(f"{where}.{rule.value} must be a finite number, not {str(bound)[:40]}")
         _check_direction(where, metric, rule, bound)
         parsed.append(MetricRule(metric, rule, float(bound)))
     bounds = {r.rule: r.bound for r in parsed}
@@ -351,9 +354,13 @@ class _Evaluation:
 
 
 def _finite(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)  # a huge integer overflows here rather than in math.isfinite
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _exact_difference(minuend: float, subtrahend: float) -> Decimal:

@@ -17,7 +17,7 @@ from .approvals import DecisionRecord, StageTask
 from .errors import ConfigurationError, RecordTooLarge
 from .stages import Outcome, one_line
 
-_PREFIX = re.compile(r"^(/[A-Za-z0-9_.-]+)+$")
+_PREFIX = re.compile(r"(/[A-Za-z0-9_.-]+)+")
 # An SSM Standard parameter's value holds 4096 bytes (Advanced: 8192, at a charge per parameter).
 APPROVED_RECORD_MAX_BYTES = 4096
 APPROVER_NAME_MAX = 128
@@ -26,7 +26,7 @@ _METRIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
 
 def validate_parameter_prefix(prefix: str) -> str:
-    if not _PREFIX.match(prefix):
+    if not _PREFIX.fullmatch(prefix):
         raise ConfigurationError(
             f"parameter prefix {prefix!r} must look like '/model-promotion': a leading '/', "
             "then letters, digits, '.', '_' or '-'"

@@ -48,7 +48,8 @@ def read_registration_event(event: Any) -> RegistrationEvent | Ignored:
     if not isinstance(status, str):
         return Ignored("detail.ModelApprovalStatus is missing or not a string")
     if status != PENDING_MANUAL_APPROVAL:
-        return Ignored(f"ModelApprovalStatus is {status}, only {PENDING_MANUAL_APPROVAL} starts a promotion")
+        shown = " ".join(status[:40].split()) or "blank"  # one short line, whatever the event carries
+        return Ignored(f"ModelApprovalStatus is {shown}, only {PENDING_MANUAL_APPROVAL} starts a promotion")
     arn = detail.get("ModelPackageArn")
     group = detail.get("ModelPackageGroupName")
     version = detail.get("ModelPackageVersion")

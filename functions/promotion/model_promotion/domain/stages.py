@@ -249,7 +249,8 @@ def promotion_ended(metadata: Mapping[str, str] | None) -> str | None:
 def promotion_attempt(metadata: Mapping[str, str] | None) -> int:
     """The version's current promotion attempt: 1 until an operator retries it."""
     value = (metadata or {}).get(PROMOTION_ATTEMPT_KEY, "")
-    return int(value) if value.isdigit() and int(value) >= 1 else 1
+    # ASCII digits only: SageMaker accepts any \p{N} ("²"), which int() refuses.
+    return int(value) if value.isascii() and value.isdigit() and 1 <= len(value) <= 6 and int(value) >= 1 else 1
 
 
 def resume_position(metadata: Mapping[str, str] | None, stages: Sequence[str]) -> int:

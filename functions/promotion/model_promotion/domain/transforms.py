@@ -115,6 +115,15 @@ def _camel(snake: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def correlation_from_environment(environment: Mapping[str, Any] | None) -> dict[str, str]:
+# The correlation keys a transform job carries in its Environment, and the log keys they become.
+CORRELATION_KEYS = ("model_package_group", "model_version", "stage", "execution_arn")
+
+
+def correlation_from_environment(environment: Any) -> dict[str, str]:
+    """The job's correlation keys (MODEL_PROMOTION_<KEY>), only the known ones: the Environment comes with the
+    event, so anything else in it is not trusted as a log key."""
+    if not isinstance(environment, Mapping):
+        return {}
     prefix = "MODEL_PROMOTION_"
-    return {k[len(prefix) :].lower(): str(v) for k, v in (environment or {}).items() if k.startswith(prefix)}
+    found = {str(k)[len(prefix) :].lower(): v for k, v in environment.items() if str(k).startswith(prefix)}
+    return {k: str(found[k])[:256] for k in CORRELATION_KEYS if k in found}

@@ -7,7 +7,6 @@ cached or leaks its URL through a Referer, and the event (which carries cookies)
 from __future__ import annotations
 
 import base64
-import binascii
 import os
 from functools import cache
 from typing import Any
@@ -58,7 +57,7 @@ def http_request(event: dict[str, Any]) -> HttpRequest:
     if event.get("isBase64Encoded") and body:
         try:
             body = base64.b64decode(body).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII text: all ValueErrors
             body = ""
     cookies = {}
     for cookie in event.get("cookies") or []:

@@ -50,8 +50,12 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def report_undelivered(undelivered: Sequence[Mapping[str, Any]]) -> None:
-    """One NoticesUndelivered data point, dimensioned by reason, and one warning per notice the mail
-    service refused. Its own metric set, so the `outcome` dimension of StageOutcomes stays apart."""
+    """One NoticesUndelivered data point and one warning (with the reason) per notice the mail service refused.
+
+    The metric carries only the service dimension: a CloudWatch alarm matches a metric's exact dimension
+    set, so a per-reason dimension would need an alarm per reason; the reason is in the log line. Its own
+    metric set, so the `outcome` dimension of StageOutcomes stays apart.
+    """
     for notice in undelivered:
         logger.warning(
             "outcome notice undelivered",
@@ -60,7 +64,11 @@ def report_undelivered(undelivered: Sequence[Mapping[str, Any]]) -> None:
             error=notice.get("error"),
             redirected_to=notice.get("redirectedTo"),
         )
+    if undelivered:
         with single_metric(
-            name="NoticesUndelivered", unit=MetricUnit.Count, value=1, default_dimensions=metrics.default_dimensions
-        ) as metric:
-            metric.add_dimension(name="reason", value=str(notice.get("reason")))
+            name="NoticesUndelivered",
+            unit=MetricUnit.Count,
+            value=len(undelivered),
+            default_dimensions=metrics.default_dimensions,
+        ):
+            pass

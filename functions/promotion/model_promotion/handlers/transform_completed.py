@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ..adapters.dynamodb_transform_callbacks import DynamoDbTransformCallbacks
 from ..adapters.step_functions import StepFunctionsWorkflow
 from ..domain.errors import ConfigurationError, DomainError
-from ..domain.transforms import correlation_from_environment
+from ..domain.transforms import TERMINAL_STATUSES, correlation_from_environment
 from ..services.batch_transform import read_event, transform_finished
 
 logger = Logger()
@@ -38,15 +38,17 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.warning("transform event ignored", reason=str(exc))
         return {"outcome": "ignored", "reason": str(exc)}
     logger.append_keys(
-        transform_job=detail.get("TransformJobName"),
-        status=detail.get("TransformJobStatus"),
+        transform_job=str(detail.get("TransformJobName"))[:63],
+        status=str(detail.get("TransformJobStatus"))[:20],
         **correlation_from_environment(detail.get("Environment")),
     )
     result = transform_finished(
         detail, callbacks=DynamoDbTransformCallbacks(approvals_table()), workflow=StepFunctionsWorkflow()
     )
     logger.info("transform event handled", **result)
+    # One metric per final status, never one per whatever string an event carries.
+    status = detail.get("TransformJobStatus")
     metrics.add_metric(
-        name=f"TransformJobs{detail.get('TransformJobStatus', 'Unknown')}", unit=MetricUnit.Count, value=1
+        name=f"TransformJobs{status if status in TERMINAL_STATUSES else 'Other'}", unit=MetricUnit.Count, value=1
     )
     return result

@@ -107,7 +107,7 @@ def transform_finished(
     name = detail.get("TransformJobName")
     status = detail.get("TransformJobStatus")
     if not isinstance(name, str) or status not in TERMINAL_STATUSES:
-        return {"outcome": "ignored", "reason": f"status {status!r} is not final"}
+        return {"outcome": "ignored", "reason": f"status {str(status)[:20]!r} is not final"}
     token = callbacks.take(name)
     if token is None:
         return {"outcome": "ignored", "reason": "no workflow waits on this job (already resumed, or not ours)"}
@@ -149,19 +149,26 @@ def reconcile_transforms(*, callbacks: TransformCallbacks, jobs: TransformJobs, 
 
 
 def job_result(detail: Mapping[str, Any]) -> dict[str, Any]:
-    source = ((detail.get("TransformInput") or {}).get("DataSource") or {}).get("S3DataSource") or {}
-    output_path = (detail.get("TransformOutput") or {}).get("S3OutputPath", "")
+    source = _object(_object(_object(detail.get("TransformInput")).get("DataSource")).get("S3DataSource"))
+    output_path = _object(detail.get("TransformOutput")).get("S3OutputPath", "")
     input_uri = str(source.get("S3Uri", ""))
     started, ended = detail.get("TransformStartTime"), detail.get("TransformEndTime")
     duration = None
     if started and ended:
-        duration = (_time(ended) - _time(started)).total_seconds()
+        try:
+            duration = (_time(ended) - _time(started)).total_seconds()
+        except (InvalidPayload, OverflowError, OSError, ValueError):
+            duration = None  # a time SageMaker would never send: the result stands without its duration
     return {
         "jobName": detail.get("TransformJobName"),
         "inputUri": input_uri,
         "outputUri": f"{str(output_path).rstrip('/')}/{input_uri.rsplit('/', 1)[-1]}.out",
         "durationSeconds": duration,
     }
+
+
+def _object(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _time(value: Any) -> datetime:

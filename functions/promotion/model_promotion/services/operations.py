@@ -345,6 +345,9 @@ def cancel_promotion(
 
 # A closed execution in one of these states may be retried; SUCCEEDED means every stage was approved.
 RETRYABLE_EXECUTION_STATUSES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+# ...unless it failed with a decision: a person's rejection or the quality gate's (their Fail states' errors).
+DECISION_ERRORS = frozenset({"ApprovalRejected", "QualityGateFailed"})
+DECIDED_OUTCOMES = (Outcome.REJECTED.value, Outcome.GATE_FAILED.value)
 
 
 def retry_promotion(
@@ -392,7 +395,21 @@ def retry_promotion(
     ended = promotion_ended(metadata)
     if previous is not None and previous.get("status") == "RUNNING":
         raise BadRequest(f"{group} version {version} is still being promoted ({previous.get('executionArn')})")
-    if ended is None and (previous is None or previous.get("status") not in RETRYABLE_EXECUTION_STATUSES):
+    # A rejection whose recording failed leaves the registry short of "Rejected"; the execution still says it.
+    decided = (previous or {}).get("error") in DECISION_ERRORS or (ended or "").startswith(DECIDED_OUTCOMES)
+    if decided:
+        raise BadRequest(
+            f"{group} version {version} was rejected ({ended or (previous and previous.get('error'))}): a rejection "
+            "is a decision, and a rejected version needs a new registration"
+        )
+    # A retry whose start was lost (the registry already counts the attempt, but no execution has its name):
+    # start that same attempt, which reconcile cannot do for a version the registry shows Approved.
+    lost_start = previous is None and attempt > 1 and ended is None
+    if (
+        not lost_start
+        and ended is None
+        and (previous is None or previous.get("status") not in RETRYABLE_EXECUTION_STATUSES)
+    ):
         raise BadRequest(
             f"{group} version {version} has no ended promotion to retry"
             + ("; `reconcile` starts a version whose registration event was lost" if previous is None else "")
@@ -401,7 +418,8 @@ def retry_promotion(
     if position >= len(stages):
         raise BadRequest(f"{group} version {version} is approved for every stage; there is nothing to retry")
 
-    attempt += 1
+    if not lost_start:
+        attempt += 1
     metadata.pop(PROMOTION_ENDED_KEY, None)
     metadata[PROMOTION_ATTEMPT_KEY] = str(attempt)
     at = iso(now)
@@ -409,7 +427,8 @@ def retry_promotion(
     summary = cut_utf16(
         one_line(f"promotion retried from {stage} by {operator} at {at}: {reason}"), APPROVAL_DESCRIPTION_MAX, "…"
     )
-    registry.record_stage(description["ModelPackageArn"], metadata, status, summary)
+    if not lost_start:
+        registry.record_stage(description["ModelPackageArn"], metadata, status, summary)
     name = execution_name(group, version, attempt)
     execution_input = promotion_input(ModelVersion.from_description(description), tuple(stages), metadata)
     try:
