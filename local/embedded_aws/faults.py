@@ -213,8 +213,13 @@ class FaultInjector:
         if not self._faults:
             return self.app(environ, start_response)
         length = environ.get("CONTENT_LENGTH")
-        # Without a length (a chunked body) the server has already de-chunked the stream: read it to its end.
-        body = environ["wsgi.input"].read(int(length)) if length else environ["wsgi.input"].read()
+        if length:
+            body = environ["wsgi.input"].read(int(length))
+        elif environ.get("wsgi.input_terminated"):
+            body = environ["wsgi.input"].read()  # a chunked body, de-chunked by the server: it ends
+        else:
+            body = b""  # no body: reading the socket would wait for the client to close it
+        environ["wsgi.input_terminated"] = True
         environ["wsgi.input"] = io.BytesIO(body)
         fault = self._take(identify(environ, body), environ)
         if fault is None:

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
+from .template import TemplateError, load_template
 
 ARTIFACT_BUCKET = "embedded-aws-artifacts"
 
@@ -78,71 +78,12 @@ class SamTransformError(ValueError):
 
 
 # -- YAML with CloudFormation's short-form tags, read into their long form -------------------------------
-_SHORT_TAGS = {
-    "Ref": "Ref",
-    "Condition": "Condition",
-    **{
-        name: f"Fn::{name}"
-        for name in (
-            "And",
-            "Base64",
-            "Cidr",
-            "Equals",
-            "FindInMap",
-            "GetAtt",
-            "GetAZs",
-            "If",
-            "ImportValue",
-            "Join",
-            "Length",
-            "Not",
-            "Or",
-            "Select",
-            "Split",
-            "Sub",
-            "ToJsonString",
-            "Transform",
-        )
-    },
-}
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader without the timestamp resolver: CloudFormation reads an unquoted date as a string."""
-
-
-_CfnLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _long_form(name: str):
-    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-        value: Any
-        if isinstance(node, yaml.ScalarNode):
-            value = loader.construct_scalar(node)
-            if name == "Fn::GetAtt":
-                value = value.split(".", 1)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
-        return {name: value}
-
-    return construct
-
-
-for _short, _long in _SHORT_TAGS.items():
-    _CfnLoader.add_constructor(f"!{_short}", _long_form(_long))
-
-
 def load_sam_template(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        document = yaml.load(handle, Loader=_CfnLoader)  # a SafeLoader subclass: no arbitrary objects
-    if not isinstance(document, dict) or "Resources" not in document:
-        raise SamTransformError(f"{path} is not a CloudFormation template (no Resources)")
-    return document
+    """template.yaml as CloudFormation reads it (the embedded AWS's loader: every short-form tag, dates as text)."""
+    try:
+        return load_template(path)
+    except TemplateError as exc:
+        raise SamTransformError(str(exc)) from exc
 
 
 # -- what `sam package` would do to local paths ----------------------------------------------------------

@@ -47,24 +47,40 @@ def _tag_constructor(name: str):
 
 
 class _TemplateLoader(yaml.SafeLoader):
-    pass
+    """SafeLoader (no arbitrary objects) without the timestamp resolver: CloudFormation reads an unquoted date
+    as a string."""
 
 
-for _short, _long in {
-    "Ref": "Ref",
-    "GetAtt": "Fn::GetAtt",
-    "Sub": "Fn::Sub",
-    "If": "Fn::If",
-    "Equals": "Fn::Equals",
-    "Not": "Fn::Not",
-    "And": "Fn::And",
-    "Or": "Fn::Or",
-    "Join": "Fn::Join",
-    "Select": "Fn::Select",
-    "Split": "Fn::Split",
-    "Condition": "Condition",
-}.items():
-    _TemplateLoader.add_constructor(f"!{_short}", _tag_constructor(_long))
+_TemplateLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+# Every short form CloudFormation knows, so the template loads whole (sam_transform.py reads it too); the
+# Resolver below resolves only the functions this project uses, and fails loudly on the others.
+for _short in (
+    "Base64",
+    "Cidr",
+    "FindInMap",
+    "GetAZs",
+    "GetAtt",
+    "If",
+    "ImportValue",
+    "Join",
+    "Length",
+    "Not",
+    "Or",
+    "And",
+    "Equals",
+    "Select",
+    "Split",
+    "Sub",
+    "ToJsonString",
+    "Transform",
+):
+    _TemplateLoader.add_constructor(f"!{_short}", _tag_constructor(f"Fn::{_short}"))
+_TemplateLoader.add_constructor("!Ref", _tag_constructor("Ref"))
+_TemplateLoader.add_constructor("!Condition", _tag_constructor("Condition"))
 
 
 def load_template(path: Path) -> dict[str, Any]:

@@ -168,3 +168,76 @@ def test_the_approval_api_routes_every_path_the_approval_pages_serve() -> None:
         ("GET", "/auth/callback"),
         ("GET", "/auth/logout"),
     }
+
+
+# -- what a deployed stack needs beyond "it validates" (issue 8, items 7, 9, 11 and 12) ---------------------
+
+
+def test_alarms_watch_the_projects_outcomes_not_executions_failed_which_every_rejection_raises() -> None:
+    alarms = {lid: r["Properties"] for lid, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert all(a.get("MetricName") != "ExecutionsFailed" for a in alarms.values())
+    failures = alarms["PromotionFailuresAlarm"]
+    assert (failures["Namespace"], failures["MetricName"]) == ("ModelPromotion", "StageOutcomes")
+    assert {"Name": "outcome", "Value": "failed"} in failures["Dimensions"]
+    assert {a["MetricName"] for a in alarms.values()} >= {"NoticesUndelivered", "ApproximateNumberOfMessagesVisible"}
+
+
+def test_every_asynchronously_invoked_function_sends_what_fails_for_good_to_the_on_failure_queue() -> None:
+    asynchronous = {
+        lid
+        for lid, props in FUNCTIONS.items()
+        if any(e["Type"] in ("EventBridgeRule", "ScheduleV2") for e in props.get("Events", {}).values())
+    }
+    assert asynchronous == {
+        "StartPromotionFunction",
+        "TransformCompletedFunction",
+        "SweepApprovalsFunction",
+        "ReconcileFunction",
+    }
+    for lid in asynchronous:
+        config = FUNCTIONS[lid]["EventInvokeConfig"]
+        assert config["MaximumRetryAttempts"] == 2
+        assert config["DestinationConfig"]["OnFailure"] == {
+            "Type": "SQS",
+            "Destination": {"Fn::GetAtt": ["AsyncFailuresQueue", "Arn"]},
+        }
+
+
+def test_a_notice_that_fails_to_record_still_ends_with_its_outcomes_error() -> None:
+    states = _asl()["States"]
+    for record, error in (
+        ("Record rejection", "ApprovalRejected"),
+        ("Record expiry", "ApprovalExpired"),
+        ("Record gate failure", "QualityGateFailed"),
+    ):
+        [catch] = states[record]["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"]
+        target = states[catch["Next"]]
+        assert (target["Type"], target["Error"]) == ("Fail", error)
+
+
+def test_a_second_stack_in_the_account_gets_schedule_names_of_its_own() -> None:
+    for props in FUNCTIONS.values():
+        for event in props.get("Events", {}).values():
+            if event["Type"] == "ScheduleV2":
+                assert event["Properties"]["Name"]["Fn::Sub"].startswith("${AWS::StackName}-")
+
+
+def test_logs_are_kept_for_a_bounded_time_and_the_state_machines_under_vendedlogs() -> None:
+    groups = {lid: r["Properties"] for lid, r in RESOURCES.items() if r["Type"] == "AWS::Logs::LogGroup"}
+    assert all(g["RetentionInDays"] == {"Ref": "LogRetentionDays"} for g in groups.values())
+    assert groups["PromotionLogGroup"]["LogGroupName"]["Fn::Sub"].startswith("/aws/vendedlogs/states/")
+    logged = {g["LogGroupName"]["Fn::Sub"] for g in groups.values()}
+    assert {f"/aws/lambda/${{{lid}}}" for lid in FUNCTIONS} <= logged
+
+
+def test_the_approval_api_logs_access_and_is_throttled() -> None:
+    api = RESOURCES["ApprovalApi"]["Properties"]
+    assert "DestinationArn" in api["AccessLogSettings"]
+    assert "cookie" not in api["AccessLogSettings"]["Format"].lower()
+    assert api["DefaultRouteSettings"]["ThrottlingRateLimit"] == {"Ref": "ApiThrottlingRateLimit"}
+
+
+def test_deleting_the_stack_keeps_the_approvers_the_requests_and_the_audit_trail() -> None:
+    for lid in ("ApproverUserPool", "ApprovalsTable", "DecisionLogTable"):
+        assert (RESOURCES[lid]["DeletionPolicy"], RESOURCES[lid]["UpdateReplacePolicy"]) == ("Retain", "Retain")

@@ -31,9 +31,16 @@ def state_file_of(stack: StackClient, tmp_path: Path) -> Path:
     return path
 
 
-def arm(stack: StackClient, **fault: Any) -> None:
-    answer = requests.post(f"{stack.api_url}/_local/faults", json=fault, timeout=10)
-    assert answer.status_code == 201, answer.text
+@pytest.fixture
+def arm(stack: StackClient):
+    """Arms faults on the session stack, and disarms whatever is left when the test ends."""
+
+    def arm_one(**fault: Any) -> None:
+        answer = requests.post(f"{stack.api_url}/_local/faults", json=fault, timeout=10)
+        assert answer.status_code == 201, answer.text
+
+    yield arm_one
+    requests.delete(f"{stack.api_url}/_local/faults", timeout=10)
 
 
 def test_an_approval_reaches_the_workflow_and_the_registry_under_the_generated_policies(
@@ -125,10 +132,9 @@ def test_a_federated_approver_whose_groups_arrive_in_samls_list_form_may_decide(
     assert promotion.audit_entries()[0]["actor"] == email
 
 
-def test_a_registration_whose_handling_fails_for_good_is_kept_in_the_on_failure_queue(stack, demo_assets):
+def test_a_registration_whose_handling_fails_for_good_is_kept_in_the_on_failure_queue(stack, demo_assets, arm):
     # Given the registry refuses StartPromotion's reads (a broken policy or an SCP) three times over
     arm(
-        stack,
         service="sagemaker",
         operation="DescribeModelPackage",
         fault="error",

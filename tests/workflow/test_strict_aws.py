@@ -131,19 +131,7 @@ def test_an_app_client_refuses_a_sign_in_flow_it_does_not_enable(checked):
 def test_an_app_client_refuses_to_write_an_attribute_its_write_attributes_leave_out(checked):
     # Given a client that may write only `name`, and a user signed in through it
     cognito = checked.client("cognito-idp")
-    pool = checked.resources["ApproverUserPool"]
-    client_id = cognito.create_user_pool_client(
-        UserPoolId=pool,
-        ClientName="strict-write-attributes",
-        ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-        WriteAttributes=["name"],
-    )["UserPoolClient"]["ClientId"]
-    tokens = cognito.admin_initiate_auth(
-        UserPoolId=pool,
-        ClientId=client_id,
-        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": "olive.outsider@example.com", "PASSWORD": "Approve-Locally-1!"},
-    )["AuthenticationResult"]
+    tokens = _signed_in_through_a_client_that(checked, "strict-write-attributes", WriteAttributes=["name"])
 
     # When she writes her own groups attribute, Then Cognito refuses; her name she may change
     error = error_of(
@@ -153,6 +141,24 @@ def test_an_app_client_refuses_to_write_an_attribute_its_write_attributes_leave_
     )
     assert error["Code"] == "NotAuthorizedException"
     cognito.update_user_attributes(AccessToken=tokens["AccessToken"], UserAttributes=[{"Name": "name", "Value": "O"}])
+
+
+def _signed_in_through_a_client_that(stack: StackClient, name: str, **settings: Any) -> dict[str, str]:
+    """The outsider's tokens from a new app client of the approvers' pool with these settings."""
+    cognito = stack.client("cognito-idp")
+    pool = stack.resources["ApproverUserPool"]
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=pool,
+        ClientName=name,
+        ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        **settings,
+    )["UserPoolClient"]["ClientId"]
+    return cognito.admin_initiate_auth(
+        UserPoolId=pool,
+        ClientId=client_id,
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "olive.outsider@example.com", "PASSWORD": "Approve-Locally-1!"},
+    )["AuthenticationResult"]
 
 
 # -- IAM: each function's role, as SAM generates it -------------------------------------------------------
@@ -306,12 +312,6 @@ def test_an_id_token_carries_only_the_attributes_its_client_may_read(checked):
 
     cognito = checked.client("cognito-idp")
     pool = checked.resources["ApproverUserPool"]
-    client_id = cognito.create_user_pool_client(
-        UserPoolId=pool,
-        ClientName="strict-read-attributes",
-        ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-        ReadAttributes=["email"],
-    )["UserPoolClient"]["ClientId"]
     cognito.admin_update_user_attributes(
         UserPoolId=pool,
         Username="olive.outsider@example.com",
@@ -319,12 +319,7 @@ def test_an_id_token_carries_only_the_attributes_its_client_may_read(checked):
     )
 
     # When she signs in through it
-    tokens = cognito.admin_initiate_auth(
-        UserPoolId=pool,
-        ClientId=client_id,
-        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": "olive.outsider@example.com", "PASSWORD": "Approve-Locally-1!"},
-    )["AuthenticationResult"]
+    tokens = _signed_in_through_a_client_that(checked, "strict-read-attributes", ReadAttributes=["email"])
 
     # Then her ID token names her email, and neither her name nor the custom attribute
     claims = jwt.decode(tokens["IdToken"], options={"verify_signature": False})
@@ -349,3 +344,22 @@ def test_a_task_token_is_good_for_one_send(single_stage_stack, demo_assets):
 
     # Then Step Functions answers that the task is closed
     assert error["Code"] == "TaskTimedOut"
+
+
+def test_while_a_fault_is_armed_other_calls_pass_untouched_bodiless_ones_included(stack, faults):
+    # Given a fault armed for some other operation
+    faults("sagemaker", "ListModelPackageGroups", "error")
+    s3 = boto3.client(
+        "s3",
+        region_name=stack.info["region"],
+        endpoint_url=stack.info["aws_endpoint"],
+        aws_access_key_id="embedded",
+        aws_secret_access_key="embedded",
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=5),
+    )
+    bucket = stack.resources["BatchDataBucket"]
+    s3.put_object(Bucket=bucket, Key="strict/untouched.txt", Body=b"untouched")
+
+    # When a GET without a body is sent, Then it is answered at once
+    assert s3.get_object(Bucket=bucket, Key="strict/untouched.txt")["Body"].read() == b"untouched"
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="strict/")["KeyCount"] == 1
