@@ -109,11 +109,15 @@ def test_a_failed_transform_job_fails_the_stage_with_sagemakers_reason(promotion
     promotion.decide("dev", "approve", "ok")
     result = promotion.finish()
 
-    # Then the stage fails with the job's FailureReason, in the execution and the registrant's notice
+    # Then the next stage (the one the scoring was for) fails with the job's FailureReason, in the execution
+    # and the registrant's notice, while dev stays approved, as SSM says
     assert result["error"] == "PromotionFailed"
     assert "TransformJobFailed" in result["cause"] and "does not exist" in result["cause"]
-    notice = next(m for m in promotion.emails() if m["subject"].endswith("dev failed"))
+    notice = next(m for m in promotion.emails() if m["subject"].endswith("test failed"))
     assert "does not exist" in notice["text"]
+    metadata = promotion.describe()["CustomerMetadataProperties"]
+    assert (metadata["dev"], metadata["test"]) == ("Approved", "Failed")
+    assert promotion.ssm_record("dev")["modelVersion"] == promotion.version
 
 
 def test_a_stopped_transform_job_fails_the_stage(slow_transform_stack, demo_assets):

@@ -231,7 +231,7 @@ def test_a_missing_model_artifact_fails_the_promotion_with_the_reason(promotion_
     assert result["status"] == "FAILED"
     assert result["error"] == "PromotionFailed"
     assert "model artifact" in result["cause"]
-    notice = next(m for m in promotion.emails() if m["subject"].endswith("dev failed"))
+    notice = next(m for m in promotion.emails() if m["subject"].endswith("test failed"))
     assert "model artifact" in notice["text"]
     assert promotion.ssm_record("test") is None
 

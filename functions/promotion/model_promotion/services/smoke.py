@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..domain.approvals import iso, utc_now
+from ..domain.approvals import iso, request_key, utc_now
 from ..domain.errors import DomainError, TransientAwsError
 from ..domain.gates import LOWER_IS_BETTER, GateConfig, Rule
 from ..domain.model_version import APPROVED, PENDING_MANUAL_APPROVAL, REGISTRANT_EMAIL_KEY, REJECTED
@@ -34,7 +34,7 @@ from ..domain.records import approved_model_parameter_name
 from ..domain.registration import execution_name
 from ..domain.stages import Outcome, StageStatus, approval_description, approval_status_after, stage_metadata_after
 from ..ports import ApprovalStore, ApprovedModels, DecisionLog, ExecutionControl, ModelRegistry
-from .operations import CANCEL_ERROR, OperationError, cancel_promotion, pending_approvals
+from .operations import CANCEL_ERROR, OperationError, cancel_promotion
 
 DEFAULT_GROUP = "model-promotion-smoke"
 KEY_PREFIX = "model-promotion-smoke"
@@ -495,13 +495,11 @@ def _await_request(steps: _Steps, ports: SmokePorts, clock: Clock) -> None:
 
     def requested() -> str:
         def found() -> dict[str, Any] | None:
-            rows = [
-                r
-                for r in pending_approvals(store=ports.store, now=clock.now())
-                if (r["group"], r["version"], r["stage"]) == (settings.group, facts["version"], stage)
-            ]
-            if rows and _request_mailed(ports.history.events(facts["executionArn"])):
-                return rows[0]
+            # The request by its key, not among the pending ones: an approver may have decided it already.
+            if _request_mailed(ports.history.events(facts["executionArn"])):
+                request = ports.store.get_request(request_key(name, stage))
+                if request is not None:
+                    return {"recipients": list(request.recipients), "expiresAt": iso(request.expires_at)}
             execution = ports.executions.describe_execution(name) or {}
             if execution.get("status") not in (None, "RUNNING"):
                 raise StepFailed(_ended_early(execution, stage, facts))
