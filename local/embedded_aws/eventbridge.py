@@ -40,11 +40,19 @@ class Route:
 class EventBus:
     """The default event bus: routes matching events to their target functions, in order of arrival."""
 
-    def __init__(self, runtime: LocalLambdaRuntime, rule_arn: Callable[[str], str], may_invoke: Callable[..., bool]):
+    def __init__(
+        self,
+        runtime: LocalLambdaRuntime,
+        rule_arn: Callable[[str], str],
+        may_invoke: Callable[..., bool],
+        dead_letter: Callable[[str, dict[str, Any], str], None] | None = None,
+    ):
         self.runtime = runtime
         self.rule_arn = rule_arn
         # (function spec, rule ARN) -> whether the function's resource policy lets this rule invoke it.
         self.may_invoke = may_invoke
+        # (rule ARN, event, error) -> hands an undeliverable event to the rule's dead-letter queue, if any.
+        self.dead_letter = dead_letter
         self.routes: list[Route] = []
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._worker = threading.Thread(target=self._deliver_forever, name="eventbridge", daemon=True)
@@ -95,9 +103,12 @@ class EventBus:
         for route in self.routes:
             if not route.pattern.matches_event(event):
                 continue
-            if not self.may_invoke(route.target, self.rule_arn(route.rule)):
-                # EventBridge reports this only in its FailedInvocations metric; the event is lost.
+            rule_arn = self.rule_arn(route.rule)
+            if not self.may_invoke(route.target, rule_arn):
+                # EventBridge counts it in FailedInvocations and, with a DeadLetterConfig, sends it there.
                 log.error("rule %s may not invoke %s: no resource policy allows it", route.rule, route.target.name)
+                if self.dead_letter is not None:
+                    self.dead_letter(rule_arn, event, "NO_PERMISSIONS")
                 continue
             self.runtime.invoke_async(route.target, event)
 

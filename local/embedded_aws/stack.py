@@ -397,7 +397,7 @@ class EmbeddedStack:
         )
         self.runtime.install()
         self.runtime.warm()
-        self.bus = EventBus(self.runtime, self._event_rule_arn, self._events_may_invoke)
+        self.bus = EventBus(self.runtime, self._event_rule_arn, self._events_may_invoke, self._rule_dead_letter)
         rules, routes = self._routes(functions)
         for name, pattern, target in rules:
             self.bus.add_rule(name, pattern, target)
@@ -449,6 +449,30 @@ class EmbeddedStack:
         )
         policy = self.principals.resource_policies.get(spec.arn)
         return evaluate([], request, policy, principal=Principal(service="events.amazonaws.com")).allowed
+
+    def _rule_dead_letter(self, rule_arn: str, event: dict[str, Any], error_code: str) -> None:
+        """EventBridge sends an event it could not deliver to the target's dead-letter queue, as the queue's
+        policy allows (events.amazonaws.com, aws:SourceArn the rule), with its error in message attributes."""
+        from .strict.iam import AuthRequest, Principal, evaluate
+
+        queue_arn = self.principals.rule_dead_letters.get(rule_arn)
+        if queue_arn is None:
+            return
+        request = AuthRequest(
+            "sqs:SendMessage", queue_arn, {"aws:SourceArn": rule_arn, "aws:SourceAccount": ACCOUNT_ID}
+        )
+        policy = self.principals.resource_policies.get(queue_arn)
+        if not evaluate([], request, policy, principal=Principal(service="events.amazonaws.com")).allowed:
+            log.error("rule %s: its dead-letter queue's policy refuses EventBridge; the event is lost", rule_arn)
+            return
+        self._client("sqs").send_message(
+            QueueUrl=f"{self.aws_endpoint}/{ACCOUNT_ID}/{queue_arn.rsplit(':', 1)[-1]}",
+            MessageBody=json.dumps(event),
+            MessageAttributes={
+                "RULE_ARN": {"DataType": "String", "StringValue": rule_arn},
+                "ERROR_CODE": {"DataType": "String", "StringValue": error_code},
+            },
+        )
 
     def _scheduler_may_invoke(self, spec: FunctionSpec) -> bool:
         """EventBridge Scheduler invokes a target with the schedule's role (SAM generates one per ScheduleV2)."""

@@ -32,6 +32,8 @@ class StackPrincipals:
     schedule_roles: dict[str, list[str]] = field(default_factory=dict)
     # Function logical id -> the ARNs of the EventBridge rules that target it.
     rule_arns: dict[str, list[str]] = field(default_factory=dict)
+    # Rule ARN -> the queue ARN its target's DeadLetterConfig names (what EventBridge could not deliver).
+    rule_dead_letters: dict[str, str] = field(default_factory=dict)
     # Function logical id -> (maximum retry attempts, on-failure destination ARN) of its async invocations.
     async_configs: dict[str, tuple[int, str | None]] = field(default_factory=dict)
 
@@ -129,6 +131,16 @@ def read_principals(
                 function = _logical_id_of(target.get("Arn"))
                 if function:
                     principals.rule_arns.setdefault(function, []).append(resolver.attributes[(lid, "Arn")])
+                dead_letter = target.get("DeadLetterConfig", {}).get("Arn")
+                if dead_letter:
+                    principals.rule_dead_letters[resolver.attributes[(lid, "Arn")]] = resolve(
+                        dead_letter, f"{lid} DeadLetterConfig"
+                    )
+        elif kind == "AWS::SQS::QueuePolicy":
+            document = resolve(props["PolicyDocument"], f"{lid} PolicyDocument")
+            for queue_url in resolve(props["Queues"], f"{lid} Queues"):
+                queue_arn = _queue_arn(queue_url, region)
+                principals.resource_policies[queue_arn] = document
         elif kind == "AWS::Scheduler::Schedule":
             target = props.get("Target", {})
             function = _logical_id_of(target.get("Arn"))
@@ -154,6 +166,10 @@ def _logical_id_of(reference: Any) -> str | None:
             target = reference["Fn::GetAtt"]
             return str(target[0] if isinstance(target, list) else target.split(".", 1)[0])
     return None
+
+
+def _queue_arn(queue_url: str, region: str) -> str:
+    return f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{queue_url.rstrip('/').rsplit('/', 1)[-1]}"
 
 
 def _function_arn(name_or_arn: str, region: str) -> str:
