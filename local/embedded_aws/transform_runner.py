@@ -75,7 +75,7 @@ class LocalTransformRunner:
         try:
             archive_uri = self._model_data_url(backend, job.model_name)
             source = job.transform_input["DataSource"]["S3DataSource"]["S3Uri"]  # type: ignore[index]
-            s3 = boto3.client("s3", region_name=self.region, endpoint_url=self.aws_endpoint)
+            s3 = self._s3_as_the_models_role(backend, job.model_name)
             model = load_model(_get(s3, archive_uri, "model artifact"))
             rows = parse_feature_rows(_get(s3, source, "input").decode("utf-8"))
             predictions = format_predictions(score_rows(model, rows))
@@ -93,6 +93,22 @@ class LocalTransformRunner:
         except Exception as exc:  # a real job fails with a reason too; nothing here may kill the stack
             log.exception("transform job %s crashed", job.transform_job_name)
             self._finish(backend, job, "Failed", f"InternalServerError: {type(exc).__name__}: {exc}")
+
+    def _s3_as_the_models_role(self, backend: SageMakerModelBackend, model_name: str) -> Any:
+        """SageMaker reads the model and the batch and writes the output as the model's execution role (the
+        role CreateModel passed), so that role's policy is what the strict embedded AWS checks."""
+        from .strict.sdk_hook import credentials_for
+
+        role = backend.describe_model(model_name).execution_role_arn
+        key, secret, token = credentials_for(role)
+        return boto3.client(
+            "s3",
+            region_name=self.region,
+            endpoint_url=self.aws_endpoint,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            aws_session_token=token,
+        )
 
     @staticmethod
     def _model_data_url(backend: SageMakerModelBackend, model_name: str) -> str:

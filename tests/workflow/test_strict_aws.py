@@ -363,3 +363,35 @@ def test_while_a_fault_is_armed_other_calls_pass_untouched_bodiless_ones_include
     # When a GET without a body is sent, Then it is answered at once
     assert s3.get_object(Bucket=bucket, Key="strict/untouched.txt")["Body"].read() == b"untouched"
     assert s3.list_objects_v2(Bucket=bucket, Prefix="strict/")["KeyCount"] == 1
+
+
+def test_a_transform_job_reads_s3_as_its_models_execution_role(stack):
+    # Given a model whose execution role may not read S3 (the approval pages' role, say)
+    principals = json.loads(Path(stack.info["iam_path"]).read_text())["principals"]
+    (role,) = [arn for arn in principals if arn.endswith("-ApprovalApiFunctionRole")]
+    sagemaker = stack.client("sagemaker")
+    bucket = stack.parameters["ModelArtifactsBucketName"]
+    sagemaker.create_model(
+        ModelName="strict-wrong-role",
+        ExecutionRoleArn=role,
+        PrimaryContainer={"Image": "sklearn", "ModelDataUrl": f"s3://{bucket}/strict/model.tar.gz"},
+    )
+
+    # When a transform job runs it
+    batch = stack.resources["BatchDataBucket"]
+    sagemaker.create_transform_job(
+        TransformJobName="strict-wrong-role",
+        ModelName="strict-wrong-role",
+        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{batch}/x.csv"}}},
+        TransformOutput={"S3OutputPath": f"s3://{batch}/strict-out"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    )
+
+    # Then the job fails as SageMaker's would: the role may not read the model
+    def finished() -> dict[str, Any] | None:
+        job = sagemaker.describe_transform_job(TransformJobName="strict-wrong-role")
+        return job if job["TransformJobStatus"] != "InProgress" else None
+
+    job = stack.wait_for("the transform job to end", finished, timeout=30)
+    assert job["TransformJobStatus"] == "Failed"
+    assert "AccessDenied" in job["FailureReason"]
