@@ -487,17 +487,7 @@ class EmbeddedStack:
 
     def _send_on_failure(self, spec: FunctionSpec, record: dict[str, Any]) -> None:
         """Lambda sends a failed asynchronous event to the destination with the function's own role."""
-        import boto3
-
-        key, secret, token = sdk_hook.credentials_for(spec.role_arn)
-        sqs = boto3.client(
-            "sqs",
-            region_name=REGION,
-            endpoint_url=self.aws_endpoint,
-            aws_access_key_id=key,
-            aws_secret_access_key=secret,
-            aws_session_token=token,
-        )
+        sqs = sdk_hook.client_as(spec.role_arn, "sqs", region=REGION, endpoint_url=self.aws_endpoint)
         try:
             sqs.send_message(QueueUrl=spec.on_failure_queue_url, MessageBody=json.dumps(record))
         except Exception as exc:  # Lambda drops the event when the destination refuses it

@@ -16,7 +16,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
 from moto.sagemaker.models import FakeTransformJob, SageMakerModelBackend
 
@@ -97,18 +96,10 @@ class LocalTransformRunner:
     def _s3_as_the_models_role(self, backend: SageMakerModelBackend, model_name: str) -> Any:
         """SageMaker reads the model and the batch and writes the output as the model's execution role (the
         role CreateModel passed), so that role's policy is what the strict embedded AWS checks."""
-        from .strict.sdk_hook import credentials_for
+        from .strict.sdk_hook import client_as
 
         role = backend.describe_model(model_name).execution_role_arn
-        key, secret, token = credentials_for(role)
-        return boto3.client(
-            "s3",
-            region_name=self.region,
-            endpoint_url=self.aws_endpoint,
-            aws_access_key_id=key,
-            aws_secret_access_key=secret,
-            aws_session_token=token,
-        )
+        return client_as(role, "s3", region=self.region, endpoint_url=self.aws_endpoint)
 
     @staticmethod
     def _model_data_url(backend: SageMakerModelBackend, model_name: str) -> str:

@@ -32,18 +32,24 @@ def checked(stack: StackClient) -> StackClient:
     return stack
 
 
-def role_client(stack: StackClient, function: str, service: str, **config: Any) -> Any:
+def role_client(stack: StackClient, function: str, service: str) -> Any:
     """A client signed with the credentials the function's role gives it, as Lambda hands them over."""
     principals = json.loads(Path(stack.info["iam_path"]).read_text())["principals"]
     (role,) = [arn for arn in principals if arn.endswith(f"-{function}Role")]
-    key, secret, token = sdk_hook.credentials_for(role)
+    config = Config(retries={"mode": "standard", "total_max_attempts": 1})
+    return sdk_hook.client_as(
+        role, service, region=stack.info["region"], endpoint_url=stack.info["aws_endpoint"], config=config
+    )
+
+
+def single_try_client(stack: StackClient, service: str, **config: Any) -> Any:
+    """An administrator's client that makes one attempt, so a fault reaches the test instead of a retry."""
     return boto3.client(
         service,
         region_name=stack.info["region"],
         endpoint_url=stack.info["aws_endpoint"],
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        aws_session_token=token,
+        aws_access_key_id="embedded",
+        aws_secret_access_key="embedded",
         config=Config(retries={"mode": "standard", "total_max_attempts": 1}, **config),
     )
 
@@ -250,15 +256,7 @@ def test_throttling_is_retried_by_the_sdk_and_surfaces_once_retries_run_out(stac
 
 
 def test_an_injected_5xx_answers_as_the_service_answers_an_internal_error(stack, faults):
-    single_try = Config(retries={"mode": "standard", "total_max_attempts": 1})
-    sagemaker = boto3.client(
-        "sagemaker",
-        region_name=stack.info["region"],
-        endpoint_url=stack.info["aws_endpoint"],
-        aws_access_key_id="embedded",
-        aws_secret_access_key="embedded",
-        config=single_try,
-    )
+    sagemaker = single_try_client(stack, "sagemaker")
     faults("sagemaker", "ListModelPackageGroups", "error")
     with pytest.raises(ClientError) as caught:
         sagemaker.list_model_package_groups()
@@ -266,14 +264,7 @@ def test_an_injected_5xx_answers_as_the_service_answers_an_internal_error(stack,
 
 
 def test_a_lost_response_leaves_the_request_applied_and_the_caller_uninformed(stack, faults):
-    ssm = boto3.client(
-        "ssm",
-        region_name=stack.info["region"],
-        endpoint_url=stack.info["aws_endpoint"],
-        aws_access_key_id="embedded",
-        aws_secret_access_key="embedded",
-        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
-    )
+    ssm = single_try_client(stack, "ssm")
     faults("ssm", "PutParameter", "lost")
     with pytest.raises(ConnectionClosedError):
         ssm.put_parameter(Name="/strict/lost", Value="applied", Type="String", Overwrite=True)
@@ -281,14 +272,7 @@ def test_a_lost_response_leaves_the_request_applied_and_the_caller_uninformed(st
 
 
 def test_a_timeout_holds_the_answer_until_the_caller_gives_up_and_applies_nothing(stack, faults):
-    ssm = boto3.client(
-        "ssm",
-        region_name=stack.info["region"],
-        endpoint_url=stack.info["aws_endpoint"],
-        aws_access_key_id="embedded",
-        aws_secret_access_key="embedded",
-        config=Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=1),
-    )
+    ssm = single_try_client(stack, "ssm", read_timeout=1)
     faults("ssm", "PutParameter", "timeout", seconds=2)
     started = time.monotonic()
     with pytest.raises(ReadTimeoutError):
@@ -349,14 +333,7 @@ def test_a_task_token_is_good_for_one_send(single_stage_stack, demo_assets):
 def test_while_a_fault_is_armed_other_calls_pass_untouched_bodiless_ones_included(stack, faults):
     # Given a fault armed for some other operation
     faults("sagemaker", "ListModelPackageGroups", "error")
-    s3 = boto3.client(
-        "s3",
-        region_name=stack.info["region"],
-        endpoint_url=stack.info["aws_endpoint"],
-        aws_access_key_id="embedded",
-        aws_secret_access_key="embedded",
-        config=Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=5),
-    )
+    s3 = single_try_client(stack, "s3", read_timeout=5)
     bucket = stack.resources["BatchDataBucket"]
     s3.put_object(Bucket=bucket, Key="strict/untouched.txt", Body=b"untouched")
 

@@ -43,6 +43,22 @@ def credentials_for(role_arn: str) -> tuple[str, str, str]:
     return f"ASIA{digest[:16]}", digest[16:56], f"embedded-session-{digest[:32]}"
 
 
+def client_as(role_arn: str, service: str, *, region: str, endpoint_url: str, config: Any = None) -> Any:
+    """A boto3 client signing with the role's credentials: the embedded AWS checks its calls as that role."""
+    import boto3
+
+    key, secret, token = credentials_for(role_arn)
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint_url,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        aws_session_token=token,
+        config=config,
+    )
+
+
 class _Directory:
     """Who signs with which key, and what each role's policies allow."""
 

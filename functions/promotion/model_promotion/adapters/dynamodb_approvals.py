@@ -122,10 +122,10 @@ class DynamoDbApprovalStore(ApprovalStore):
         except ClientError as exc:
             # A claim applied but whose answer was lost meets its own write on the SDK's retry: that is this
             # decision's claim, not someone else's, and the decision goes on.
-            own = self._call("get_item", Key={"pk": {"S": key}}, ConsistentRead=True).get("Item") or {}
-            if own.get("decisionId", {}).get("S") == decision.decision_id and "taskToken" in own:
-                return str(own["taskToken"]["S"])
-            current = self.get_request(key)
+            item = self._call("get_item", Key={"pk": {"S": key}}, ConsistentRead=True).get("Item")
+            if item and item.get("decisionId", {}).get("S") == decision.decision_id and "taskToken" in item:
+                return str(item["taskToken"]["S"])
+            current = _request_from_item(item) if item else None
             if current is None:
                 raise ApprovalClosed("This request no longer exists.", status="EXPIRED") from exc
             current.ensure_open(now)
