@@ -3,6 +3,8 @@
 # take the newest of them that runs here (a pyenv shim may name a version it will not run), or PYTHON=...
 # PYTHON makes new venvs only: an existing .venv keeps its interpreter (`make clean` to switch).
 PYTHON ?= $(firstword $(foreach p,python3.13 python3.12 python3.11,$(shell $(p) -c "" 2>/dev/null && echo $(p))))
+# sam build runs the build-%Function rule from a scratch copy of the code, so paths there start from here.
+PROJECT_ROOT := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
 VENV := .venv
 SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
@@ -82,8 +84,10 @@ cfn-check: $(VENV)/.installed
 # SAM's pip builder would, then drops the AWS SDK that a dependency pulls in (aws-xray-sdk requires
 # botocore): the runtime has its own boto3 and botocore, and a packaged copy would shadow them.
 LAMBDA_PYTHON_VERSION := 3.13
-# Any pip will do: it installs wheels for the platform and Python named below, not its own.
-LAMBDA_PIP ?= python3 -m pip
+# Any pip will do: it installs wheels for the platform and Python named below, not its own. It is the SAM venv's,
+# which `build` has made, and never a pyenv shim's: pyenv rehashes after `-m pip install`, and fails the build
+# where its shims directory is read-only.
+LAMBDA_PIP ?= $(PROJECT_ROOT)$(SAM_VENV)/bin/python -m pip
 LAMBDA_PLATFORMS := manylinux_2_34_x86_64 manylinux_2_28_x86_64 manylinux2014_x86_64 manylinux1_x86_64
 RUNTIME_SDK := boto3 botocore s3transfer jmespath dateutil six urllib3
 RUNTIME_SDK_DISTRIBUTIONS := boto3 botocore s3transfer jmespath python_dateutil six urllib3
