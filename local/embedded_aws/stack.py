@@ -191,8 +191,9 @@ class EmbeddedStack:
             name = self._physical_name(lid)
             r.refs[lid] = name
             r.attributes[(lid, "Arn")] = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
-        for lid, _ in self._resources("AWS::Serverless::StateMachine"):
-            name = self._physical_name(lid)
+        for lid, resource in self._resources("AWS::Serverless::StateMachine"):
+            given = resource.get("Properties", {}).get("Name")
+            name = str(r.resolve(given)) if given else self._physical_name(lid)
             r.refs[lid] = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{name}"
             r.attributes[(lid, "Name")] = name
             r.attributes[(lid, "Arn")] = r.refs[lid]
@@ -227,6 +228,21 @@ class EmbeddedStack:
             self.resolver.refs[lid] = props["GroupName"]
         for lid, resource in self._resources("AWS::Cognito::UserPoolDomain"):
             self.resolver.refs[lid] = self.resolver.resolve(resource["Properties"]["Domain"])
+
+    def _provision_keys(self) -> None:
+        """KMS keys, with the key policy the template gives (the strict IAM layer evaluates it)."""
+        kms = self._client("kms")
+        for lid, resource in self._resources("AWS::KMS::Key"):
+            props = self.resolver.resolve(resource["Properties"])
+            key = kms.create_key(
+                Description=props.get("Description", lid),
+                KeySpec=props.get("KeySpec", "SYMMETRIC_DEFAULT"),
+                KeyUsage=props.get("KeyUsage", "ENCRYPT_DECRYPT"),
+                Policy=json.dumps(props["KeyPolicy"]),
+            )["KeyMetadata"]
+            self.resolver.refs[lid] = key["KeyId"]
+            self.resolver.attributes[(lid, "Arn")] = key["Arn"]
+            self.resolver.attributes[(lid, "KeyId")] = key["KeyId"]
 
     def _provision_parameters(self) -> None:
         ssm = self._client("ssm")
@@ -388,6 +404,7 @@ class EmbeddedStack:
         self._name_resources()
         self._provision_identity()
         self._read_principals()
+        self._provision_keys()  # their policies name the functions' roles
         functions = self._function_specs()
         self._provision(functions)
         self._provision_parameters()

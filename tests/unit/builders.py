@@ -150,6 +150,8 @@ APPROVAL_API_ENV = {
     "APPROVALS_TABLE": "model-promotion-approvals",
     "APPROVER_GROUP_PREFIX": "approvers-",
     "SIGN_IN_PARAMETER": "/model-promotion-config/sign-in",
+    "STAGES": "dev,test,uat,prod",
+    "SIGNING_KEY_ID": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 }
 GROUP_PREFIX = APPROVAL_API_ENV["APPROVER_GROUP_PREFIX"]
 
@@ -158,6 +160,8 @@ OUTCOME_ENV = {
     "DECISION_LOG_TABLE": "model-promotion-decisions",
     "SENDER_ADDRESS": "model-promotion@example.com",
     "OPERATIONS_EMAIL": "ml-ops@example.com",
+    "STAGES": "dev,test,uat,prod",
+    "SIGNING_KEY_ID": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 }
 
 STARTER_ENV = {

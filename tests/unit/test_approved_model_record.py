@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from builders import EVIDENCE, GROUP, decision_record, model_description, outcome_payload
+from builders import EVIDENCE, GROUP, OUTCOME_ENV, decision_record, model_description, outcome_payload
 from fakes import FakeApprovedModels, FakeDecisionLog, FakeMailer, FakeRegistry
 
 from model_promotion.adapters import ssm_approved_models
@@ -28,14 +28,7 @@ from model_promotion.domain.records import (
 )
 from model_promotion.services.outcomes import record_stage_outcome
 
-SETTINGS = OutcomeSettings.from_environ(
-    {
-        "PARAMETER_PREFIX": "/model-promotion",
-        "DECISION_LOG_TABLE": "model-promotion-decisions",
-        "SENDER_ADDRESS": "model-promotion@example.com",
-        "OPERATIONS_EMAIL": "ml-ops@example.com",
-    }
-)
+SETTINGS = OutcomeSettings.from_environ(OUTCOME_ENV)
 FRENCH = "é" * 550
 # As a real batch run reports them: unrounded floats.
 SCORED = dict(

@@ -47,17 +47,59 @@ def test_complete_environments_are_read_into_typed_settings() -> None:
     assert approval.approvals_table == api.approvals_table == "model-promotion-approvals"
     assert approval.sender == "model-promotion@example.com"
     assert approval.parameter_prefix == "/model-promotion"
+    key = API_ENV["SIGNING_KEY_ID"]
+    one_each = {"dev": 1, "test": 1, "uat": 1, "prod": 1}
     assert api == ApprovalApiSettings(
         approvals_table="model-promotion-approvals",
         approver_group_prefix="approvers-",
         sign_in_parameter="/model-promotion-config/sign-in",
+        signing_key_id=key,
+        quorum=one_each,
+        signing_reauth_minutes={"prod": 10},
     )
     assert outcome == OutcomeSettings(
         parameter_prefix="/model-promotion",
         decision_log_table="model-promotion-decisions",
         sender="model-promotion@example.com",
         operations_email="ml-ops@example.com",
+        signing_key_id=key,
+        quorum=one_each,
     )
+
+
+@pytest.mark.parametrize(
+    ("quorum", "reauth", "expected_quorum", "expected_reauth"),
+    [
+        ("prod=2", "", {"dev": 1, "test": 1, "uat": 1, "prod": 2}, {"prod": 10}),
+        ("uat=2, prod=3", "none", {"dev": 1, "test": 1, "uat": 2, "prod": 3}, {}),
+        ("", "uat=30,prod=5", {"dev": 1, "test": 1, "uat": 1, "prod": 1}, {"uat": 30, "prod": 5}),
+    ],
+)
+def test_quorum_and_signing_reauthentication_are_read_per_stage(
+    quorum: str, reauth: str, expected_quorum: dict[str, int], expected_reauth: dict[str, int]
+) -> None:
+    # When
+    api = ApprovalApiSettings.from_environ({**API_ENV, "STAGE_QUORUM": quorum, "SIGNING_REAUTH_MINUTES": reauth})
+
+    # Then
+    assert api.quorum == expected_quorum
+    assert api.signing_reauth_minutes == expected_reauth
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("STAGE_QUORUM", "prod=0", "STAGE_QUORUM: quorum for 'prod' is '0'; it must be a whole number from 1 to 10"),
+        ("STAGE_QUORUM", "staging=2", "STAGE_QUORUM: quorum is given for 'staging', which is not in the stage list"),
+        ("STAGE_QUORUM", "prod", "STAGE_QUORUM: quorum entry 'prod' has no '='"),
+        ("SIGNING_REAUTH_MINUTES", "prod=ten", "SIGNING_REAUTH_MINUTES: re-authentication minutes for 'prod' is"),
+        ("SIGNING_KEY_ID", "my key", "SIGNING_KEY_ID='my key' is not a KMS key id or key ARN"),
+    ],
+)
+def test_a_wrong_quorum_reauthentication_or_key_is_refused_by_name(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        ApprovalApiSettings.from_environ({**API_ENV, name: value})
+    assert str(raised.value).startswith(message)
 
 
 @pytest.mark.parametrize(("settings", "env", "name"), MISSING_CASES)

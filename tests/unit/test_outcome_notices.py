@@ -29,6 +29,8 @@ ENVIRONMENT = {
     "DECISION_LOG_TABLE": "model-promotion-decisions",
     "SENDER_ADDRESS": "model-promotion@example.com",
     "OPERATIONS_EMAIL": OPERATIONS,
+    "STAGES": "dev,test,uat,prod",
+    "SIGNING_KEY_ID": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 }
 SETTINGS = OutcomeSettings.from_environ(ENVIRONMENT)
 WITH_ESCALATION = OutcomeSettings.from_environ({**ENVIRONMENT, "ESCALATION_EMAIL": ESCALATION})

@@ -12,6 +12,7 @@ from builders import (
     EXECUTION_ARN,
     GROUP,
     MODEL_DATA_URL,
+    OUTCOME_ENV,
     PACKAGE_ARN,
     REGISTRANT,
     VERSION,
@@ -28,14 +29,7 @@ from model_promotion.domain.errors import InvalidPayload
 from model_promotion.domain.stages import metadata_value
 from model_promotion.services.outcomes import record_stage_outcome
 
-SETTINGS = OutcomeSettings.from_environ(
-    {
-        "PARAMETER_PREFIX": "/model-promotion",
-        "DECISION_LOG_TABLE": "model-promotion-decisions",
-        "SENDER_ADDRESS": "model-promotion@example.com",
-        "OPERATIONS_EMAIL": "ml-ops@example.com",
-    }
-)
+SETTINGS = OutcomeSettings.from_environ(OUTCOME_ENV)
 PENDING = "PendingManualApproval"
 REGISTRANT_KEYS = {"RegistrantEmail": REGISTRANT, "team": "retention"}
 DEV_PARAMETER = f"/model-promotion/{GROUP}/dev"

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from .domain.errors import ConfigurationError
 from .domain.gates import GateConfig
 from .domain.records import validate_parameter_prefix
-from .domain.stages import is_email_address, parse_stage_approvers, parse_stages
+from .domain.stages import is_email_address, parse_stage_approvers, parse_stage_numbers, parse_stages
 
 T = TypeVar("T")
 
@@ -46,6 +46,48 @@ def _parsed(environ: Mapping[str, str], name: str, parse: Callable[[str], T]) ->
 
 def _stages(environ: Mapping[str, str]) -> tuple[str, ...]:
     return _parsed(environ, "STAGES", parse_stages)
+
+
+# A quorum larger than this is a typo: no stage is guarded by more distinct signers than fit on one page.
+QUORUM_MAX = 10
+# Re-authentication at signing, in minutes, when SIGNING_REAUTH_MINUTES is not set: on for the last stage.
+DEFAULT_LAST_STAGE_REAUTH_MINUTES = 10
+SIGNING_REAUTH_MAX_MINUTES = 24 * 60
+_KMS_KEY = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]{1,64}|[A-Za-z0-9-]{1,64}")
+
+
+def stage_quorum(environ: Mapping[str, str], stages: tuple[str, ...]) -> dict[str, int]:
+    """STAGE_QUORUM, 'prod=2': how many distinct approvers each stage needs (1 where not given)."""
+    given = parse_stage_numbers(environ.get("STAGE_QUORUM", ""), stages, what="quorum", minimum=1, maximum=QUORUM_MAX)
+    return {stage: given.get(stage, 1) for stage in stages}
+
+
+def _signing_reauth(environ: Mapping[str, str], stages: tuple[str, ...]) -> dict[str, int]:
+    """SIGNING_REAUTH_MINUTES, 'uat=30,prod=10': a decision needs a sign-in at most that old. Unset: the last
+    stage only, DEFAULT_LAST_STAGE_REAUTH_MINUTES; 'none': never."""
+    text = environ.get("SIGNING_REAUTH_MINUTES")
+    if text is None or not text.strip():
+        return {stages[-1]: DEFAULT_LAST_STAGE_REAUTH_MINUTES}
+    try:
+        return parse_stage_numbers(
+            text, stages, what="re-authentication minutes", minimum=1, maximum=SIGNING_REAUTH_MAX_MINUTES
+        )
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"SIGNING_REAUTH_MINUTES: {exc}") from exc
+
+
+def _signing_key(environ: Mapping[str, str]) -> str:
+    key = _require(environ, "SIGNING_KEY_ID")
+    if not _KMS_KEY.fullmatch(key):
+        raise ConfigurationError(f"SIGNING_KEY_ID={key!r} is not a KMS key id or key ARN")
+    return key
+
+
+def _minutes(environ: Mapping[str, str], name: str, default: int, maximum: int) -> int:
+    text = environ.get(name, "").strip() or str(default)
+    if not _is_whole_number(text) or not 1 <= int(text) <= maximum:
+        raise ConfigurationError(f"{name}={text!r} must be a whole number from 1 to {maximum}")
+    return int(text)
 
 
 def _url(environ: Mapping[str, str], name: str) -> str:
@@ -82,6 +124,7 @@ class ApprovalRequestSettings:
     sender: str
     approval_base_url: str
     parameter_prefix: str
+    quorum: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> ApprovalRequestSettings:
@@ -93,6 +136,7 @@ class ApprovalRequestSettings:
             sender=_email(environ, "SENDER_ADDRESS"),
             approval_base_url=base_url,
             parameter_prefix=_parsed(environ, "PARAMETER_PREFIX", validate_parameter_prefix),
+            quorum=_named("STAGE_QUORUM", lambda: stage_quorum(environ, stages)),
         )
 
 
@@ -103,14 +147,34 @@ class ApprovalApiSettings:
     approvals_table: str
     approver_group_prefix: str
     sign_in_parameter: str
+    signing_key_id: str = "unset"
+    # How many distinct approvers each stage needs, and how fresh (minutes) a sign-in must be to sign there.
+    quorum: Mapping[str, int] = field(default_factory=dict)
+    signing_reauth_minutes: Mapping[str, int] = field(default_factory=dict)
+    # A session ends after this long unused, and this long after sign-in whatever happens.
+    session_idle_minutes: int = 30
+    session_max_minutes: int = 8 * 60
+    # How often a session's groups are read again from the directory: a removal takes effect within this.
+    groups_recheck_minutes: int = 5
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> ApprovalApiSettings:
+        stages = _stages(environ)
         return cls(
             approvals_table=_require(environ, "APPROVALS_TABLE"),
             approver_group_prefix=_require(environ, "APPROVER_GROUP_PREFIX"),
             sign_in_parameter=_require(environ, "SIGN_IN_PARAMETER"),
+            signing_key_id=_signing_key(environ),
+            quorum=_named("STAGE_QUORUM", lambda: stage_quorum(environ, stages)),
+            signing_reauth_minutes=_signing_reauth(environ, stages),
+            session_idle_minutes=_minutes(environ, "SESSION_IDLE_MINUTES", 30, 24 * 60),
+            session_max_minutes=_minutes(environ, "SESSION_MAX_MINUTES", 8 * 60, 7 * 24 * 60),
+            groups_recheck_minutes=_minutes(environ, "GROUPS_RECHECK_MINUTES", 5, 60),
         )
+
+    def reauth_limit(self, stage: str) -> int | None:
+        """Minutes a sign-in may be old to sign at this stage; None when any live session may sign."""
+        return self.signing_reauth_minutes.get(stage)
 
 
 @dataclass(frozen=True)
@@ -155,10 +219,15 @@ class OutcomeSettings:
     sender: str
     operations_email: str
     escalation_email: str | None = None
+    signing_key_id: str = "unset"
+    quorum: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> OutcomeSettings:
+        stages = _stages(environ)
         return cls(
+            signing_key_id=_signing_key(environ),
+            quorum=_named("STAGE_QUORUM", lambda: stage_quorum(environ, stages)),
             parameter_prefix=_parsed(environ, "PARAMETER_PREFIX", validate_parameter_prefix),
             decision_log_table=_require(environ, "DECISION_LOG_TABLE"),
             sender=_email(environ, "SENDER_ADDRESS"),
@@ -241,6 +310,13 @@ class MetricsSettings:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> MetricsSettings:
         return cls(quality_gates=_parsed_optional(environ, "QUALITY_GATES", GateConfig.parse))
+
+
+def _named(name: str, read: Callable[[], T]) -> T:
+    try:
+        return read()
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{name}: {exc}") from exc
 
 
 def _parsed_optional(environ: Mapping[str, str], name: str, parse: Callable[[str], T]) -> T:

@@ -123,6 +123,32 @@ def parse_stage_approvers(text: str, stages: Sequence[str]) -> dict[str, tuple[s
     return approvers
 
 
+def parse_stage_numbers(text: str, stages: Sequence[str], *, what: str, minimum: int, maximum: int) -> dict[str, int]:
+    """Reads 'uat=1,prod=2' into stage -> whole number, for per-stage settings such as a quorum.
+
+    Stages left out take the caller's default; 'none' (or an empty text) sets nothing.
+    """
+    numbers: dict[str, int] = {}
+    if text.strip().lower() in ("", "none"):
+        return numbers
+    for entry in (part.strip() for part in text.replace(";", ",").split(",")):
+        if not entry:
+            continue
+        stage, sep, value = (piece.strip() for piece in entry.partition("="))
+        if not sep:
+            raise ConfigurationError(f"{what} entry {entry!r} has no '=': write it as 'stage=number'")
+        if stage not in stages:
+            raise ConfigurationError(f"{what} is given for {stage!r}, which is not in the stage list {list(stages)}")
+        if stage in numbers:
+            raise ConfigurationError(f"{what} for {stage!r} is given twice")
+        if not (value.isascii() and value.isdigit()) or not minimum <= int(value) <= maximum:
+            raise ConfigurationError(
+                f"{what} for {stage!r} is {value!r}; it must be a whole number from {minimum} to {maximum}"
+            )
+        numbers[stage] = int(value)
+    return numbers
+
+
 def is_email_address(text: str) -> bool:
     return bool(_EMAIL.match(text))
 

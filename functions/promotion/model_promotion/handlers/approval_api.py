@@ -92,7 +92,7 @@ def http_response(response: HttpResponse, method: str) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)  # events carry cookies and tokens
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # a response can carry a credential (a session cookie)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = http_request(event)
