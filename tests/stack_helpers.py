@@ -5,6 +5,8 @@ A Promotion is one registered version and its execution, seen only through publi
 
 from __future__ import annotations
 
+import hashlib
+import html
 import itertools
 import json
 import re
@@ -14,13 +16,70 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
-from embedded_aws.client import StackClient, StackProcess
+from embedded_aws.client import SESSION_COOKIE, StackClient, StackError, StackProcess, browser
 from embedded_aws.demo_model import DemoAssets
-from embedded_aws.scenario import publish_model, publish_model_quality, register_version
+from embedded_aws.demo_users import DEMO_PASSWORD
+from embedded_aws.scenario import RegistrantSession, publish_model, publish_model_quality, register_version
 
 REGISTRANT = "dana.scientist@example.com"
 _groups = itertools.count(1)
+
+
+# -- browsers: sign-in helpers ------------------------------------------------------------------------------------
+
+
+def hidden_fields(page: requests.Response) -> dict[str, str]:
+    fields = dict(re.findall(r"<input type='hidden' name='([^']+)' value='([^']*)'>", page.text))
+    return {k: html.unescape(v) for k, v in fields.items()}
+
+
+def sign_in(
+    stack: StackClient, email: str, password: str = DEMO_PASSWORD, session: requests.Session | None = None
+) -> requests.Session:
+    """A browser signed in through the hosted UI (authorization code with PKCE), as a person clicks through it."""
+    session = session or browser()
+    form_page = session.get(f"{stack.api_url}/auth/login?next=/", timeout=30)
+    fields = hidden_fields(form_page)
+    if not fields:
+        raise StackError(f"the sign-in page did not load ({form_page.status_code})")
+    answer = session.post(
+        f"{stack.api_url}/login", data={**fields, "username": email, "password": password}, timeout=30
+    )
+    if SESSION_COOKIE not in session.cookies:
+        raise StackError(f"signing in as {email} failed ({answer.status_code})")
+    return session
+
+
+def session_id(session: requests.Session) -> str:
+    return str(session.cookies[SESSION_COOKIE])
+
+
+def session_key(session: requests.Session) -> dict[str, dict[str, str]]:
+    """The approvals table's key of a browser's session: the SHA-256 of its id, never the id."""
+    return {"pk": {"S": f"session#{hashlib.sha256(session_id(session).encode()).hexdigest()}"}}
+
+
+def age_session(stack: StackClient, session: requests.Session, minutes: float, *fields: str) -> None:
+    """Moves the session's timestamps (authTime, groupsCheckedAt, lastSeenAt, ...) `minutes` into the past, as if
+    that much time had gone by since, through DynamoDB's own API."""
+    table = stack.resources["ApprovalsTable"]
+    names = {f"#f{i}": field for i, field in enumerate(fields)}
+    stack.client("dynamodb").update_item(
+        TableName=table,
+        Key=session_key(session),
+        UpdateExpression="SET " + ", ".join(f"{name} = {name} - :age" for name in names),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={":age": {"N": str(int(minutes * 60))}},
+        ConditionExpression="attribute_exists(pk)",
+    )
+
+
+def cognito_username(stack: StackClient, email: str) -> str:
+    """The user pool's immutable user name for an address (a UUID where email is the sign-in name)."""
+    pool = stack.resources["ApproverUserPool"]
+    return str(stack.client("cognito-idp").admin_get_user(UserPoolId=pool, Username=email)["Username"])
 
 
 @dataclass
@@ -157,12 +216,15 @@ def register(
     with_metrics: bool = True,
     metrics_of: Path | None = None,
     group: str | None = None,
+    registered_as: str | None = None,
 ) -> Promotion:
     """Given a registered PendingManualApproval version, returns its promotion once EventBridge started it.
 
     Like a training pipeline, it registers the model's evaluation metrics (on the demo's held-out rows)
     unless told not to; the local configuration's quality gate checks them before any approval.
-    `metrics_of` registers another model's metrics, as an over-optimistic evaluation would.
+    `metrics_of` registers another model's metrics, as an over-optimistic evaluation would. `registered_as`
+    registers through an IAM Identity Center session of that name (CreatedBy then names that person); without it,
+    CreatedBy is the test's own (administrator's) identity, which names no approver.
     """
     group = group or new_group(prefix)
     archive = archive or assets.model_archive
@@ -174,7 +236,8 @@ def register(
     statistics = (
         publish_model_quality(stack, evaluated, assets, f"{group}/{evaluated.name}.json") if with_metrics else None
     )
-    package = register_version(stack, group, model_url, registrant_email=registrant, statistics_uri=statistics)
+    registering: Any = RegistrantSession(stack, registered_as) if registered_as else stack
+    package = register_version(registering, group, model_url, registrant_email=registrant, statistics_uri=statistics)
     version = package["ModelPackageVersion"]
     execution = stack.execution_for(f"{group}-v{version}")
     return Promotion(stack, group, version, package["ModelPackageArn"], execution)

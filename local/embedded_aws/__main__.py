@@ -67,7 +67,7 @@ def register(args: argparse.Namespace) -> int:
     """Registers a demo model version against a running `up` stack, as a training pipeline would."""
     from .client import StackClient
     from .demo_model import build_demo_assets
-    from .scenario import publish_batches, publish_model, publish_model_quality, register_version
+    from .scenario import RegistrantSession, publish_batches, publish_model, publish_model_quality, register_version
 
     state = Path(args.state_file)
     if not state.exists():
@@ -78,7 +78,8 @@ def register(args: argparse.Namespace) -> int:
     publish_batches(stack, assets)
     url = publish_model(stack, assets.model_archive, f"{args.group}/model.tar.gz")
     statistics = publish_model_quality(stack, assets.model_archive, assets, f"{args.group}/evaluation.json")
-    package = register_version(stack, args.group, url, registrant_email=args.registrant, statistics_uri=statistics)
+    registrant = RegistrantSession(stack, args.registrant)  # CreatedBy names the registrant, as SageMaker records it
+    package = register_version(registrant, args.group, url, registrant_email=args.registrant, statistics_uri=statistics)
     print(f"Registered {package['ModelPackageArn']} as PendingManualApproval.")
     print(f"Open {stack.api_url}/outbox for the dev approver's email.")
     return 0

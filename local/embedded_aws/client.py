@@ -26,6 +26,32 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LINK = re.compile(r"https?://[^\s\"'<>]+/approvals/[A-Za-z0-9_-]+")
 
 
+# The approval pages' session cookie (services/approval_web.py): an opaque id, Secure, so `__Host-`.
+SESSION_COOKIE = "__Host-approval_session"
+# Half of the shortest re-authentication limit the demo's stacks set (the last stage's 10 minutes).
+FRESH_SIGN_IN_SECONDS = 300
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class LoopbackCookieJar(requests.cookies.RequestsCookieJar):
+    """Browsers treat http://127.0.0.1 and http://localhost as secure contexts: they keep and send Secure (and
+    __Host-) cookies there, which the embedded AWS relies on (tests/browser checks that Chromium does). Python's
+    cookie jar sends Secure cookies over https only, and requests copies a session's cookies into a plain jar
+    for every request; so this jar keeps loopback cookies as cookies any request may carry, as a browser would."""
+
+    def set_cookie(self, cookie: Any, *args: Any, **kwargs: Any) -> None:
+        if cookie.domain in LOOPBACK:
+            cookie.secure = False
+        super().set_cookie(cookie, *args, **kwargs)
+
+
+def browser() -> requests.Session:
+    """A fresh browser-like HTTP session: its own cookies, kept and sent as a browser would on the loopback host."""
+    session = requests.Session()
+    session.cookies = LoopbackCookieJar()
+    return session
+
+
 class StackError(RuntimeError):
     pass
 
@@ -36,8 +62,8 @@ class StackClient:
         self.api_url: str = info["api_url"]
         self.resources: dict[str, str] = info["resources"]
         self.parameters: dict[str, Any] = info["parameters"]
-        self.http = requests.Session()
-        self._sessions: dict[str, requests.Session] = {}
+        self.http = browser()
+        self._sessions: dict[str, tuple[requests.Session, float]] = {}
 
     def client(self, service: str) -> Any:
         import boto3
@@ -117,10 +143,13 @@ class StackClient:
                 return events
 
     def signed_in(self, email: str, password: str = DEMO_PASSWORD) -> requests.Session:
-        """A browser-like session signed in through the hosted UI (authorization code with PKCE)."""
-        if email in self._sessions:
-            return self._sessions[email]
-        session = requests.Session()
+        """A browser-like session signed in through the hosted UI (authorization code with PKCE). A person's
+        browser is reused, and replaced by a new one (a sign-in with the password) once its sign-in is
+        FRESH_SIGN_IN_SECONDS old, as a stage that asks for a fresh sign-in at signing would have it."""
+        cached = self._sessions.get(email)
+        if cached is not None and time.monotonic() - cached[1] < FRESH_SIGN_IN_SECONDS:
+            return cached[0]
+        session = browser()
         form_page = session.get(f"{self.api_url}/auth/login?next=/", timeout=30)
         fields = dict(re.findall(r"<input type='hidden' name='([^']+)' value='([^']*)'>", form_page.text))
         if not fields:
@@ -129,9 +158,9 @@ class StackClient:
         answer = session.post(
             f"{self.api_url}/login", data={**fields, "username": email, "password": password}, timeout=30
         )
-        if "approval_session" not in session.cookies:
+        if SESSION_COOKIE not in session.cookies:
             raise StackError(f"signing in as {email} failed ({answer.status_code})")
-        self._sessions[email] = session
+        self._sessions[email] = (session, time.monotonic())
         return session
 
     @staticmethod

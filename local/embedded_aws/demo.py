@@ -20,7 +20,7 @@ from typing import Any
 from .client import PROJECT_ROOT, StackClient, StackError, StackProcess
 from .demo_model import build_demo_assets, build_retrained_model_archive, build_weaker_model_archive
 from .demo_users import REGISTRANT
-from .scenario import publish_batches, publish_model, publish_model_quality, register_version
+from .scenario import RegistrantSession, publish_batches, publish_model, publish_model_quality, register_version
 
 GROUP = "breast-cancer-classifier"
 
@@ -33,7 +33,9 @@ def _section(text: str, title: str) -> list[str]:
 def _register(stack: StackClient, archive: Path, assets: Any, label: str) -> tuple[dict[str, Any], str]:
     model_url = publish_model(stack, archive, f"{GROUP}/{label}/model.tar.gz")
     statistics = publish_model_quality(stack, archive, assets, f"{GROUP}/{label}/evaluation.json")
-    package = register_version(stack, GROUP, model_url, registrant_email=REGISTRANT, statistics_uri=statistics)
+    package = register_version(
+        RegistrantSession(stack, REGISTRANT), GROUP, model_url, registrant_email=REGISTRANT, statistics_uri=statistics
+    )
     version = package["ModelPackageVersion"]
     print(f"\n=== {GROUP} version {version} ({label}) registered as PendingManualApproval")
     execution = stack.execution_for(f"{GROUP}-v{version}")

@@ -8,7 +8,11 @@ real handler the way Lambda does:
 - bounded: past its Timeout the environment is killed and the caller gets Lambda's "Task timed out"
   error; past its MemorySize it is killed with Lambda's out-of-memory error;
 - asynchronously for EventBridge and Scheduler: after a function error Lambda retries twice, then hands
-  the event to the function's on-failure destination (an SQS queue) or drops it.
+  the event to the function's on-failure destination (an SQS queue) or drops it;
+- traced: each environment gets AWS_XRAY_DAEMON_ADDRESS (here the recording daemon, xray_daemon.py) and
+  each invocation a fresh `_X_AMZN_TRACE_ID`, sampled when the function's Tracing is Active; the Lambda
+  service's own segments for the invocation (AWS::Lambda, AWS::Lambda::Function) are recorded beside the
+  subsegments the function's X-Ray SDK sends.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import select
 import subprocess
 import sys
@@ -29,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .lambda_worker import RESULT_FD_VARIABLE, SPEC_VARIABLE
+from .xray_daemon import RecordingDaemon
 
 log = logging.getLogger("embedded_aws.lambda")
 
@@ -61,6 +67,30 @@ class FunctionSpec:
     maximum_retry_attempts: int = 2
     on_failure_queue_url: str | None = None
     on_failure_queue_arn: str | None = None
+    # The function's Tracing (SAM's Tracing, Globals or the function's own): "Active" samples every
+    # invocation; "PassThrough" (Lambda's default) only propagates an upstream decision, and here none comes.
+    tracing: str = "PassThrough"
+
+    @property
+    def traced(self) -> bool:
+        return self.tracing == "Active"
+
+
+@dataclass(frozen=True)
+class TraceHeader:
+    """One invocation's X-Ray trace header, as Lambda builds it for the function's segment."""
+
+    root: str
+    parent: str
+    sampled: bool
+
+    @classmethod
+    def fresh(cls, sampled: bool) -> TraceHeader:
+        # Trace ids are "1-<epoch seconds, 8 hex digits>-<96 random bits>"; segment ids are 64 random bits.
+        return cls(f"1-{int(time.time()):08x}-{secrets.token_hex(12)}", secrets.token_hex(8), sampled)
+
+    def __str__(self) -> str:
+        return f"Root={self.root};Parent={self.parent};Sampled={1 if self.sampled else 0}"
 
 
 @dataclass(frozen=True)
@@ -85,6 +115,10 @@ class _Environment:
     process: subprocess.Popen[bytes]
     results: Any
     started_at: float = field(default_factory=time.monotonic)
+    # For the function segment's Initialization subsegment (epoch seconds), and whether it has been invoked yet.
+    started_epoch: float = field(default_factory=time.time)
+    ready_epoch: float | None = None
+    invocations: int = 0
 
     def _read(self, deadline: float, request_id: str, timeout_seconds: float) -> dict[str, Any]:
         while True:
@@ -134,10 +168,14 @@ class _Environment:
         answer = self._read(time.monotonic() + INIT_TIMEOUT_SECONDS, "init", INIT_TIMEOUT_SECONDS)
         if not answer.get("ready"):
             raise EnvironmentLost({"errorType": "Runtime.Unknown", "errorMessage": "the runtime did not start"})
+        self.ready_epoch = time.time()
 
-    def invoke(self, event: Any, request_id: str) -> dict[str, Any]:
+    def invoke(self, event: Any, request_id: str, trace: TraceHeader | None = None) -> dict[str, Any]:
         deadline_epoch_ms = int((time.time() + self.spec.timeout) * 1000)
         request = {"event": event, "requestId": request_id, "deadlineEpochMs": deadline_epoch_ms}
+        if trace is not None:
+            request["traceId"] = str(trace)
+        self.invocations += 1
         assert self.process.stdin is not None
         try:
             self.process.stdin.write(json.dumps(request).encode() + b"\n")
@@ -160,6 +198,77 @@ class _Environment:
                 pipe.close()
 
 
+def lambda_segments(
+    spec: FunctionSpec,
+    trace: TraceHeader,
+    request_id: str,
+    invocation: tuple[float, float],
+    handler_started: float,
+    initialization: tuple[float, float] | None,
+    error: dict[str, Any] | None,
+    cause: dict[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """The segments the Lambda service records for one sampled invocation: the service's (AWS::Lambda, with
+    the request id) and the function's (AWS::Lambda::Function, the trace header's Parent, whose children are
+    Initialization on an environment's first invocation, Invocation, and the SDK's own subsegments).
+
+    A function error faults the Invocation subsegment with the cause the runtime reports (the runtime
+    interface client's Lambda-Runtime-Function-XRay-Error-Cause: the exception's type, message and frames).
+    """
+    started, ended = invocation
+    account_id = spec.arn.split(":")[4] if spec.arn.count(":") >= 5 else ""
+    service_id = secrets.token_hex(8)
+    function_segment: dict[str, Any] = {
+        "name": spec.name,
+        "id": trace.parent,
+        "trace_id": trace.root,
+        "parent_id": service_id,
+        "start_time": started,
+        "end_time": ended,
+        "origin": "AWS::Lambda::Function",
+        "aws": {"function_arn": spec.arn, "resource_names": [spec.name], "account_id": account_id},
+        "subsegments": [],
+    }
+    if initialization is not None:
+        function_segment["subsegments"].append(
+            {
+                "name": "Initialization",
+                "id": secrets.token_hex(8),
+                "start_time": initialization[0],
+                "end_time": initialization[1],
+                "aws": {"function_arn": spec.arn},
+            }
+        )
+    invocation_subsegment: dict[str, Any] = {
+        "name": "Invocation",
+        "id": secrets.token_hex(8),
+        "start_time": min(max(handler_started, started), ended),
+        "end_time": ended,
+        "aws": {"function_arn": spec.arn},
+    }
+    if error is not None:
+        invocation_subsegment["fault"] = True
+        invocation_subsegment["cause"] = cause or {
+            "working_directory": str(spec.code_uri),
+            "exceptions": [{"message": error.get("errorMessage", ""), "type": error.get("errorType", "")}],
+            "paths": [],
+        }
+        function_segment["fault"] = True
+    function_segment["subsegments"].append(invocation_subsegment)
+    service_segment = {
+        "name": spec.name,
+        "id": service_id,
+        "trace_id": trace.root,
+        "start_time": started,
+        "end_time": ended,
+        "origin": "AWS::Lambda",
+        "aws": {"request_id": request_id, "resource_names": [spec.name], "account_id": account_id},
+        # The Invoke itself succeeded; a function error is the function's, in its own segment.
+        "http": {"response": {"status": 200}},
+    }
+    return [service_segment, function_segment]
+
+
 class LocalLambdaRuntime:
     """Runs template functions in execution environments of their own (see the module docstring)."""
 
@@ -170,8 +279,11 @@ class LocalLambdaRuntime:
         region: str,
         iam_path: Path | None = None,
         send_to_queue: Any = None,
+        xray: RecordingDaemon | None = None,
     ):
         self.functions = {f.name: f for f in functions}
+        # Where the functions' X-Ray SDK sends its segments, as to the daemon Lambda runs in each sandbox.
+        self.xray = (xray or RecordingDaemon()).start()
         self.aws_endpoint = aws_endpoint
         self.region = region
         self.iam_path = iam_path
@@ -216,8 +328,12 @@ class LocalLambdaRuntime:
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             # The edge that differs: the SDK talks to the embedded AWS instead of AWS's endpoints.
             "AWS_ENDPOINT_URL": self.aws_endpoint,
-            # There is no X-Ray daemon locally; Powertools Tracer would only warn about it.
-            "POWERTOOLS_TRACE_DISABLED": "true",
+            # X-Ray, as Lambda sets it whatever the function's Tracing (Lambda's daemon listens on
+            # 169.254.79.129:2000; here the recording daemon). _X_AMZN_TRACE_ID is set per invocation.
+            "AWS_XRAY_DAEMON_ADDRESS": self.xray.address,
+            "_AWS_XRAY_DAEMON_ADDRESS": self.xray.address.rsplit(":", 1)[0],
+            "_AWS_XRAY_DAEMON_PORT": self.xray.address.rsplit(":", 1)[1],
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         }
         env.update(spec.environment)
         return env
@@ -312,20 +428,36 @@ class LocalLambdaRuntime:
         started = time.perf_counter()
         handler_seconds: float | None = None
         environment: _Environment | None = None
+        trace = TraceHeader.fresh(sampled=spec.traced)
+        initialization: tuple[float, float] | None = None
+        error: dict[str, Any] | None = None
+        cause: dict[str, Any] | None = None
         try:
             environment = self._acquire(spec)
-            answer = environment.invoke(event, request_id)
+            if environment.invocations == 0 and (environment.ready_epoch or 0) >= started_at:
+                # A cold start: this invocation waited for the environment's init phase.
+                initialization = (environment.started_epoch, environment.ready_epoch or started_at)
+            answer = environment.invoke(event, request_id, trace)
             handler_seconds = answer.get("durationSeconds")
             if "error" in answer:
-                log.warning("%s raised %s", spec.name, answer["error"].get("errorType"))
-                return Invocation(json.dumps(answer["error"]).encode(), "Unhandled")
+                error, cause = answer["error"], answer.get("xrayCause")
+                log.warning("%s raised %s", spec.name, error.get("errorType"))
+                return Invocation(json.dumps(error).encode(), "Unhandled")
             return Invocation(answer["payload"].encode(), None)
         except EnvironmentLost as exc:
+            error = exc.error
             log.warning("%s: %s", spec.name, exc.error["errorType"])
             return Invocation(json.dumps(exc.error).encode(), "Unhandled")
         finally:
             if environment is not None:
                 self._release(spec, environment)
+            if trace.sampled:
+                ended_at = time.time()
+                handler_started = ended_at - handler_seconds if handler_seconds is not None else started_at
+                for document in lambda_segments(
+                    spec, trace, request_id, (started_at, ended_at), handler_started, initialization, error, cause
+                ):
+                    self.xray.record(document)
             self.invocations.append(
                 {
                     "function": spec.logical_id,
@@ -381,6 +513,7 @@ class LocalLambdaRuntime:
             environments = list(self._all)
         for environment in environments:
             environment.kill()
+        self.xray.stop()
 
     def install(self) -> None:
         """Answers every Invoke of a template function that reaches moto's Lambda with the real handler.

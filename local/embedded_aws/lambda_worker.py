@@ -8,6 +8,11 @@ standard error are the function's log stream.
 
 The strict SDK rules (strict/sdk_hook.py) are installed before the handler is imported, so every AWS
 call the function makes is validated and authorized against its own role.
+
+Tracing is the runtime interface client's: each invocation's X-Ray header (the runtime API's
+Lambda-Runtime-Trace-Id) is put in `_X_AMZN_TRACE_ID` before the handler runs, where the X-Ray SDK's
+Lambda context reads it, and a handler's exception is reported with the X-Ray error cause the client
+sends (Lambda-Runtime-Function-XRay-Error-Cause) for the function's Invocation subsegment.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 # Private to the runtime: read and removed before the handler's code can see them.
 SPEC_VARIABLE = "_EMBEDDED_AWS_FUNCTION"
 RESULT_FD_VARIABLE = "_EMBEDDED_AWS_RESULT_FD"
+TRACE_HEADER_VARIABLE = "_X_AMZN_TRACE_ID"
 
 
 class LambdaContext:
@@ -52,6 +58,29 @@ def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
     }
 
 
+def _xray_cause(exc: BaseException, error: dict[str, Any]) -> dict[str, Any]:
+    """The X-Ray error cause the runtime interface client reports for a handler's exception (its make_xray_fault)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return {
+        "working_directory": os.getcwd(),
+        "exceptions": [
+            {
+                "message": error["errorMessage"],
+                "type": error["errorType"],
+                "stack": [{"label": f.name, "path": f.filename, "line": f.lineno} for f in frames],
+            }
+        ],
+        "paths": sorted({f.filename for f in frames}),
+    }
+
+
+def _set_trace_header(header: str | None) -> None:
+    if header:
+        os.environ[TRACE_HEADER_VARIABLE] = header
+    else:
+        os.environ.pop(TRACE_HEADER_VARIABLE, None)
+
+
 def main() -> int:
     spec = json.loads(os.environ.pop(SPEC_VARIABLE))
     results = os.fdopen(int(os.environ.pop(RESULT_FD_VARIABLE)), "w", encoding="utf-8")
@@ -75,6 +104,7 @@ def main() -> int:
         request = json.loads(line)
         started = time.perf_counter()
         answer: dict[str, Any]
+        _set_trace_header(request.get("traceId"))
         if init_error is not None:
             answer = {"error": init_error}
         else:
@@ -82,7 +112,8 @@ def main() -> int:
             try:
                 answer = {"payload": json.dumps(handler(request["event"], context))}
             except Exception as exc:  # the Lambda service reports any handler exception this way
-                answer = {"error": _error(exc)}
+                error = _error(exc)
+                answer = {"error": error, "xrayCause": _xray_cause(exc, error)}
         answer["durationSeconds"] = time.perf_counter() - started
         sys.stdout.flush()
         sys.stderr.flush()

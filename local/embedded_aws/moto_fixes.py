@@ -149,9 +149,41 @@ def a_closed_task_token_answers_task_timed_out() -> None:
     StepFunctionsParserBackend.send_task_failure = closing(StepFunctionsParserBackend.send_task_failure)  # type: ignore[method-assign]
 
 
+def created_by_is_the_caller() -> None:
+    """SageMaker records who registered a model package in CreatedBy (UserContext) from the caller's credentials:
+    IamIdentity.Arn is the calling principal (an assumed-role session, an IAM user), with its PrincipalId; the
+    user profile fields only when the call comes from a Studio user profile (SageMaker API Reference, UserContext
+    and IamIdentity: "associated with model package groups, model packages and project entities").
+
+    moto gives every package the same invented Studio profile, "fake-user-profile-name", whoever calls: a
+    registrant would be the same fictitious person for every version. Here CreatedBy is the identity the
+    embedded AWS's STS reports for the request's access key (sts:GetCallerIdentity): an assumed role's session
+    for credentials from AssumeRole, moto's default user for anything else.
+    """
+    from moto.sagemaker.responses import SageMakerResponse
+    from moto.sts.models import sts_backends
+
+    original = SageMakerResponse.create_model_package
+
+    def create_model_package(self: Any) -> Any:
+        answer = original(self)
+        arn = (getattr(answer, "result", None) or {}).get("ModelPackageArn")
+        package = next((p for p in self.sagemaker_backend.model_packages.values() if p.arn == arn), None)
+        if package is not None:
+            account = self.current_account
+            principal_id, caller_arn, _ = sts_backends[account]["global"].get_caller_identity(
+                self.get_access_key(), self.region
+            )
+            package.created_by = {"IamIdentity": {"Arn": caller_arn, "PrincipalId": principal_id}}
+        return answer
+
+    SageMakerResponse.create_model_package = create_model_package  # type: ignore[method-assign]
+
+
 def apply_all() -> None:
     atomic_dynamodb_writes()
     keep_send_task_failure_cause()
     add_stop_transform_job()
     stop_execution_aborts_at_once()
     a_closed_task_token_answers_task_timed_out()
+    created_by_is_the_caller()

@@ -66,6 +66,37 @@ def publish_model_quality(stack: StackClient, archive: Path, assets: DemoAssets,
     return f"s3://{bucket}/{key}"
 
 
+# An IAM Identity Center permission set's role, as registrants' sessions assume it (the session name is the user).
+SSO_ROLE = "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_DataScientist_0123456789abcdef"
+
+
+class RegistrantSession:
+    """The stack as a registrant reaches it: SageMaker calls signed with an IAM Identity Center session of theirs,
+    so SageMaker's CreatedBy names the session, as it records every caller. Everything else is the stack's."""
+
+    def __init__(self, stack: Any, session_name: str):
+        self._stack = stack
+        self.session_name = session_name
+        self.credentials = stack.client("sts").assume_role(RoleArn=SSO_ROLE, RoleSessionName=session_name)[
+            "Credentials"
+        ]
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(
+            service,
+            region_name=self._stack.info["region"],
+            endpoint_url=self._stack.info["aws_endpoint"],
+            aws_access_key_id=self.credentials["AccessKeyId"],
+            aws_secret_access_key=self.credentials["SecretAccessKey"],
+            aws_session_token=self.credentials["SessionToken"],
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stack, name)
+
+
 def register_version(
     stack: StackClient,
     group: str,

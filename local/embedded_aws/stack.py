@@ -36,6 +36,9 @@ log = logging.getLogger("embedded_aws")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
+# A federated approver of every embedded stack: signed in "at the corporate IdP" (the stand-in's form), a dev and
+# test approver by the IdP's group claim alone. Her IdP subject is also her IAM Identity Center user name.
+FEDERATED_USER = "fran.federated@example.com"
 
 
 def free_port() -> int:
@@ -208,6 +211,10 @@ class EmbeddedStack:
             name = self._physical_name(lid)
             r.refs[lid] = name
             r.attributes[(lid, "Arn")] = f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
+        for lid, _ in self._resources("AWS::Cognito::UserPool"):
+            # moto makes up a pool's id when it creates the pool (_provision_identity), which then names it for
+            # good; until then its ARN names the logical id, so that what refers to the pool resolves.
+            r.attributes[(lid, "Arn")] = f"arn:aws:cognito-idp:{REGION}:{ACCOUNT_ID}:userpool/{REGION}_{lid}"
 
     def _provision_identity(self) -> None:
         """User pools first: their ids are generated, and clients, groups and parameters refer to them."""
@@ -272,6 +279,7 @@ class EmbeddedStack:
                     timeout=int(props.get("Timeout", defaults.get("Timeout", 3))),
                     memory_size=int(props.get("MemorySize", defaults.get("MemorySize", 128))),
                     role_arn=self.principals.function_roles[lid],
+                    tracing=str(self.resolver.resolve(props.get("Tracing", defaults.get("Tracing", "PassThrough")))),
                     **self._async_config(lid),
                 )
             )
@@ -427,12 +435,14 @@ class EmbeddedStack:
         self.scheduler.start()
         self.api = LocalHttpApi(self.runtime, routes, REGION)
         for lid, _ in self._resources("AWS::Cognito::UserPool"):
-            self.api.extra_routes.update(HostedUi(self._client("cognito-idp"), self.resolver.refs[lid]).routes())
+            hosted_ui = HostedUi(self._client("cognito-idp"), self.resolver.refs[lid], self._invoke_cognito_trigger)
+            self.api.extra_routes.update(hosted_ui.routes())
         Console(self.aws_endpoint, REGION, self.resolver.refs, self.parameters, read_outbox).mount(self.api)
         self.api.extra_routes[("POST", "/_local/drop-next-events")] = self._drop_next_events
         self.api.extra_routes[("POST", "/_local/faults")] = self._arm_fault
         self.api.extra_routes[("GET", "/_local/faults")] = self._armed_faults
         self.api.extra_routes[("DELETE", "/_local/faults")] = self._clear_faults
+        self.api.extra_routes[("GET", "/_local/traces")] = self.runtime.xray.serve
         self.api.start(self.host, self.api_port)
         return self.info()
 
@@ -556,16 +566,66 @@ class EmbeddedStack:
         self.bus.drop_next(int(count), request.args.get("group") or None, request.args.get("detail-type") or None)
         return Response(status=204)
 
+    def _invoke_cognito_trigger(self, function_arn: str, pool_arn: str, event: dict[str, Any]) -> dict[str, Any]:
+        """Cognito invokes a user pool's trigger synchronously as cognito-idp.amazonaws.com, as the function's
+        resource policy allows (AWS::Lambda::Permission, aws:SourceArn the pool), and fails the sign-in when the
+        function fails ("PreTokenGeneration failed with error ...")."""
+        from .hosted_ui import TriggerFailed
+        from .strict.iam import AuthRequest, Principal, evaluate
+
+        assert self.runtime is not None
+        spec = next((f for f in self.runtime.functions.values() if f.arn == function_arn), None)
+        if spec is None:
+            raise TriggerFailed(f"the user pool's trigger {function_arn} is no function of this stack")
+        request = AuthRequest(
+            "lambda:InvokeFunction", spec.arn, {"aws:SourceArn": pool_arn, "aws:SourceAccount": ACCOUNT_ID}
+        )
+        policy = self.principals.resource_policies.get(spec.arn)
+        if not evaluate([], request, policy, principal=Principal(service="cognito-idp.amazonaws.com")).allowed:
+            raise TriggerFailed(f"{spec.logical_id}'s resource policy does not let Cognito invoke it for {pool_arn}")
+        result = self.runtime.invoke(spec, event)
+        answer = json.loads(result.payload or b"null")
+        if result.function_error:
+            message = answer.get("errorMessage") if isinstance(answer, dict) else None
+            raise TriggerFailed(f"PreTokenGeneration failed with error {message or result.function_error}.")
+        return answer if isinstance(answer, dict) else {}
+
     def _seed_users(self) -> None:
         if "ApproverGroupPrefix" not in self.parameters:
             return
         for lid, _ in self._resources("AWS::Cognito::UserPool"):
-            seed_approvers(
-                self._client("cognito-idp"),
-                self.resolver.refs[lid],
-                self.parameters["StageApprovers"],
-                self.parameters["ApproverGroupPrefix"],
-            )
+            cognito, pool = self._client("cognito-idp"), self.resolver.refs[lid]
+            seed_approvers(cognito, pool, self.parameters["StageApprovers"], self.parameters["ApproverGroupPrefix"])
+            self._seed_federated_user(cognito, pool)
+
+    def _seed_federated_user(self, cognito: Any, pool: str) -> None:
+        """A user as Cognito creates one at a corporate IdP's first sign-in: an `identities` attribute naming the
+        IdP and its subject, and the attributes the IdP's assertion maps (the group claim in Cognito's form for a
+        multi-valued SAML attribute). In no Cognito group: her approver groups are the IdP's, through the pre
+        token generation trigger. The hosted UI stand-in signs her in with the demo password."""
+        provider = self.parameters.get("IdentityProviderName") or "Corporate"
+        prefix = self.parameters["ApproverGroupPrefix"]
+        identities = [
+            {
+                "userId": FEDERATED_USER,
+                "providerName": provider,
+                "providerType": "SAML",
+                "issuer": None,
+                "primary": "true",
+                "dateCreated": "1764547200000",
+            }
+        ]
+        cognito.admin_create_user(
+            UserPoolId=pool,
+            Username=FEDERATED_USER,
+            UserAttributes=[
+                {"Name": "email", "Value": FEDERATED_USER},
+                {"Name": "name", "Value": "Fran Federated"},
+                {"Name": "identities", "Value": json.dumps(identities)},
+                {"Name": "custom:groups", "Value": f"[{prefix}dev, {prefix}test, Finance]"},
+            ],
+            MessageAction="SUPPRESS",
+        )
 
     def info(self) -> StackInfo:
         resources = dict(self.resolver.refs)

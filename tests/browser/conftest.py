@@ -15,6 +15,9 @@ Why these flags, on top of Playwright's own defaults (which already add --no-san
 - --host-resolver-rules: only the loopback names resolve, so neither a page nor Chromium's own
   background services (update, accounts, autofill) send a single DNS query out. Tests serve their pages
   on 127.0.0.1 (or localhost); any other host fails with net::ERR_NAME_NOT_RESOLVED.
+
+Chromium treats http://127.0.0.1 and http://localhost as secure contexts: it keeps Secure and `__Host-` cookies
+there (test_sessions.py checks it), so the embedded AWS serves the product's cookies unchanged on 127.0.0.1.
 """
 
 from __future__ import annotations

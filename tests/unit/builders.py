@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fakes import FakeSigner
+
 from model_promotion.domain.approvals import Decision, DecisionRecord
 from model_promotion.domain.identity import Approver
 from model_promotion.domain.model_version import ModelVersion
@@ -100,6 +102,10 @@ def approval_payload(stage: str = "test", /, **overrides: Any) -> dict[str, Any]
     return payload
 
 
+# The approval pages' signing key, as the unit tests' RecordOutcome trusts it.
+SIGNER = FakeSigner()
+
+
 def decision_record(
     stage: str = "dev",
     *,
@@ -111,8 +117,12 @@ def decision_record(
     model_package_arn: str = PACKAGE_ARN,
     approver_name: str | None = None,
     approver_subject: str | None = None,
+    execution_arn: str | None = EXECUTION_ARN,
+    cosigners: tuple[DecisionRecord, ...] = (),
+    sealed: bool = True,
 ) -> DecisionRecord:
-    return DecisionRecord(
+    """A decision as the approval pages make it: sealed with SIGNER (the fake KMS key RecordOutcome checks)."""
+    record = DecisionRecord(
         decision_id=decision_id,
         decision=decision,
         stage=stage,
@@ -123,7 +133,10 @@ def decision_record(
         model_version=version,
         approver_name=approver_name,
         approver_subject=approver_subject,
+        execution_arn=execution_arn,
+        cosigners=cosigners,
     )
+    return record.with_seal(SIGNER.seal(record.sealing_message())) if sealed else record
 
 
 def outcome_payload(stage: str, outcome: str, **extra: Any) -> dict[str, Any]:

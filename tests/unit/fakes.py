@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import hmac
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -25,17 +26,26 @@ from model_promotion.domain.errors import (
 )
 from model_promotion.domain.identity import NotSignedIn
 from model_promotion.domain.presentation import Email
+from model_promotion.domain.web_security import PendingLogin, Session
 from model_promotion.ports import (
     ApprovalLink,
     ApprovalStore,
     ApprovedModels,
     DecisionLog,
+    DecisionSigner,
+    DeliveryUnknown,
+    Directory,
+    DirectoryEntry,
     ExecutionControl,
     ExecutionExists,
     Mailer,
     ModelRegistry,
     ModelVersions,
+    QuorumMoved,
+    SessionStore,
     SignIn,
+    TaskClosed,
+    TaskResult,
     Workflow,
 )
 
@@ -144,14 +154,27 @@ class FakeApprovalStore(ApprovalStore):
     def get_request(self, key: str) -> ApprovalRequest | None:
         return self.requests.get(key)
 
-    def claim(self, key: str, decision: DecisionRecord, now: datetime) -> str:
+    def _check_quorum(self, key: str, record: DecisionRecord, seen: int, now: datetime) -> ApprovalRequest:
         request = self.requests.get(key)
         if request is None:
             raise ApprovalClosed("This request no longer exists.", status="EXPIRED")
         if request.status is not RequestStatus.PENDING or request.is_expired(now):
             request.ensure_open(now)
             raise ApprovalClosed("This request was decided a moment ago.", status="DECIDED")
-        self.requests[key] = replace(request, status=decision.decision.request_status, decision=decision)
+        subject = record.approver_subject or record.approver
+        if len(request.approvals) != seen or any(
+            (a.approver_subject or a.approver) == subject for a in request.approvals
+        ):
+            raise QuorumMoved(key)
+        return request
+
+    def add_approval(self, key: str, approval: DecisionRecord, seen: int, now: datetime) -> None:
+        request = self._check_quorum(key, approval, seen, now)
+        self.requests[key] = replace(request, approvals=(*request.approvals, approval))
+
+    def claim(self, key: str, decision: DecisionRecord, seen: int, now: datetime) -> str:
+        request = self._check_quorum(key, decision, seen, now)
+        self.requests[key] = replace(request, status=RequestStatus.SENDING, decision=decision, sending_since=now)
         return self.tokens[key]
 
     def _claimed_by(self, key: str, decision_id: str) -> ApprovalRequest | None:
@@ -160,19 +183,29 @@ class FakeApprovalStore(ApprovalStore):
             return None
         return request
 
-    def release(self, key: str, decision_id: str) -> None:
-        request = self._claimed_by(key, decision_id)
+    def finish(self, key: str, decision: DecisionRecord) -> None:
+        request = self._claimed_by(key, decision.decision_id)
         if request is not None:
-            self.requests[key] = replace(request, status=RequestStatus.PENDING, decision=None)
-
-    def mark_expired(self, key: str, decision_id: str) -> None:
-        request = self._claimed_by(key, decision_id)
-        if request is not None:
-            self.requests[key] = replace(request, status=RequestStatus.EXPIRED, decision=None)
+            self.requests[key] = replace(request, status=decision.decision.request_status, sending_since=None)
             self.tokens.pop(key, None)
 
-    def forget_token(self, key: str) -> None:
-        self.tokens.pop(key, None)
+    def release(self, key: str, decision: DecisionRecord) -> None:
+        request = self._claimed_by(key, decision.decision_id)
+        if request is not None:
+            self.requests[key] = replace(request, status=RequestStatus.PENDING, decision=None, sending_since=None)
+
+    def mark_expired(self, key: str, decision: DecisionRecord) -> None:
+        request = self._claimed_by(key, decision.decision_id)
+        if request is not None:
+            self.requests[key] = replace(request, status=RequestStatus.EXPIRED, decision=None, sending_since=None)
+            self.tokens.pop(key, None)
+
+    def sending(self) -> list[tuple[ApprovalRequest, str]]:
+        return [
+            (r, self.tokens[r.key])
+            for r in sorted(self.requests.values(), key=lambda r: r.expires_at)
+            if r.status is RequestStatus.SENDING and r.key in self.tokens
+        ]
 
     def pending(self) -> list[ApprovalRequest]:
         waiting = [r for r in self.requests.values() if r.status is RequestStatus.PENDING]
@@ -241,22 +274,63 @@ class FailedTask:
     cause: str
 
 
+class FakeSigner(DecisionSigner):
+    """KMS's HMAC key: a real HMAC-SHA256 under a key only this fake holds."""
+
+    def __init__(self, key: bytes = b"decision-signing-key") -> None:
+        self.key = key
+        self.sealed: list[bytes] = []
+
+    def seal(self, message: bytes) -> str:
+        self.sealed.append(message)
+        return base64.b64encode(hmac.new(self.key, message, hashlib.sha256).digest()).decode()
+
+    def verify(self, message: bytes, seal: str) -> bool:
+        expected = base64.b64encode(hmac.new(self.key, message, hashlib.sha256).digest()).decode()
+        return hmac.compare_digest(expected.encode(), seal.encode("utf-8", "replace"))
+
+
 class FakeWorkflow(Workflow):
-    """Step Functions: one execution per name, and the task tokens it was sent back."""
+    """Step Functions: one execution per name, and the task tokens it was sent back.
+
+    `task_result` answers from what was sent: a token sent once is closed with that send, as the
+    execution's history would show it; `lose_next_answer` applies the next send but raises DeliveryUnknown.
+    """
 
     def __init__(self) -> None:
         self.started: dict[str, dict[str, Any]] = {}
         self.succeeded: list[tuple[str, dict[str, Any]]] = []
         self.failed: list[FailedTask] = []
         self._next_error: Exception | None = None
+        self._lose_next = False
+        self.timed_out: set[str] = set()
 
-    def raise_on_next_send(self, error: Exception) -> None:
-        """The next succeed_task/fail_task raises `error` (e.g. TaskClosed()) instead of being recorded."""
+    def lose_next_answer(self) -> None:
+        self._lose_next = True
+
+    def _sent(self, task_token: str) -> bool:
+        return any(t == task_token for t, _ in self.succeeded) or any(f.token == task_token for f in self.failed)
+
+    def task_result(self, execution_arn: str, task_token: str) -> TaskResult:
+        for token, output in self.succeeded:
+            if token == task_token:
+                return TaskResult("succeeded", output=json.dumps(output))
+        for failed in self.failed:
+            if failed.token == task_token:
+                return TaskResult("failed", error=failed.error, cause=failed.cause)
+        return TaskResult("timed-out") if task_token in self.timed_out else TaskResult("waiting")
+
+    def raise_on_next_send(self, error: Exception, times: int = 1) -> None:
+        """The next `times` succeed_task/fail_task raise `error` (e.g. TaskClosed()) instead of being recorded."""
         self._next_error = error
+        self._error_times = times
 
     def _raise_if_told(self) -> None:
-        error, self._next_error = self._next_error, None
+        error = self._next_error
         if error is not None:
+            self._error_times -= 1
+            if self._error_times <= 0:
+                self._next_error = None
             raise error
 
     @property
@@ -272,13 +346,26 @@ class FakeWorkflow(Workflow):
         self.started[name] = json.loads(json.dumps(dict(execution_input)))
         return EXECUTION_ARN_PREFIX + name
 
+    def _closed_or_lost(self, task_token: str) -> bool:
+        """Raises TaskClosed for a spent token; True when this send's answer is to be lost after applying it."""
+        if self._sent(task_token) or task_token in self.timed_out:
+            raise TaskClosed("TaskTimedOut")
+        lose, self._lose_next = self._lose_next, False
+        return lose
+
     def succeed_task(self, task_token: str, output: Mapping[str, Any]) -> None:
         self._raise_if_told()
+        lose = self._closed_or_lost(task_token)
         self.succeeded.append((task_token, json.loads(json.dumps(dict(output)))))
+        if lose:
+            raise DeliveryUnknown("send_task_success")
 
     def fail_task(self, task_token: str, error: str, cause: str) -> None:
         self._raise_if_told()
+        lose = self._closed_or_lost(task_token)
         self.failed.append(FailedTask(task_token, error, cause))
+        if lose:
+            raise DeliveryUnknown("send_task_failure")
 
 
 @dataclass(frozen=True)
@@ -312,19 +399,26 @@ class FakeSignIn(SignIn):
         """The hosted UI signed the person in and hands the browser `code` for `token`."""
         self.codes[code] = (token, challenge)
 
-    def authorize_url(self, state: str, code_challenge: str, redirect_uri: str) -> str:
+    @property
+    def origin(self) -> str:
+        return self.HOSTED_UI
+
+    def authorize_url(self, state: str, code_challenge: str, redirect_uri: str, *, fresh: bool = False) -> str:
         self.authorized.append((state, code_challenge, redirect_uri))
-        query = urlencode(
-            {
-                "response_type": "code",
-                "client_id": "fake-client",
-                "redirect_uri": redirect_uri,
-                "state": state,
-                "code_challenge": code_challenge,
-                "code_challenge_method": "S256",
-            }
-        )
-        return f"{self.HOSTED_UI}/oauth2/authorize?{query}"
+        parameters = {
+            "response_type": "code",
+            "client_id": "fake-client",
+            "redirect_uri": redirect_uri,
+            "state": state,
+            "code_challenge": code_challenge,
+            "code_challenge_method": "S256",
+        }
+        if fresh:
+            parameters["prompt"] = "login"
+        return f"{self.HOSTED_UI}/oauth2/authorize?{urlencode(parameters)}"
+
+    def logout_url(self, logout_uri: str) -> str:
+        return f"{self.HOSTED_UI}/logout?{urlencode({'client_id': 'fake-client', 'logout_uri': logout_uri})}"
 
     def exchange_code(self, code: str, code_verifier: str, redirect_uri: str) -> str:
         self.exchanges.append(CodeExchange(code, code_verifier, redirect_uri))
@@ -390,6 +484,46 @@ class FakeExecutions(ExecutionControl):
         self.stopped.append(StoppedExecution(execution_arn, error, cause))
         if execution["status"] == "RUNNING":
             execution.update(status="ABORTED", error=error, cause=cause)
+
+
+class FakeSessionStore(SessionStore):
+    """The approvals table's session and login items, by digest; `saved` counts the writes of sessions."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, Session] = {}
+        self.logins: dict[str, PendingLogin] = {}
+        self.saved = 0
+
+    def save(self, session: Session, *, new: bool) -> bool:
+        if not new and session.digest not in self.sessions:
+            return False
+        self.sessions[session.digest] = session
+        self.saved += 1
+        return True
+
+    def get(self, digest: str) -> Session | None:
+        return self.sessions.get(digest)
+
+    def delete(self, digest: str) -> None:
+        self.sessions.pop(digest, None)
+
+    def save_login(self, login: PendingLogin) -> None:
+        self.logins[login.state_digest] = login
+
+    def take_login(self, state_digest: str) -> PendingLogin | None:
+        return self.logins.pop(state_digest, None)
+
+
+class FakeDirectory(Directory):
+    """The user pool's users by cognito:username: whether they are enabled and their groups. `lookups` counts calls."""
+
+    def __init__(self, users: Mapping[str, DirectoryEntry] | None = None) -> None:
+        self.users: dict[str, DirectoryEntry] = dict(users or {})
+        self.lookups: list[str] = []
+
+    def lookup(self, username: str) -> DirectoryEntry | None:
+        self.lookups.append(username)
+        return self.users.get(username)
 
 
 def s256(verifier: str) -> str:

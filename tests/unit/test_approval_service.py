@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from builders import (
     APPROVAL_ENV,
+    EXECUTION_ARN,
     EXECUTION_NAME,
     GROUP,
     GROUP_PREFIX,
@@ -27,7 +28,7 @@ from builders import (
     champion_record,
     model_version,
 )
-from fakes import FakeApprovalStore, FakeApprovedModels, FakeMailer, FakeWorkflow
+from fakes import FakeApprovalStore, FakeApprovedModels, FakeMailer, FakeSigner, FakeWorkflow
 
 from model_promotion.config import ApprovalRequestSettings
 from model_promotion.domain.approvals import (
@@ -37,12 +38,13 @@ from model_promotion.domain.approvals import (
     iso,
     request_key,
 )
-from model_promotion.domain.errors import InvalidPayload
+from model_promotion.domain.errors import InvalidPayload, ReauthenticationRequired, TransientAwsError
 from model_promotion.domain.identity import Approver
 from model_promotion.domain.model_version import ModelVersion
 from model_promotion.domain.presentation import Email, Page
-from model_promotion.ports import TaskClosed
-from model_promotion.services.approvals import REJECTION_ERROR, decide, request_approval, show_review
+from model_promotion.ports import DeliveryUnknown
+from model_promotion.services.approvals import DELIVERY_ATTEMPTS, REJECTION_ERROR, decide, request_approval, show_review
+from model_promotion.services.reminders import SENDING_GRACE, complete_deliveries
 
 SETTINGS = ApprovalRequestSettings.from_environ(APPROVAL_ENV)
 BASE_URL = "https://abc123.execute-api.eu-west-1.amazonaws.com"
@@ -100,13 +102,22 @@ class Requested:
     ids: dict[str, str]  # recipient -> approval id
     stage: str = "test"
     _viewers: dict[str, Approver] = field(default_factory=dict)
+    signer: FakeSigner = field(default_factory=FakeSigner)
+    quorum: dict[str, int] = field(default_factory=dict)
 
     def viewer(self, email: str) -> Approver:
         """The link's recipient, signed in as a member of this stage's approver group."""
         return self._viewers.setdefault(email, approver(email, groups=(f"{GROUP_PREFIX}{self.stage}",)))
 
     def decide(
-        self, recipient: str, form: dict[str, str], now: datetime = NOW, *, viewer: Approver | None = None
+        self,
+        recipient: str,
+        form: dict[str, str],
+        now: datetime = NOW,
+        *,
+        viewer: Approver | None = None,
+        reauth_minutes: dict[str, int] | None = None,
+        authenticated_at: datetime | None = None,
     ) -> Page:
         return decide(
             self.ids[recipient],
@@ -114,10 +125,14 @@ class Requested:
             viewer=viewer or self.viewer(recipient),
             store=self.store,
             workflow=self.workflow,
+            signer=self.signer,
             now=now,
             form_action=FORM_ACTION,
             csrf=CSRF,
             group_prefix=GROUP_PREFIX,
+            quorum=self.quorum,
+            reauth_minutes=reauth_minutes or {},
+            authenticated_at=authenticated_at,
         )
 
     def show(self, recipient: str, now: datetime = NOW, *, viewer: Approver | None = None) -> Page:
@@ -129,6 +144,7 @@ class Requested:
             form_action=FORM_ACTION,
             csrf=CSRF,
             group_prefix=GROUP_PREFIX,
+            quorum=self.quorum,
         )
 
 
@@ -599,8 +615,16 @@ def test_an_approval_resumes_the_workflow_once_with_the_signed_in_approvers_deci
         "modelPackageArn": PACKAGE_ARN,
         "modelVersion": VERSION,
         "identitySource": "cognito",
+        "executionArn": EXECUTION_ARN,
+        "cosigners": [],
+        "seal": output["seal"],
     }
     assert re.fullmatch(r"[0-9a-f]{16}", output["decisionId"])
+    # The seal is the approval pages' MAC of exactly this record: any change to it breaks the seal.
+    signed = DecisionRecord.from_payload(output)
+    assert requested.signer.verify(signed.sealing_message(), output["seal"])
+    altered = DecisionRecord.from_payload({**output, "approver": "priya.prod@example.com"})
+    assert not requested.signer.verify(altered.sealing_message(), output["seal"])
 
 
 def test_an_approval_marks_the_request_approved_and_forgets_its_token() -> None:
@@ -693,7 +717,7 @@ def test_a_second_decision_is_a_conflict_and_does_not_reach_the_workflow_again()
 def test_when_another_approver_wins_the_claim_the_loser_gets_a_conflict_and_no_workflow_call() -> None:
     # Given: a store where a colleague's decision lands between our read and our claim
     class RacingStore(FakeApprovalStore):
-        def claim(self, key: str, decision: DecisionRecord, now: datetime) -> str:
+        def claim(self, key: str, decision: DecisionRecord, seen: int, now: datetime) -> str:
             rival = DecisionRecord(
                 "rival00000000000",
                 Decision.APPROVE,
@@ -705,8 +729,8 @@ def test_when_another_approver_wins_the_claim_the_loser_gets_a_conflict_and_no_w
                 VERSION,
                 approver_name="Qa Lead",
             )
-            super().claim(key, rival, now)
-            return super().claim(key, decision, now)
+            super().claim(key, rival, seen, now)
+            return super().claim(key, decision, seen, now)
 
     store, mailer, workflow = RacingStore(), FakeMailer(), FakeWorkflow()
     request_approval(
@@ -721,6 +745,7 @@ def test_when_another_approver_wins_the_claim_the_loser_gets_a_conflict_and_no_w
         viewer=_test_approver("qa.deputy@example.com"),
         store=store,
         workflow=workflow,
+        signer=FakeSigner(),
         now=NOW,
         form_action=FORM_ACTION,
         csrf=CSRF,
@@ -764,7 +789,7 @@ def test_a_decision_just_before_expiry_is_recorded() -> None:
 def test_a_decision_the_workflow_no_longer_waits_for_is_gone_and_the_request_is_marked_expired() -> None:
     # Given
     requested = _requested("test")
-    requested.workflow.raise_on_next_send(TaskClosed("Task Timed Out"))
+    requested.workflow.timed_out.add(TASK_TOKEN)  # the history shows the wait timed out
 
     # When
     page = requested.decide("qa.lead@example.com", APPROVE)
@@ -827,6 +852,7 @@ def test_a_decision_through_an_unknown_link_is_not_found_and_does_not_reach_the_
         viewer=_test_approver(),
         store=requested.store,
         workflow=requested.workflow,
+        signer=FakeSigner(),
         now=NOW,
         form_action="/x",
         csrf=CSRF,
@@ -946,11 +972,6 @@ def _registered_by(who: str | None, registrant_email: str | None = None) -> Mode
 
 SELF_APPROVALS = [
     pytest.param(
-        model_version(),
-        approver(REGISTRANT.upper(), username="dana", groups=("approvers-test",)),
-        id="registrant-email-metadata",
-    ),
-    pytest.param(
         _registered_by(REGISTERED_BY),
         approver("dana@corp.example.com", username="Dana-Scientist", groups=("approvers-test",)),
         id="created-by-user-profile-name",
@@ -960,7 +981,8 @@ SELF_APPROVALS = [
             "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_DataScientist_0123456789abcdef/"
             "Dana.Scientist@example.com"
         ),
-        approver("dana.scientist@example.com", username="corp-sso_dana", groups=("approvers-test",)),
+        # Identity Center names the session after its user name; the federated approver's user name is the same.
+        approver("dana.scientist@example.com", username="Dana.Scientist@example.com", groups=("approvers-test",)),
         id="created-by-assumed-role-session-name",
     ),
 ]
@@ -986,6 +1008,19 @@ def test_the_person_who_registered_the_version_is_refused_and_nothing_changes(
         assert "<form" not in page.html
     assert requested.store.snapshot() == before
     assert requested.workflow.sends == 0
+
+
+def test_the_registrant_email_metadata_names_who_hears_of_outcomes_never_who_registered() -> None:
+    # Given: the registrant wrote a colleague's address into RegistrantEmail (metadata anyone registering writes)
+    requested = _requested("test", model=model_version().to_payload())
+    colleague = approver(REGISTRANT.upper(), username="dana", groups=("approvers-test",))
+
+    # When the colleague decides
+    page = requested.decide("qa.lead@example.com", APPROVE, viewer=colleague)
+
+    # Then it is not a self-approval: only SageMaker's CreatedBy says who registered the version
+    assert page.status == 200
+    assert requested.workflow.sends == 1
 
 
 @pytest.mark.parametrize(("model", "registrant"), SELF_APPROVALS)
@@ -1025,3 +1060,202 @@ def test_the_review_page_shows_the_champion_beside_this_version() -> None:
     assert page.status == 200
     assert "<h2>Now approved for test</h2>" in page.html
     assert "<tr><th scope='row'>Accuracy</th><td>0.9123</td><td>0.8801</td></tr>" in page.html
+
+
+# quorum, re-authentication, and a delivery that tells the truth
+
+
+def _quorum_of_two() -> Requested:
+    requested = _requested("test")
+    requested.quorum = {"test": 2}
+    return requested
+
+
+def test_with_a_quorum_of_two_one_approval_is_recorded_and_sealed_and_the_stage_keeps_waiting() -> None:
+    # Given
+    requested = _quorum_of_two()
+
+    # When
+    page = requested.decide("qa.lead@example.com", APPROVE)
+
+    # Then
+    assert page.status == 200
+    assert "1 of 2" in page.html
+    assert requested.workflow.sends == 0
+    held = requested.store.requests[TEST_KEY]
+    assert held.status is RequestStatus.PENDING
+    [approval] = held.approvals
+    assert approval.approver == "qa.lead@example.com"
+    assert requested.signer.verify(approval.sealing_message(), approval.seal)
+    # and the other approver's review page shows the progress, with who approved when
+    review = requested.show("qa.deputy@example.com")
+    assert review.status == 200
+    assert "1 of 2 approvals: Qa Lead &lt;qa.lead@example.com&gt; at" in review.html
+
+
+def test_the_same_person_twice_counts_once_and_nothing_reaches_the_workflow() -> None:
+    # Given
+    requested = _quorum_of_two()
+    requested.decide("qa.lead@example.com", APPROVE)
+
+    # When the same person approves again, through another approver's link too
+    again = requested.decide("qa.lead@example.com", APPROVE)
+    through_other_link = requested.decide(
+        "qa.deputy@example.com", APPROVE, viewer=requested.viewer("qa.lead@example.com")
+    )
+
+    # Then
+    for page in (again, through_other_link):
+        assert page.status == 200
+        assert "already counted" in page.html
+    assert len(requested.store.requests[TEST_KEY].approvals) == 1
+    assert requested.workflow.sends == 0
+
+
+def test_two_distinct_approvers_resume_the_stage_once_with_both_signatures() -> None:
+    # Given
+    requested = _quorum_of_two()
+    requested.decide("qa.lead@example.com", APPROVE)
+
+    # When
+    page = requested.decide("qa.deputy@example.com", APPROVE)
+
+    # Then
+    assert page.status == 200
+    assert "Signed by Qa Lead <qa.lead@example.com>, Qa Deputy <qa.deputy@example.com>" in page.html.replace(
+        "&lt;", "<"
+    ).replace("&gt;", ">")
+    [(token, output)] = requested.workflow.succeeded
+    assert token == TASK_TOKEN
+    final = DecisionRecord.from_payload(output)
+    assert [a.approver for a in final.approvals] == ["qa.lead@example.com", "qa.deputy@example.com"]
+    assert requested.signer.verify(final.sealing_message(), final.seal)
+    assert requested.store.requests[TEST_KEY].status is RequestStatus.APPROVED
+
+
+def test_one_rejection_rejects_a_stage_that_needs_two_approvals() -> None:
+    # Given
+    requested = _quorum_of_two()
+    requested.decide("qa.lead@example.com", APPROVE)
+
+    # When
+    page = requested.decide("qa.deputy@example.com", REJECT)
+
+    # Then
+    assert page.status == 200
+    [failed] = requested.workflow.failed
+    rejection = DecisionRecord.from_payload(json.loads(failed.cause))
+    assert rejection.decision is Decision.REJECT
+    assert [c.approver for c in rejection.cosigners] == ["qa.lead@example.com"]
+    assert requested.store.requests[TEST_KEY].status is RequestStatus.REJECTED
+
+
+def test_a_lost_answer_to_an_applied_send_is_reported_as_recorded_once() -> None:
+    # Given: SendTaskSuccess is applied, but its answer never arrives
+    requested = _requested("test")
+    requested.workflow.lose_next_answer()
+
+    # When
+    page = requested.decide("qa.lead@example.com", APPROVE)
+
+    # Then: the history shows our decision, so the page says it was recorded, and it was sent once
+    assert page.status == 200
+    assert "Recorded: approved" in page.html
+    assert requested.workflow.sends == 1
+    assert requested.store.requests[TEST_KEY].status is RequestStatus.APPROVED
+    # and the next approver is told it was decided, not that it expired
+    assert requested.show("qa.deputy@example.com").status == 409
+
+
+def test_an_unconfirmed_delivery_stays_claimed_says_so_and_the_sweep_completes_it() -> None:
+    # Given: the send's answer is lost and the history does not show it (it never arrived)
+    requested = _requested("test")
+    requested.workflow.raise_on_next_send(DeliveryUnknown("send_task_success"), times=DELIVERY_ATTEMPTS)
+
+    # When
+    page = requested.decide("qa.lead@example.com", APPROVE)
+
+    # Then the page says the decision is saved and will be delivered, and it stays claimed
+    assert page.status == 202
+    assert "Nothing more is needed from you" in page.html
+    held = requested.store.requests[TEST_KEY]
+    assert held.status is RequestStatus.SENDING
+    assert requested.workflow.sends == 0
+    assert requested.show("qa.deputy@example.com").status == 409
+
+    # When the sweep runs, too soon and then after the grace period
+    assert complete_deliveries(store=requested.store, workflow=requested.workflow, now=NOW)["delivered"] == []
+    swept = complete_deliveries(store=requested.store, workflow=requested.workflow, now=NOW + SENDING_GRACE)
+
+    # Then the sealed decision reached the workflow once, and the request is decided
+    assert swept["delivered"] == [TEST_KEY]
+    [(token, output)] = requested.workflow.succeeded
+    assert (token, output["decisionId"]) == (TASK_TOKEN, held.decision.decision_id)
+    assert requested.store.requests[TEST_KEY].status is RequestStatus.APPROVED
+    assert complete_deliveries(store=requested.store, workflow=requested.workflow, now=NOW + SENDING_GRACE * 2) == {
+        "delivered": [],
+        "expired": [],
+        "overtaken": [],
+        "unconfirmed": [],
+    }
+
+
+def test_a_send_refused_before_it_reached_the_workflow_releases_the_claim() -> None:
+    # Given
+    requested = _requested("test")
+    requested.workflow.raise_on_next_send(
+        TransientAwsError("SendTaskSuccess throttled; try again"), times=DELIVERY_ATTEMPTS
+    )
+
+    # When
+    with pytest.raises(TransientAwsError):
+        requested.decide("qa.lead@example.com", APPROVE)
+
+    # Then nothing changed: the request waits for a decision again
+    assert requested.store.requests[TEST_KEY].status is RequestStatus.PENDING
+    assert requested.decide("qa.lead@example.com", APPROVE).status == 200
+
+
+def test_a_send_answered_by_someone_else_is_not_reported_as_ours() -> None:
+    # Given: a forged output reached the task before our decision (sent with the token from the history)
+    requested = _requested("test")
+    requested.workflow.succeeded.append((TASK_TOKEN, {"decisionId": "forged", "decision": "approve"}))
+
+    # When
+    page = requested.decide("qa.lead@example.com", APPROVE)
+
+    # Then
+    assert page.status == 409
+    assert "did not come from this page" in page.html
+    assert requested.store.requests[TEST_KEY].status is RequestStatus.EXPIRED
+
+
+@pytest.mark.parametrize(
+    ("authenticated", "needs_sign_in"),
+    [
+        pytest.param(NOW - timedelta(minutes=11), True, id="older-than-the-limit"),
+        pytest.param(None, True, id="unknown-sign-in-time"),
+        pytest.param(NOW - timedelta(minutes=9), False, id="fresh"),
+    ],
+)
+def test_a_stage_that_asks_for_a_fresh_sign_in_refuses_an_older_one_before_anything_changes(
+    authenticated: datetime | None, needs_sign_in: bool
+) -> None:
+    # Given
+    requested = _requested("test")
+    before = requested.store.snapshot()
+
+    # When / Then
+    if needs_sign_in:
+        with pytest.raises(ReauthenticationRequired) as raised:
+            requested.decide(
+                "qa.lead@example.com", APPROVE, reauth_minutes={"test": 10}, authenticated_at=authenticated
+            )
+        assert (raised.value.stage, raised.value.max_age_minutes) == ("test", 10)
+        assert requested.store.snapshot() == before
+        assert requested.workflow.sends == 0
+    else:
+        page = requested.decide(
+            "qa.lead@example.com", APPROVE, reauth_minutes={"test": 10}, authenticated_at=authenticated
+        )
+        assert page.status == 200

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from builders import EVIDENCE, GROUP, OUTCOME_ENV, decision_record, model_description, outcome_payload
+from builders import EVIDENCE, GROUP, OUTCOME_ENV, SIGNER, decision_record, model_description, outcome_payload
 from fakes import FakeApprovedModels, FakeDecisionLog, FakeMailer, FakeRegistry
 
 from model_promotion.adapters import ssm_approved_models
@@ -108,7 +108,13 @@ def _approve(
     registry = RecordingRegistry(calls, model_description(status="Approved", metadata=metadata))
     models, log = RecordingApprovedModels(calls), RecordingLog(calls)
     result = record_stage_outcome(
-        payload, settings=SETTINGS, registry=registry, approved_models=models, log=log, mailer=RecordingMailer(calls)
+        payload,
+        settings=SETTINGS,
+        registry=registry,
+        approved_models=models,
+        log=log,
+        mailer=RecordingMailer(calls),
+        signer=SIGNER,
     )
     return calls, result, models, log
 

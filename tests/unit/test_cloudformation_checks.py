@@ -208,6 +208,8 @@ class Plausible:
     def get_att(self, logical_id: str, attribute: str) -> str:
         kind = self.stack.resources[logical_id]["Type"]
         name = self.physical_name(logical_id)
+        if kind == "AWS::StepFunctions::StateMachine":
+            name = self._explicit_name(logical_id, "StateMachineName") or name
         if attribute == "Name" and kind == "AWS::StepFunctions::StateMachine":
             return name
         arns = {
@@ -454,6 +456,8 @@ def expected_calls(stack: Transformed) -> dict[str, list[Call]]:
         ]
 
     calls = {
+        # Cognito invokes it with the token's claims; it calls nothing.
+        "PreTokenGenerationFunction": [],
         "StartPromotionFunction": [
             Call("sagemaker:DescribeModelPackage", package),
             Call("states:DescribeExecution", execution),
@@ -468,7 +472,15 @@ def expected_calls(stack: Transformed) -> dict[str, list[Call]]:
             Call("ssm:GetParameter", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{p['ParameterPrefix']}-config/sign-in"),
             Call("dynamodb:GetItem", approvals),
             Call("dynamodb:UpdateItem", approvals),
+            # sessions: stored at sign-in, deleted at sign-out
+            Call("dynamodb:PutItem", approvals),
+            Call("dynamodb:DeleteItem", approvals),
+            # a session's groups, read again from the directory every few minutes
+            Call("cognito-idp:AdminGetUser", v.get_att("ApproverUserPool", "Arn")),
+            Call("cognito-idp:AdminListGroupsForUser", v.get_att("ApproverUserPool", "Arn")),
             *send_task(),
+            # a send whose answer was lost is looked up in the execution's history
+            Call("states:GetExecutionHistory", execution),
         ],
         "RecordOutcomeFunction": [
             Call("dynamodb:PutItem", decisions),
@@ -511,6 +523,10 @@ def expected_calls(stack: Transformed) -> dict[str, list[Call]]:
             Call("dynamodb:BatchGetItem", approvals),
             Call("dynamodb:UpdateItem", approvals),
             Call("dynamodb:PutItem", approvals),
+            # a decision left SENDING: read whole, settled from the history, sent again
+            Call("dynamodb:GetItem", approvals),
+            Call("states:GetExecutionHistory", execution),
+            *send_task(),
             *mail(*approvers),
         ],
         "ReconcileFunction": [
@@ -613,3 +629,26 @@ def test_mail_goes_out_only_from_the_sender_address(stack: Transformed) -> None:
             assert allows(documents, Call(action, identity, sender)), (function, action)
             assert not allows(documents, Call(action, identity, (("ses:FromAddress", "forged@example.com"),)))
             assert not allows(documents, Call(action, identity))
+
+
+def test_only_the_approval_pages_may_sign_decisions_and_only_record_outcome_may_verify_them(stack: Transformed) -> None:
+    # The key policy is the only grant (KMS evaluates it first); the account root administers the key but
+    # cannot sign or verify with it, so no identity policy anyone writes can make a signer.
+    values = plausible(stack)
+    policy = values.resolve(stack.resources["DecisionSigningKey"]["Properties"]["KeyPolicy"])
+    grants: dict[str, set[str]] = {}
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        for principal in _listed(statement["Principal"]["AWS"]):
+            grants.setdefault(principal, set()).update(_listed(statement["Action"]))
+    root = f"arn:aws:iam::{ACCOUNT}:root"
+    signer, verifier = (
+        values.get_att("ApprovalApiFunctionRole", "Arn"),
+        values.get_att("RecordOutcomeFunctionRole", "Arn"),
+    )
+    assert grants[signer] == {"kms:GenerateMac"}
+    assert grants[verifier] == {"kms:VerifyMac"}
+    assert not [
+        a for a in grants[root] if a in ("kms:*", "kms:GenerateMac", "kms:VerifyMac") or a.startswith("kms:Gen")
+    ]
+    assert set(grants) == {root, signer, verifier}

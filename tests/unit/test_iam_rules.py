@@ -21,6 +21,7 @@ from embedded_aws.strict.iam import (
     UnknownOperation,
     access_denied_error,
     evaluate,
+    evaluate_key_access,
     operations_table,
     requests_for,
 )
@@ -396,6 +397,163 @@ def test_dynamodb_batches_and_transactions_are_authorized_per_table_and_per_item
     ]
 
 
+def test_partiql_statements_are_authorized_by_their_verb_on_the_table_they_name():
+    def authorized(statement: str) -> tuple[str, str]:
+        request = only("dynamodb", "ExecuteStatement", Statement=statement)
+        return request.action, request.resource.split(":table/", 1)[1]
+
+    assert authorized('UPDATE "decisions" SET "comment" = \'x\' WHERE "entryKey" = \'k\'') == (
+        "dynamodb:PartiQLUpdate",
+        "decisions",
+    )
+    assert authorized("delete from decisions where entryKey = 'k'") == ("dynamodb:PartiQLDelete", "decisions")
+    assert authorized("INSERT INTO \"decisions\" VALUE {'k': 1}") == ("dynamodb:PartiQLInsert", "decisions")
+    assert authorized('SELECT * FROM "approvals"."pending-by-expiry" WHERE x = 1') == (
+        "dynamodb:PartiQLSelect",
+        "approvals/index/pending-by-expiry",
+    )
+    batch = requests(
+        "dynamodb",
+        "BatchExecuteStatement",
+        Statements=[{"Statement": 'DELETE FROM "decisions" WHERE a = 1'}, {"Statement": 'SELECT a FROM "approvals"'}],
+    )
+    assert [r.action for r in batch] == ["dynamodb:PartiQLDelete", "dynamodb:PartiQLSelect"]
+    with pytest.raises(UnknownOperation, match="PartiQL statement"):
+        requests("dynamodb", "ExecuteStatement", Statement="EXISTS(SELECT * FROM t)")
+
+
+def test_a_tables_resource_policy_deny_refuses_every_principal_whatever_its_role_allows():
+    # Given the audit table's policy (template.yaml), and a role that may do anything with DynamoDB
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/decisions"
+    append_only = policy(
+        {
+            "Sid": "AuditEntriesAreNeverChangedOrDeleted",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:PartiQL*"],
+            "Resource": "*",
+        }
+    )
+    admin = [policy(allow("dynamodb:*", "*"))]
+    caller = Principal(arn=SESSION)
+
+    def decide(operation: str, **params: Any) -> Any:
+        (request,) = requests("dynamodb", operation, **params)
+        return evaluate(admin, request, resource_policy=append_only, principal=caller)
+
+    # Then updates, deletes and batch writes are refused by the table's own policy, appends and reads are not
+    for refused in (
+        decide("UpdateItem", TableName="decisions", Key={}),
+        decide("DeleteItem", TableName="decisions", Key={}),
+        decide("BatchWriteItem", RequestItems={"decisions": []}),
+        decide("ExecuteStatement", Statement="DELETE FROM decisions WHERE a = 1"),
+    ):
+        assert not refused.allowed and refused.explicit_deny and refused.policy_type == "resource-based"
+        assert refused.sid == "AuditEntriesAreNeverChangedOrDeleted"
+    assert decide("PutItem", TableName="decisions", Item={}).allowed
+    assert decide("Query", TableName="decisions").allowed
+    assert requests("dynamodb", "Query", TableName="decisions")[0].resource == table
+    delete = only("dynamodb", "DeleteItem", TableName="decisions", Key={})
+    denied = decide("DeleteItem", TableName="decisions", Key={})
+    assert access_denied_error("dynamodb", "DeleteItem", SESSION, delete, denied)["Error"]["Message"] == (
+        f"User: {SESSION} is not authorized to perform: dynamodb:DeleteItem on resource: {table} with an explicit "
+        "deny in a resource-based policy"
+    )
+
+
+# KMS: the key policy decides (KMS Developer Guide, "Key policies")
+
+KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+SIGNER = f"arn:aws:iam::{ACCOUNT}:role/ApprovalApiFunctionRole"
+SIGNER_SESSION = Principal(arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/ApprovalApiFunctionRole/approval-api")
+VERIFIER_SESSION = Principal(arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/RecordOutcomeFunctionRole/record-outcome")
+ROOT = f"arn:aws:iam::{ACCOUNT}:root"
+
+
+def key_policy(*statements: Mapping[str, Any]) -> dict[str, Any]:
+    return policy(
+        {
+            "Sid": "AdministerButNeverSign",
+            "Effect": "Allow",
+            "Principal": {"AWS": ROOT},
+            "Action": ["kms:Describe*", "kms:Put*", "kms:Get*"],
+            "Resource": "*",
+        },
+        {"Sid": "ApprovalPagesSign", "Effect": "Allow", "Principal": {"AWS": SIGNER}, "Action": "kms:GenerateMac"},
+        *statements,
+    )
+
+
+def mac(operation: str, **params: Any) -> AuthRequest:
+    return only("kms", operation, KeyId=KEY, MacAlgorithm="HMAC_SHA_256", Message=b"m", **params)
+
+
+def test_kms_mac_calls_are_authorized_on_the_key_arn_with_the_algorithm_and_caller_account():
+    request = mac("GenerateMac")
+    assert (request.action, request.resource) == ("kms:GenerateMac", KEY)
+    assert request.context == {"kms:CallerAccount": ACCOUNT, "kms:MacAlgorithm": "HMAC_SHA_256"}
+    assert only("kms", "VerifyMac", KeyId="1234abcd-12ab-34cd-56ef-1234567890ab", Mac=b"x").resource == KEY
+    with pytest.raises(UnknownOperation, match="alias"):
+        requests("kms", "GenerateMac", KeyId="alias/decisions", MacAlgorithm="HMAC_SHA_256")
+
+
+def test_a_key_policy_that_names_the_role_allows_it_without_any_iam_policy():
+    decision = evaluate_key_access([], mac("GenerateMac"), key_policy(), principal=SIGNER_SESSION)
+    assert decision.allowed and decision.sid == "ApprovalPagesSign" and decision.policy_type == "resource-based"
+
+
+def test_without_a_key_policy_grant_no_iam_policy_allows_a_key_to_be_used():
+    # Given a role whose IAM policy allows every KMS action on every key, and a key policy that neither names
+    # it nor enables IAM policies for this action
+    everything = [policy(allow("kms:*", "*"))]
+    decision = evaluate_key_access(everything, mac("GenerateMac"), key_policy(), principal=VERIFIER_SESSION)
+    assert not decision.allowed and not decision.explicit_deny and decision.policy_type == "resource-based"
+    error = access_denied_error("kms", "GenerateMac", VERIFIER_SESSION.arn, mac("GenerateMac"), decision)
+    assert error["Error"] == {
+        "Code": "AccessDeniedException",
+        "Message": f"User: {VERIFIER_SESSION.arn} is not authorized to perform: kms:GenerateMac on resource: {KEY} "
+        "because no resource-based policy allows the kms:GenerateMac action",
+    }
+    # Nor may the signer verify: its grant names GenerateMac only
+    assert not evaluate_key_access(
+        everything, mac("VerifyMac", Mac=b"x"), key_policy(), principal=SIGNER_SESSION
+    ).allowed
+
+
+def test_a_key_policy_that_names_the_account_enables_iam_policies_which_then_decide():
+    enabling = key_policy(
+        {"Sid": "EnableIamPolicies", "Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "kms:VerifyMac"}
+    )
+    verify = mac("VerifyMac", Mac=b"x")
+    allowed = evaluate_key_access([policy(allow("kms:VerifyMac", KEY))], verify, enabling, principal=VERIFIER_SESSION)
+    assert allowed.allowed and "which the key policy enables (statement EnableIamPolicies)" in allowed.reason
+    refused = evaluate_key_access([], verify, enabling, principal=VERIFIER_SESSION)
+    assert not refused.allowed and refused.reason == "no identity-based policy allows the action"
+
+
+def test_an_explicit_deny_in_the_key_policy_or_in_iam_beats_the_key_policys_grant():
+    denying_key = key_policy({"Sid": "NoSigning", "Effect": "Deny", "Principal": "*", "Action": "kms:GenerateMac"})
+    decision = evaluate_key_access([], mac("GenerateMac"), denying_key, principal=SIGNER_SESSION)
+    assert not decision.allowed and decision.explicit_deny and decision.sid == "NoSigning"
+    denying_iam = [policy(deny("kms:*", "*", Sid="NoKms"))]
+    decision = evaluate_key_access(denying_iam, mac("GenerateMac"), key_policy(), principal=SIGNER_SESSION)
+    assert not decision.allowed and decision.explicit_deny and decision.policy_type == "identity-based"
+
+
+def test_key_policy_conditions_are_evaluated_against_the_requests_keys():
+    conditional = policy(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": SIGNER},
+            "Action": "kms:GenerateMac",
+            "Condition": {"StringEquals": {"kms:MacAlgorithm": "HMAC_SHA_512"}},
+        }
+    )
+    assert not evaluate_key_access([], mac("GenerateMac"), conditional, principal=SIGNER_SESSION).allowed
+    other = only("kms", "GenerateMac", KeyId=KEY, MacAlgorithm="HMAC_SHA_512", Message=b"m")
+    assert evaluate_key_access([], other, conditional, principal=SIGNER_SESSION).allowed
+
+
 def test_ssm_parameter_arns_have_one_slash_whether_or_not_the_name_starts_with_one():
     assert only("ssm", "GetParameter", Name="/model-promotion/churn/prod").resource == (
         f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/model-promotion/churn/prod"
@@ -639,6 +797,7 @@ def test_a_resource_less_action_names_no_resource_and_an_explicit_deny_says_so()
         ("sesv2", "SendEmail", {"FromEmailAddress": SENDER, "Content": {}}, "AccessDeniedException", 403),
         ("sts", "AssumeRole", {"RoleArn": f"arn:aws:iam::{ACCOUNT}:role/r"}, "AccessDenied", 403),
         ("cloudwatch", "PutMetricData", {"Namespace": "n"}, "AccessDenied", 403),
+        ("kms", "GenerateMac", {"KeyId": "k", "MacAlgorithm": "HMAC_SHA_256"}, "AccessDeniedException", 400),
     ],
 )
 def test_each_service_answers_with_its_own_code_and_status(service, operation, params, code, status):
@@ -680,7 +839,7 @@ def _client_service(node: ast.AST, bound: Mapping[str, str]) -> str | None:
     if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)):
         return None
     func = node.func
-    is_client = (isinstance(func, ast.Name) and func.id == "client") or (
+    is_client = (isinstance(func, ast.Name) and func.id in ("client", "single_attempt_client")) or (
         isinstance(func, ast.Attribute) and func.attr == "client"
     )
     return node.args[0].value if is_client and isinstance(node.args[0].value, str) else None
@@ -865,6 +1024,12 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         "TransactItems": [{"ConditionCheck": {"TableName": "t"}}, {"Update": {"TableName": "t"}}]
     },
     ("dynamodb", "TransactGetItems"): {"TransactItems": [{"Get": {"TableName": "t"}}]},
+    ("dynamodb", "ExecuteStatement"): {"Statement": 'SELECT * FROM "t"."i" WHERE a = 1'},
+    ("dynamodb", "BatchExecuteStatement"): {
+        "Statements": [{"Statement": 'UPDATE "t" SET a = 1 WHERE k = 1'}, {"Statement": 'DELETE FROM "t" WHERE k = 1'}]
+    },
+    ("kms", "GenerateMac"): {"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab", "MacAlgorithm": "HMAC_SHA_256"},
+    ("kms", "VerifyMac"): {"KeyId": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/k", "MacAlgorithm": "HMAC_SHA_256"},
     ("ssm", "GetParameter"): {"Name": "/p"},
     ("ssm", "PutParameter"): {"Name": "/p", "Overwrite": True},
     ("ssm", "DeleteParameter"): {"Name": "/p"},
@@ -950,3 +1115,23 @@ def test_each_derived_arn_has_the_format_the_service_authorization_reference_giv
         assert any(_template_regex(t).fullmatch(r) for t in formats for r in request.resources), (
             f"{request.action} on {request.resource} matches none of {formats}"
         )
+
+
+# Cognito: the approval pages' groups recheck (adapters/cognito_directory.py) --------------------------------
+
+
+def test_the_groups_recheck_is_authorized_on_the_user_pool_and_a_policy_naming_the_pool_allows_it():
+    pool = f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/us-east-1_abc"
+    allowed = policy(
+        {
+            "Effect": "Allow",
+            "Action": ["cognito-idp:AdminGetUser", "cognito-idp:AdminListGroupsForUser"],
+            "Resource": pool,
+        }
+    )
+    for operation in ("AdminGetUser", "AdminListGroupsForUser"):
+        request = only("cognito-idp", operation, UserPoolId="us-east-1_abc", Username="3f1c-uuid")
+        assert (request.action, request.resource) == (f"cognito-idp:{operation}", pool)
+        assert evaluate([allowed], request).allowed
+        other = only("cognito-idp", operation, UserPoolId="us-east-1_other", Username="3f1c-uuid")
+        assert not evaluate([allowed], other).allowed

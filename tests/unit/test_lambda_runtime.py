@@ -165,3 +165,145 @@ def test_a_failing_asynchronous_event_is_tried_three_times_then_sent_to_the_on_f
     assert record["requestContext"]["approximateInvokeCount"] == 3
     assert record["requestPayload"] == event
     assert record["responsePayload"]["errorMessage"] == "this event cannot be handled"
+
+
+# -- X-Ray ---------------------------------------------------------------------------------------------
+TRACED_HANDLERS = """
+import os
+from aws_lambda_powertools import Tracer
+
+tracer = Tracer(service="sample")
+
+
+@tracer.capture_lambda_handler(capture_response=False)
+def traced(event, context):
+    with tracer.provider.in_subsegment("## inner") as subsegment:
+        subsegment.put_annotation("step", "inner")
+    if event.get("fail"):
+        raise ValueError("the traced handler failed")
+    return {"header": os.environ.get("_X_AMZN_TRACE_ID")}
+"""
+
+
+@pytest.fixture
+def traced_code_uri(code_uri: Path) -> Path:
+    (code_uri / "traced_handlers.py").write_text(textwrap.dedent(TRACED_HANDLERS))
+    return code_uri
+
+
+def traced_spec(code_uri: Path, name: str, **overrides) -> FunctionSpec:
+    from dataclasses import replace
+
+    return replace(spec(code_uri, name, "traced", **overrides), handler="traced_handlers.traced")
+
+
+def _trace_header(header: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in header.split(";"))
+
+
+def _documents_of(runtime: LocalLambdaRuntime, root: str, wanted: int) -> list[dict]:
+    """The documents of one trace, once `wanted` have arrived (the SDK's datagrams arrive on their own time)."""
+    deadline = time.monotonic() + 5
+    while True:
+        found = [d for d in runtime.xray.documents() if d.get("trace_id") == root]
+        if len(found) >= wanted or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def test_an_active_function_is_traced_as_lambda_traces_it(traced_code_uri, runtime_for):
+    traced = traced_spec(traced_code_uri, "traced", tracing="Active")
+    runtime = runtime_for(traced)
+
+    first = json.loads(runtime.invoke(traced, {}).payload)["header"]
+    second = json.loads(runtime.invoke(traced, {}).payload)["header"]
+
+    # Each invocation gets a fresh, sampled trace header in _X_AMZN_TRACE_ID, as Lambda sets it
+    headers = [_trace_header(first), _trace_header(second)]
+    assert all(h["Sampled"] == "1" and h["Root"].startswith("1-") and len(h["Parent"]) == 16 for h in headers)
+    assert headers[0]["Root"] != headers[1]["Root"]
+    for number, header in enumerate(headers):
+        # The Lambda service's segments, and the SDK's subsegments sent to the daemon under the function segment
+        documents = _documents_of(runtime, header["Root"], 4)
+        by_name = {(d["name"], d.get("origin")): d for d in documents}
+        function = by_name[("traced", "AWS::Lambda::Function")]
+        assert function["id"] == header["Parent"]
+        assert by_name[("traced", "AWS::Lambda")]["id"] == function["parent_id"]
+        names = [s["name"] for s in function["subsegments"]]
+        assert names == (["Initialization", "Invocation"] if number == 0 else ["Invocation"])
+        handler = by_name[("## traced", None)]
+        assert handler["type"] == "subsegment" and handler["parent_id"] == header["Parent"]
+        assert handler["annotations"]["ColdStart"] is (number == 0)
+        assert by_name[("## inner", None)]["parent_id"] == handler["id"]
+
+
+def test_a_handler_error_faults_the_invocation_with_the_runtimes_error_cause(traced_code_uri, runtime_for):
+    traced = traced_spec(traced_code_uri, "failing-traced", tracing="Active")
+    runtime = runtime_for(traced)
+
+    result = runtime.invoke(traced, {"fail": True})
+
+    assert result.function_error == "Unhandled"
+    [function] = [
+        d for d in runtime.xray.documents() if d.get("origin") == "AWS::Lambda::Function" and d["name"] == traced.name
+    ]
+    invocation = function["subsegments"][-1]
+    assert function["fault"] and invocation["name"] == "Invocation" and invocation["fault"]
+    [exception] = invocation["cause"]["exceptions"]
+    assert (exception["type"], exception["message"]) == ("ValueError", "the traced handler failed")
+    assert exception["stack"][-1]["label"] == "traced"
+    # Powertools records the same error on its handler subsegment
+    handler = _documents_of(runtime, function["trace_id"], 4)
+    assert any(d["name"] == "## traced" and d.get("fault") for d in handler)
+
+
+def test_a_pass_through_function_gets_an_unsampled_header_and_sends_nothing(traced_code_uri, runtime_for):
+    quiet = traced_spec(traced_code_uri, "quiet")  # Lambda's default
+    environment = spec(traced_code_uri, "environment", "environment")
+    runtime = runtime_for(quiet, environment)
+
+    header = _trace_header(json.loads(runtime.invoke(quiet, {}).payload)["header"])
+    seen = json.loads(
+        runtime.invoke(
+            environment,
+            {"names": ["AWS_XRAY_DAEMON_ADDRESS", "AWS_XRAY_CONTEXT_MISSING", "POWERTOOLS_TRACE_DISABLED"]},
+        ).payload
+    )
+
+    assert header["Sampled"] == "0"
+    time.sleep(0.3)
+    assert runtime.xray.documents() == []
+    # The daemon's address is set whatever the Tracing, as Lambda sets it; nothing disables the tracer
+    assert seen == {
+        "AWS_XRAY_DAEMON_ADDRESS": runtime.xray.address,
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        "POWERTOOLS_TRACE_DISABLED": None,
+    }
+
+
+def test_the_recording_daemon_keeps_only_documents_in_the_sdks_protocol_and_stays_bounded():
+    import socket
+
+    from embedded_aws.xray_daemon import RecordingDaemon
+
+    daemon = RecordingDaemon(limit=2).start()
+    try:
+        host, port = daemon.address.rsplit(":", 1)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            for datagram in (
+                b'{"format":"json","version":1}\n{"name": "a", "id": "1"}',
+                b"not the protocol",
+                b'{"format":"json","version":1}\n[1, 2]',
+                b'{"format":"json","version":1}\n{"name": "b", "id": "2"}',
+                b'{"format":"json","version":1}\n{"name": "c", "id": "3"}',
+            ):
+                sender.sendto(datagram, (host, int(port)))
+        deadline = time.monotonic() + 5
+        while daemon.received < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        recorded = daemon.to_json()
+    finally:
+        daemon.stop()
+
+    assert [d["name"] for d in recorded["documents"]] == ["b", "c"]
+    assert (recorded["received"], recorded["dropped"], len(recorded["rejected"])) == (3, 1, 2)

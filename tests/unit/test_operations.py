@@ -213,7 +213,7 @@ def test_status_refuses_unknown_versions_and_groups(world: World) -> None:
 def test_pending_lists_each_waiting_request_for_whom_since_when_and_until_when(world: World) -> None:
     pending_request(world.store, "dev", 4, requested=timedelta(minutes=5), expires_in=timedelta(hours=1))
     decided = pending_request(world.store, "dev", 5)
-    world.store.claim(decided.key, decision_record("dev", version=5), NOW)
+    world.store.claim(decided.key, decision_record("dev", version=5), 0, NOW)
     world.store.mark_reminded(request_key(execution_name(GROUP, 4), "dev"), NOW)
 
     rows = pending_approvals(store=world.store, now=NOW)
@@ -403,7 +403,7 @@ def test_a_decision_that_wins_the_race_with_cancel_is_kept_and_nothing_is_cancel
     class DecidedFirst(FakeApprovalStore):
         def close(self, key: str, status: RequestStatus) -> None:
             # An approver's claim lands between our read and our close
-            self.claim(key, decision_record("test", approver="qa.lead@example.com", approver_name="Quinn QA"), NOW)
+            self.claim(key, decision_record("test", approver="qa.lead@example.com", approver_name="Quinn QA"), 0, NOW)
             super().close(key, status)
 
     store = DecidedFirst()
@@ -412,7 +412,7 @@ def test_a_decision_that_wins_the_race_with_cancel_is_kept_and_nothing_is_cancel
 
     with pytest.raises(NotFound, match=re.escape("was approved by Quinn QA <qa.lead@example.com> a moment ago")):
         world.cancel()
-    assert store.requests[key].status is RequestStatus.APPROVED
+    assert store.requests[key].status is RequestStatus.SENDING  # claimed; its delivery is the approver's to confirm
     assert world.executions.stopped == [] and world.log.entries(GROUP) == [] and world.registry.updates == []
 
 

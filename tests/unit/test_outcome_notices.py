@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 import pytest
-from builders import GROUP, PACKAGE_ARN, REGISTRANT, decision_record, model_description, outcome_payload
+from builders import GROUP, PACKAGE_ARN, REGISTRANT, SIGNER, decision_record, model_description, outcome_payload
 from fakes import FakeApprovedModels, FakeDecisionLog, FakeRegistry, RefusingMailer
 
 from model_promotion.config import OutcomeSettings
@@ -63,6 +63,7 @@ def _record(
         approved_models=FakeApprovedModels(),
         log=log,
         mailer=mailer,
+        signer=SIGNER,
     )
     return result, registry, log
 
@@ -180,6 +181,7 @@ def test_a_version_without_a_registrant_whose_operations_address_is_refused_trie
         approved_models=FakeApprovedModels(),
         log=FakeDecisionLog(),
         mailer=mailer,
+        signer=SIGNER,
     )
 
     # Then

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -15,17 +15,18 @@ from builders import (
     OUTCOME_ENV,
     PACKAGE_ARN,
     REGISTRANT,
+    SIGNER,
     VERSION,
     decision_record,
     model_description,
     model_version,
     outcome_payload,
 )
-from fakes import FakeApprovedModels, FakeDecisionLog, FakeMailer, FakeRegistry
+from fakes import FakeApprovedModels, FakeDecisionLog, FakeMailer, FakeRegistry, FakeSigner
 
 from model_promotion.config import OutcomeSettings
-from model_promotion.domain.approvals import Decision
-from model_promotion.domain.errors import InvalidPayload
+from model_promotion.domain.approvals import Decision, DecisionRecord
+from model_promotion.domain.errors import DecisionNotAuthentic, InvalidPayload
 from model_promotion.domain.stages import metadata_value
 from model_promotion.services.outcomes import record_stage_outcome
 
@@ -53,15 +54,17 @@ class World:
     approved_models: FakeApprovedModels
     log: FakeDecisionLog
     mailer: FakeMailer
+    settings: OutcomeSettings = SETTINGS
 
     def record(self, payload: dict[str, Any]) -> dict[str, Any]:
         return record_stage_outcome(
             payload,
-            settings=SETTINGS,
+            settings=self.settings,
             registry=self.registry,
             approved_models=self.approved_models,
             log=self.log,
             mailer=self.mailer,
+            signer=SIGNER,
         )
 
     @property
@@ -69,13 +72,17 @@ class World:
         return self.registry.descriptions[PACKAGE_ARN]
 
 
-def _world(status: str = PENDING, metadata: dict[str, str] | None = None) -> World:
+def _world(
+    status: str = PENDING, metadata: dict[str, str] | None = None, *, quorum: dict[str, int] | None = None
+) -> World:
     description = model_description(status=status, metadata={**REGISTRANT_KEYS, **(metadata or {})})
-    return World(FakeRegistry(description), FakeApprovedModels(), FakeDecisionLog(), FakeMailer())
+    settings = replace(SETTINGS, quorum={**SETTINGS.quorum, **(quorum or {})})
+    return World(FakeRegistry(description), FakeApprovedModels(), FakeDecisionLog(), FakeMailer(), settings)
 
 
-def _approved(stage: str = "dev", **decision: Any) -> dict[str, Any]:
-    return outcome_payload(stage, "approved", decision=decision_record(stage, **decision).to_payload())
+def _approved(stage: str = "dev", decision_override: DecisionRecord | None = None, **decision: Any) -> dict[str, Any]:
+    record = decision_override or decision_record(stage, **decision)
+    return outcome_payload(stage, "approved", decision=record.to_payload())
 
 
 def _rejected(stage: str = "dev", comment: str = "Recall is below 0.75 on the holdout set") -> dict[str, Any]:
@@ -575,17 +582,19 @@ def test_a_failure_without_a_lambda_cause_still_gets_a_reason(error: Any, reason
         pytest.param(_approved("dev", version=VERSION + 1), id="approval-for-another-version"),
     ],
 )
-def test_a_decision_for_another_stage_or_version_is_invalid_and_records_nothing(payload: dict[str, Any]) -> None:
-    # Given: the task is at dev, the decision is not
+def test_a_decision_for_another_stage_or_version_is_refused_as_not_authentic_and_records_nothing(
+    payload: dict[str, Any],
+) -> None:
+    # Given: the task is at dev; the signed decision was made for another stage or version (a replay)
     payload = {**payload, "stage": "dev", "stageIndex": 0}
     world = _world()
 
     # When
-    with pytest.raises(InvalidPayload) as raised:
+    with pytest.raises(DecisionNotAuthentic) as raised:
         world.record(payload)
 
     # Then
-    assert "another stage or version" in str(raised.value)
+    assert "made for another promotion or stage" in str(raised.value)
     assert world.log.entries(GROUP) == []
     assert world.registry.updates == []
     assert world.approved_models.history == {}
@@ -632,10 +641,91 @@ def test_a_decision_that_does_not_match_the_outcome_or_package_is_invalid_and_re
     world = _world()
 
     # When
-    with pytest.raises(InvalidPayload):
+    with pytest.raises((InvalidPayload, DecisionNotAuthentic)):
         world.record(payload)
 
     # Then
     assert world.log.entries(GROUP) == []
     assert world.registry.updates == []
     assert world.approved_models.history == {}
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        pytest.param(lambda d: replace(d, seal=None), id="no-seal"),
+        pytest.param(lambda d: replace(d, approver="priya.prod@example.com"), id="signer-changed-after-sealing"),
+        pytest.param(lambda d: replace(d, comment="looks fine"), id="comment-changed-after-sealing"),
+        pytest.param(
+            lambda d: d.with_seal(FakeSigner(b"someone else's key").seal(d.sealing_message())), id="other-key"
+        ),
+        pytest.param(lambda d: replace(d, seal="not base64!"), id="garbage-seal"),
+    ],
+)
+def test_an_approval_without_the_approval_pages_seal_records_nothing_and_is_refused(forged: Any) -> None:
+    # Given: an output sent with a task token read from the history, not made on a review page
+    world = _world()
+    payload = _approved("dev")
+    payload["decision"] = forged(DecisionRecord.from_payload(payload["decision"])).to_payload()
+
+    # When
+    with pytest.raises(DecisionNotAuthentic) as raised:
+        world.record(payload)
+
+    # Then: nothing is written anywhere, and the refusal says why
+    assert "no valid signature of the approval pages" in str(raised.value)
+    assert world.log.entries(GROUP) == []
+    assert world.registry.updates == []
+    assert world.approved_models.history == {}
+
+
+def test_a_refused_decision_is_recorded_as_tampering_not_as_an_approval_and_operations_hear_of_it() -> None:
+    # Given: "Record approval" raised DecisionNotAuthentic, and the state machine's Catch records the failure
+    world = _world()
+    error = {"Error": "DecisionNotAuthentic", "Cause": json.dumps({"errorMessage": "the dev decision ... refused"})}
+
+    # When
+    result = world.record(outcome_payload("dev", "failed", error=error))
+
+    # Then
+    assert result["outcome"] == "tampered"
+    [entry] = world.log.entries(GROUP)
+    assert (entry["outcome"], entry["actor"], entry["decisionId"]) == ("tampered", None, None)
+    [update] = world.registry.updates
+    assert update.metadata["dev"] == "RefusedUnsignedDecision"
+    assert update.approval_status != "Approved"
+    assert "refused an unsigned or altered decision" in update.description
+    assert world.approved_models.history == {}
+    assert "ml-ops@example.com" in world.mailer.sent[0].to
+
+
+def test_a_quorum_approval_needs_that_many_distinct_sealed_signers_and_records_them_all() -> None:
+    # Given: prod needs two approvers
+    world = _world(quorum={"dev": 2})
+    first = decision_record(
+        "dev",
+        approver="priya@example.com",
+        approver_name="Priya Prod",
+        approver_subject="sub-p",
+        decision_id="aaaaaaaaaaaaaaaa",
+    )
+    twice = decision_record(
+        "dev", approver="priya@example.com", approver_name="Priya Prod", approver_subject="sub-p", cosigners=(first,)
+    )
+    second = decision_record(
+        "dev", approver="omar@example.com", approver_name="Omar Ops", approver_subject="sub-o", cosigners=(first,)
+    )
+
+    # When one approval alone, or the same person twice, is sent
+    for short in (decision_record("dev", approver_subject="sub-p"), twice):
+        with pytest.raises(DecisionNotAuthentic):
+            world.record(_approved("dev", decision_override=short))
+    assert world.log.entries(GROUP) == []
+
+    # Then two distinct signers are recorded, each of them in the audit log, the registry and SSM
+    world.record(_approved("dev", decision_override=second))
+    [entry] = world.log.entries(GROUP)
+    assert [s["by"] for s in entry["signers"]] == ["priya@example.com", "omar@example.com"]
+    assert "Priya Prod <priya@example.com>, Omar Ops <omar@example.com>" in world.registry.updates[-1].description
+    pointer = next(iter(world.approved_models.history.values()))[-1]
+    assert [a["by"] for a in pointer["approvers"]] == ["priya@example.com", "omar@example.com"]

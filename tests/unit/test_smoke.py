@@ -18,7 +18,7 @@ from typing import Any
 
 import botocore.session
 import pytest
-from builders import TASK_TOKEN
+from builders import SIGNER, TASK_TOKEN
 from fakes import (
     EXECUTION_ARN_PREFIX,
     FakeApprovalStore,
@@ -218,8 +218,10 @@ class World(ModelRegistration):
                 model_package_arn=task.model.package_arn,
                 model_version=task.model.version,
                 approver_name="Dana Dev",
+                execution_arn=task.execution_arn,
             )
-            self.store.claim(request_key(task.execution_name, task.stage), record, self.clock.now())
+            record = record.with_seal(SIGNER.seal(record.sealing_message()))
+            self.store.claim(request_key(task.execution_name, task.stage), record, 0, self.clock.now())
             payload: dict[str, Any] = {
                 "executionArn": task.execution_arn,
                 "recordedAt": iso(self.clock.now()),
@@ -242,6 +244,7 @@ class World(ModelRegistration):
                 approved_models=self.approved,
                 log=self.log,
                 mailer=FakeMailer(),
+                signer=SIGNER,
             )
             execution = self.executions.executions[task.execution_name]
             self.history.add(task.execution_arn, HistoryEvent("TaskStateEntered", "Record approval"))

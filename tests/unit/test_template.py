@@ -167,6 +167,8 @@ def test_the_approval_api_routes_every_path_the_approval_pages_serve() -> None:
         ("GET", "/auth/login"),
         ("GET", "/auth/callback"),
         ("GET", "/auth/logout"),
+        ("POST", "/auth/logout"),
+        ("GET", "/auth/signed-out"),
     }
 
 
@@ -210,10 +212,22 @@ def test_a_notice_that_fails_to_record_still_ends_with_its_outcomes_error() -> N
         ("Record expiry", "ApprovalExpired"),
         ("Record gate failure", "QualityGateFailed"),
     ):
-        [catch] = states[record]["Catch"]
+        catch = states[record]["Catch"][-1]
         assert catch["ErrorEquals"] == ["States.ALL"]
         target = states[catch["Next"]]
         assert (target["Type"], target["Error"]) == ("Fail", error)
+
+
+def test_a_decision_nobody_signed_is_recorded_as_tampering_wherever_it_is_refused() -> None:
+    # Record approval sends every error to Record failure; Record rejection sends DecisionNotAuthentic there too
+    states = _asl()["States"]
+    assert [c["Next"] for c in states["Record approval"]["Catch"]] == ["Record failure"]
+    first = states["Record rejection"]["Catch"][0]
+    assert (first["ErrorEquals"], first["ResultPath"], first["Next"]) == (
+        ["DecisionNotAuthentic"],
+        "$.error",
+        "Record failure",
+    )
 
 
 def test_a_second_stack_in_the_account_gets_schedule_names_of_its_own() -> None:

@@ -1,17 +1,23 @@
-"""The approval pages' browser safeguards as pure functions: CSRF tokens, origin checks, PKCE and the login cookie."""
+"""The approval pages' browser safeguards: sessions, CSRF tokens, origin checks, PKCE and the login cookie."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fakes import s256
 
+from model_promotion.domain.identity import Approver
 from model_promotion.domain.web_security import (
     LoginAttempt,
+    Session,
     csrf_token,
     csrf_valid,
+    digest_of,
+    new_session_id,
     origin_of,
     safe_next_path,
     same_origin,
@@ -276,3 +282,73 @@ def test_anything_else_is_replaced_by_the_home_path(path: str | None) -> None:
 def test_a_next_path_with_a_trailing_newline_is_replaced_by_the_home_path() -> None:
     # Then
     assert safe_next_path("/approvals/a\n") == "/"
+
+
+# sessions: the opaque id, what the server stores, and when a session ends
+
+
+def test_a_session_id_is_256_random_bits_url_safe_and_new_every_time() -> None:
+    # When
+    ids = {new_session_id() for _ in range(50)}
+
+    # Then
+    assert len(ids) == 50
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{43}", i) for i in ids), "32 bytes, URL-safe base64 without padding"
+
+
+def test_the_server_keeps_the_sha256_of_a_secret_never_the_secret() -> None:
+    # Given
+    secret = new_session_id()
+
+    # When
+    digest = digest_of(secret)
+
+    # Then
+    assert digest == hashlib.sha256(secret.encode()).hexdigest()
+    assert secret not in digest and digest_of(secret + "x") != digest
+
+
+def test_a_non_ascii_cookie_value_has_a_digest_too() -> None:
+    # Then: a forged cookie may hold anything; looking it up must not raise
+    assert len(digest_of("\udcff\u00e9")) == 64
+
+
+_NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+_PERSON = Approver("s-1", "u-1", "a@example.com", "Ann", frozenset({"approvers-test"}))
+
+
+def _started(idle: int = 30, most: int = 480) -> Session:
+    return Session.start(
+        "d", _PERSON, _NOW - timedelta(minutes=1), _NOW, timedelta(minutes=idle), timedelta(minutes=most)
+    )
+
+
+def test_a_session_ends_when_unused_for_the_idle_time_or_at_its_absolute_end_whichever_comes_first() -> None:
+    # Given
+    session = _started()
+
+    # Then
+    assert session.is_live(_NOW + timedelta(minutes=29, seconds=59))
+    assert not session.is_live(_NOW + timedelta(minutes=30))
+    assert session.seen(_NOW + timedelta(minutes=29), timedelta(minutes=30)).is_live(_NOW + timedelta(minutes=58))
+    assert session.expires_at == _NOW + timedelta(hours=8)
+
+
+def test_being_seen_never_carries_a_session_past_its_absolute_end() -> None:
+    # Given
+    session = _started()
+
+    # When
+    late = session.seen(_NOW + timedelta(hours=7, minutes=50), timedelta(minutes=30))
+
+    # Then
+    assert late.idle_expires_at == session.expires_at
+    assert not late.is_live(_NOW + timedelta(hours=8))
+
+
+def test_an_idle_limit_longer_than_the_absolute_one_ends_at_the_absolute_one() -> None:
+    # When
+    session = _started(idle=600, most=60)
+
+    # Then
+    assert session.idle_expires_at == session.expires_at == _NOW + timedelta(hours=1)

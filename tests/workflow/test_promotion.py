@@ -250,7 +250,7 @@ def test_no_task_token_cookie_or_jwt_appears_in_any_email_page_or_log_line(promo
     # Then none of its task tokens, session cookies or JWTs is in an email, a page or the Lambda logs
     tokens = promotion.task_tokens()  # the approvals' and the batch transform jobs' tokens
     assert len(tokens) == len(STAGES) + len(STAGES) - 1
-    sessions = [promotion.stack.signed_in(promotion.approvers(s)[0]).cookies["approval_session"] for s in STAGES]
+    sessions = [promotion.stack.signed_in(promotion.approvers(s)[0]).cookies["__Host-approval_session"] for s in STAGES]
     logs = log_text(stack)
     visible = json.dumps(promotion.emails()) + "".join(pages) + logs
     assert not [t for t in tokens if t in visible]

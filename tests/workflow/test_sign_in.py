@@ -1,4 +1,7 @@
-"""Approvers sign in; only a member of the stage's group who did not register the version may decide."""
+"""Approvers sign in; only a member of the stage's group who did not register the version may decide.
+
+The registrant is whoever SageMaker's CreatedBy names: here the registrant registers through an IAM Identity
+Center session named with her Cognito user name, the only kind of identifier the pages match on."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import pytest
 
 from embedded_aws.demo_model import build_retrained_model_archive
 from embedded_aws.demo_users import OUTSIDER
-from stack_helpers import REGISTRANT, log_text, register
+from stack_helpers import REGISTRANT, SESSION_COOKIE, cognito_username, log_text, register
 
 pytestmark = pytest.mark.workflow
 
@@ -27,9 +30,9 @@ def _nothing_decided(promotion) -> bool:
     ],
     ids=["registrant", "other-stage-approver", "no-group"],
 )
-def test_only_a_stage_approver_who_did_not_register_the_version_may_decide(promotion_factory, who, why):
+def test_only_a_stage_approver_who_did_not_register_the_version_may_decide(stack, promotion_factory, who, why):
     # Given a pending dev approval of a version that dana.scientist registered (she is also a dev approver)
-    promotion = promotion_factory("refused")
+    promotion = promotion_factory("refused", registered_as=cognito_username(stack, REGISTRANT))
     link = promotion.link("dev")
 
     # When someone not allowed to decide opens the link and tries to approve
@@ -88,13 +91,13 @@ def test_a_tampered_approval_id_is_not_found(promotion_factory):
 def test_an_invalid_session_cookie_signs_the_person_out(stack, promotion_factory):
     promotion = promotion_factory("bad-cookie")
     link = promotion.link("dev")
-    stack.http.cookies.set("approval_session", "eyJhbGciOiJSUzI1NiJ9.e30.forged")
+    stack.http.cookies.set(SESSION_COOKIE, "eyJhbGciOiJSUzI1NiJ9.e30.forged")
 
     answer = stack.http.get(link)
     stack.http.cookies.clear()
 
     assert answer.status_code == 401 and "Sign in" in answer.text
-    assert "approval_session=;" in answer.headers.get("Set-Cookie", "")
+    assert f"{SESSION_COOKIE}=;" in answer.headers.get("Set-Cookie", "")
 
 
 def test_ten_simultaneous_decisions_record_exactly_one(promotion_factory):

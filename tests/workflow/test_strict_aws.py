@@ -226,6 +226,133 @@ def test_each_function_runs_in_a_process_of_its_own_with_only_its_own_environmen
     assert "APPROVER_GROUP_PREFIX" in approval_api and "APPROVER_GROUP_PREFIX" not in start_promotion
 
 
+# -- resource policies: the audit table's own policy, the signing key's policy --------------------------
+
+AUDIT_KEY = {
+    "modelPackageGroupName": {"S": "strict-audit"},
+    "entryKey": {"S": "2026-11-21T12:00:00Z#v00000001#dev#approved"},
+}
+
+
+def test_no_role_may_update_or_delete_an_audit_entry_the_tables_own_policy_denies_it(checked):
+    # Given the role that writes the audit log, and another that does not
+    table = checked.resources["DecisionLogTable"]
+    for function in ("RecordOutcomeFunction", "SweepApprovalsFunction"):
+        dynamodb = role_client(checked, function, "dynamodb")
+
+        # When it tries what would change or remove an entry: update, delete, a batch delete, PartiQL
+        attempts = [
+            (
+                "dynamodb:UpdateItem",
+                dynamodb.update_item,
+                {
+                    "TableName": table,
+                    "Key": AUDIT_KEY,
+                    "UpdateExpression": "SET #c = :c",
+                    "ExpressionAttributeNames": {"#c": "comment"},
+                    "ExpressionAttributeValues": {":c": {"S": "rewritten"}},
+                },
+            ),
+            ("dynamodb:DeleteItem", dynamodb.delete_item, {"TableName": table, "Key": AUDIT_KEY}),
+            (
+                "dynamodb:BatchWriteItem",
+                dynamodb.batch_write_item,
+                {"RequestItems": {table: [{"DeleteRequest": {"Key": AUDIT_KEY}}]}},
+            ),
+            (
+                "dynamodb:PartiQLUpdate",
+                dynamodb.execute_statement,
+                {"Statement": f'UPDATE "{table}" SET "comment" = \'x\' WHERE "modelPackageGroupName" = \'g\''},
+            ),
+            (
+                "dynamodb:PartiQLDelete",
+                dynamodb.execute_statement,
+                {"Statement": f'DELETE FROM "{table}" WHERE "modelPackageGroupName" = \'g\''},
+            ),
+        ]
+        for action, call, params in attempts:
+            error = error_of(call, **params)
+
+            # Then the table's resource policy refuses it, whatever the role's own policy says
+            assert error["Code"] == "AccessDeniedException", (function, action)
+            assert f"is not authorized to perform: {action}" in error["Message"]
+            assert error["Message"].endswith("with an explicit deny in a resource-based policy"), error["Message"]
+
+
+def test_the_audit_table_lets_record_outcome_read_the_chain_and_append_with_conditional_puts(checked):
+    # Given RecordOutcome's role, which appends with one transaction of two conditional Puts
+    table = checked.resources["DecisionLogTable"]
+    dynamodb = role_client(checked, "RecordOutcomeFunction", "dynamodb")
+    assert (
+        dynamodb.query(
+            TableName=table,
+            KeyConditionExpression="modelPackageGroupName = :g",
+            ExpressionAttributeValues={":g": {"S": "strict-audit#chain"}},
+        )["Items"]
+        == []
+    )
+
+    # When its transaction gets past IAM and the table's policy, Then DynamoDB itself answers (here: the
+    # conditions, which demand items that do not exist, fail, so nothing is written)
+    put = {"TableName": table, "ConditionExpression": "attribute_exists(entryKey)"}
+    error = error_of(
+        dynamodb.transact_write_items,
+        TransactItems=[
+            {"Put": {**put, "Item": AUDIT_KEY}},
+            {"Put": {**put, "Item": {**AUDIT_KEY, "modelPackageGroupName": {"S": "strict-audit#chain"}}}},
+        ],
+    )
+    assert error["Code"] == "TransactionCanceledException"
+
+
+def signing_key_arn(stack: StackClient) -> str:
+    return stack.client("kms").describe_key(KeyId=stack.resources["DecisionSigningKey"])["KeyMetadata"]["Arn"]
+
+
+def test_only_the_approval_pages_may_sign_and_only_record_outcome_may_verify_as_the_key_policy_says(checked):
+    # Given the decision signing key, whose key policy alone grants its use
+    key = signing_key_arn(checked)
+    record = {"KeyId": key, "MacAlgorithm": "HMAC_SHA_256", "Message": b"approved for test by theo.test"}
+
+    # When the approval pages' role signs, Then RecordOutcome's role may verify the signature
+    mac = role_client(checked, "ApprovalApiFunction", "kms").generate_mac(**record)["Mac"]
+    assert role_client(checked, "RecordOutcomeFunction", "kms").verify_mac(**record, Mac=mac)["MacValid"] is True
+
+    # And no other role may sign, RecordOutcome's included; nor may the approval pages' role verify
+    for function in ("SweepApprovalsFunction", "RecordOutcomeFunction", "RequestApprovalFunction"):
+        error = error_of(role_client(checked, function, "kms").generate_mac, **record)
+        assert error["Code"] == "AccessDeniedException", function
+        assert error["Message"].endswith(
+            f"is not authorized to perform: kms:GenerateMac on resource: {key} because no resource-based policy "
+            "allows the kms:GenerateMac action"
+        ), error["Message"]
+    error = error_of(role_client(checked, "ApprovalApiFunction", "kms").verify_mac, **record, Mac=mac)
+    assert error["Code"] == "AccessDeniedException" and "kms:VerifyMac" in error["Message"]
+
+
+def test_the_key_policy_is_read_as_kms_holds_it_now(checked):
+    # Given the signing key's policy changed by an administrator to let nobody sign (PutKeyPolicy)
+    kms, key = checked.client("kms"), signing_key_arn(checked)
+    original = kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]
+    policy = json.loads(original)
+    policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != "ApprovalPagesSign"]
+    kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps(policy))
+    try:
+        # Then the approval pages' role may no longer sign
+        error = error_of(
+            role_client(checked, "ApprovalApiFunction", "kms").generate_mac,
+            KeyId=key,
+            MacAlgorithm="HMAC_SHA_256",
+            Message=b"m",
+        )
+        assert error["Code"] == "AccessDeniedException"
+    finally:
+        kms.put_key_policy(KeyId=key, PolicyName="default", Policy=original)
+    assert role_client(checked, "ApprovalApiFunction", "kms").generate_mac(
+        KeyId=key, MacAlgorithm="HMAC_SHA_256", Message=b"m"
+    )["Mac"]
+
+
 # -- fault injection -------------------------------------------------------------------------------------
 
 

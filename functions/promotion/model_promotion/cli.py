@@ -15,6 +15,8 @@ interventions (mail a request again, cancel a promotion, start the promotions wh
     retry GROUP VERSION --reason TEXT [--operator WHO]
                                         start a new attempt of a promotion that expired, failed or was
                                         cancelled, at its first stage not yet approved; audited
+    audit verify GROUP                  recompute the group's hash-chained audit log: OK with the number of
+                                        entries and the newest hash, or the first broken link
     smoke-test [--group G] [--wait-for-approval SECONDS] [--operator WHO]
                                         prove a fresh stack is wired end to end: register a tiny model
                                         and walk its first stage (cancel it, or wait for a person's decision)
@@ -26,6 +28,7 @@ profile and region). `--json` prints stable JSON for scripts; otherwise aligned 
 Exit status: 0 done; 1 not found or nothing to do (no such version, nothing pending, no decision recorded);
 2 bad arguments or configuration, or AWS refused or could not be reached. Errors are one line on stderr.
 smoke-test exits 0 only when every check held, 1 when one did not (within its time), 2 when AWS refused.
+audit verify exits 0 when the chain holds, 1 when a link is broken (named on stderr) or nothing is recorded.
 No output ever carries a task token: no command reads one.
 
 Service logic lives in services/operations.py; this module parses arguments, builds adapters and prints.
@@ -55,6 +58,7 @@ from .services.operations import (
     pending_approvals,
     resend_request,
     retry_promotion,
+    verify_audit_log,
     version_status,
 )
 from .services.smoke import DEFAULT_GROUP as SMOKE_GROUP
@@ -63,7 +67,8 @@ from .services.smoke import check_settings as check_smoke_settings
 
 PROG = "python -m model_promotion.cli"
 SMOKE_TEST = "smoke-test"
-COMMANDS = ("status", "pending", "history", "resend", "cancel", "reconcile", "retry", SMOKE_TEST)
+AUDIT = "audit"
+COMMANDS = ("status", "pending", "history", "resend", "cancel", "reconcile", "retry", AUDIT, SMOKE_TEST)
 DEFAULT_STATE_FILE = ".local/stack.json"
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
@@ -174,6 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile.add_argument(
         "--group", dest="groups", action="append", type=_group, metavar="G", help="only this group (repeatable)"
     )
+
+    audit = commands.add_parser(AUDIT, help="check the audit log")
+    audit_actions = audit.add_subparsers(dest="audit_action", metavar="ACTION", parser_class=_Parser)
+    audit_actions.required = True
+    verify = audit_actions.add_parser(
+        "verify",
+        parents=[common],
+        help="recompute a group's hash-chained audit log and name the first broken link, if any",
+    )
+    verify.add_argument("group", type=_group, metavar="GROUP")
 
     smoke = commands.add_parser(
         SMOKE_TEST,
@@ -459,6 +474,8 @@ def run(args: argparse.Namespace, target: Target, now: datetime | None = None) -
             stages=stages,
             groups=tuple(args.groups or ()) or target.groups,
         )
+    if args.command == AUDIT:
+        return verify_audit_log(log=DynamoDbDecisionLog(target.decision_log_table), group=args.group)
     if args.command == SMOKE_TEST:
         return smoke_test(args, target)
     raise UsageError(f"unknown command {args.command!r}")  # argparse refuses it first
@@ -787,6 +804,32 @@ def render_retry(result: Mapping[str, Any]) -> str:
     )
 
 
+def render_audit(result: Mapping[str, Any]) -> str:
+    count = result["entries"]
+    entries = f"{count} entr{'ies' if count != 1 else 'y'}"
+    if result["ok"]:
+        return "\n".join(
+            [
+                f"OK: the audit log of {result['group']} holds {entries} in one unbroken chain.",
+                f"  last entry  {result['lastSequence']}",
+                f"  last hash   {result['lastHash']}",
+            ]
+        )
+    broken = result["broken"]
+    held = (
+        f"entries 1 to {result['lastSequence']} hold (hash of entry {result['lastSequence']}: {result['lastHash']})"
+        if result["lastSequence"]
+        else "no entry before it holds"
+    )
+    return "\n".join(
+        [
+            f"BROKEN: the audit log of {result['group']} ({entries} read) does not hold.",
+            f"  first broken link  {broken['message']}",
+            f"  before it          {held}",
+        ]
+    )
+
+
 RENDERERS: dict[str, Callable[[Any], str]] = {
     "status": render_status,
     "pending": render_pending,
@@ -795,6 +838,7 @@ RENDERERS: dict[str, Callable[[Any], str]] = {
     "cancel": render_cancel,
     "reconcile": render_reconcile,
     "retry": render_retry,
+    AUDIT: render_audit,
     SMOKE_TEST: render_smoke,
 }
 
@@ -830,6 +874,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         print(f"error: {describe_failure(exc)}", file=stderr)
         return EXIT_BAD
     print(render(args.command, result, args.json), file=stdout)
+    if args.command == AUDIT and not result["ok"]:
+        print(f"error: the audit log of {args.group} is broken: {result['broken']['message']}", file=stderr)
+        return EXIT_NOT_FOUND
     return EXIT_OK
 
 

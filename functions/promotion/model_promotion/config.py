@@ -90,6 +90,13 @@ def _minutes(environ: Mapping[str, str], name: str, default: int, maximum: int) 
     return int(text)
 
 
+def _whole(environ: Mapping[str, str], name: str, default: int) -> int:
+    text = environ.get(name, "").strip() or str(default)
+    if not _is_whole_number(text):
+        raise ConfigurationError(f"{name}={text!r} must be a whole number of seconds")
+    return int(text)
+
+
 def _url(environ: Mapping[str, str], name: str) -> str:
     value = _require(environ, name).rstrip("/")
     if not _URL.fullmatch(value):
@@ -332,6 +339,8 @@ class SweepSettings:
     sender: str
     approval_base_url: str
     remind_before_seconds: int
+    # A decision left SENDING longer than this is completed by the sweep (see services/reminders.py).
+    delivery_grace_seconds: int = 60
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> SweepSettings:
@@ -343,6 +352,7 @@ class SweepSettings:
             sender=_email(environ, "SENDER_ADDRESS"),
             approval_base_url=_url(environ, "APPROVAL_BASE_URL"),
             remind_before_seconds=int(before),
+            delivery_grace_seconds=_whole(environ, "DELIVERY_GRACE_SECONDS", 60),
         )
 
 

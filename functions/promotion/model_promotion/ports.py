@@ -11,6 +11,7 @@ from typing import Any
 from .domain.approvals import ApprovalRequest, DecisionRecord, RequestStatus
 from .domain.presentation import Email
 from .domain.transforms import TransformPlan
+from .domain.web_security import PendingLogin, Session
 
 
 class ModelRegistry(ABC):
@@ -36,15 +37,22 @@ class ApprovedModels(ABC):
 
 
 class DecisionLog(ABC):
-    """Append-only audit log of every stage outcome."""
+    """Append-only audit log of every stage outcome, hash-chained per model group (domain/audit_chain.py)."""
 
     @abstractmethod
     def append(self, entry: Mapping[str, Any]) -> bool:
-        """Adds the entry; False when an entry with the same key is already there (a retry)."""
+        """Adds the entry, linked after the group's newest one (sequence, previousHash, entryHash), safely
+        against concurrent appends to the same group; False when an entry with the same key is already there
+        (a retry), in which case nothing is written."""
 
     @abstractmethod
     def entries(self, group: str) -> list[dict[str, Any]]:
-        """Every entry of a model group, oldest first."""
+        """Every entry of a model group, oldest first (in chain order), with its chain fields."""
+
+    def head(self, group: str) -> Mapping[str, Any] | None:
+        """The newest chain position the log recorded apart from the entries (its sequence and entryHash),
+        or None when there is none or the log keeps none. Read before `entries` by whoever verifies."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -69,23 +77,32 @@ class ApprovalStore(ABC):
     def get_request(self, key: str) -> ApprovalRequest | None: ...
 
     @abstractmethod
-    def claim(self, key: str, decision: DecisionRecord, now: datetime) -> str:
-        """Atomically moves a pending, unexpired request to decided and returns its task token.
-
-        Raises ApprovalClosed when someone else decided first or the request has expired.
-        """
-
-    @abstractmethod
-    def release(self, key: str, decision_id: str) -> None:
-        """Undoes our claim when the decision could not reach the workflow."""
+    def add_approval(self, key: str, approval: DecisionRecord, seen: int, now: datetime) -> None:
+        """Adds one signed approval short of the quorum to a pending, unexpired request that holds `seen`
+        approvals and none by the same signer. Raises ApprovalClosed when the request is closed, and
+        QuorumMoved when another approval landed first (read the request again)."""
 
     @abstractmethod
-    def mark_expired(self, key: str, decision_id: str) -> None:
+    def claim(self, key: str, decision: DecisionRecord, seen: int, now: datetime) -> str:
+        """Atomically moves a pending, unexpired request holding `seen` approvals (none by this signer) to
+        SENDING with this decision, and returns its task token. Raises ApprovalClosed when someone else
+        decided first or the request has expired, QuorumMoved when an approval landed since it was read."""
+
+    @abstractmethod
+    def finish(self, key: str, decision: DecisionRecord) -> None:
+        """The workflow has our decision: SENDING becomes decided, and the task token is dropped."""
+
+    @abstractmethod
+    def release(self, key: str, decision: DecisionRecord) -> None:
+        """Undoes our claim when the decision certainly did not reach the workflow."""
+
+    @abstractmethod
+    def mark_expired(self, key: str, decision: DecisionRecord) -> None:
         """The workflow no longer waits for this request: record that instead of our claim."""
 
     @abstractmethod
-    def forget_token(self, key: str) -> None:
-        """Drops the task token of a decided request; nothing needs it any more."""
+    def sending(self) -> list[tuple[ApprovalRequest, str]]:
+        """Every request left SENDING (a decision whose delivery is unconfirmed), with its task token."""
 
     @abstractmethod
     def pending(self) -> list[ApprovalRequest]:
@@ -114,6 +131,29 @@ class TaskClosed(Exception):
     """The workflow no longer waits on this task token: it was decided, timed out or never existed."""
 
 
+class QuorumMoved(Exception):
+    """Another approval of the same request landed between our read and our write: read it again."""
+
+
+class DeliveryUnknown(Exception):
+    """A send to the workflow went out and its answer never came (timeout, reset, a 5xx): it may have been
+    applied. Only the execution's history can tell."""
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """What became of a task token's wait, as the execution's history tells it.
+
+    state is "waiting" (nothing closed it yet), "succeeded" (output: the output sent), "failed" (error and
+    cause as sent), "timed-out", or "gone" (the execution ended, or the token is not in its history).
+    """
+
+    state: str
+    output: str | None = None
+    error: str | None = None
+    cause: str | None = None
+
+
 class ExecutionExists(Exception):
     """An execution with this name exists already (or existed within 90 days)."""
 
@@ -128,10 +168,28 @@ class Workflow(ABC):
         """Starts the execution and returns its ARN. Raises ExecutionExists for a second start."""
 
     @abstractmethod
-    def succeed_task(self, task_token: str, output: Mapping[str, Any]) -> None: ...
+    def succeed_task(self, task_token: str, output: Mapping[str, Any]) -> None:
+        """Raises TaskClosed when nobody waits on the token, DeliveryUnknown when the answer was lost."""
 
     @abstractmethod
-    def fail_task(self, task_token: str, error: str, cause: str) -> None: ...
+    def fail_task(self, task_token: str, error: str, cause: str) -> None:
+        """Raises TaskClosed when nobody waits on the token, DeliveryUnknown when the answer was lost."""
+
+    @abstractmethod
+    def task_result(self, execution_arn: str, task_token: str) -> TaskResult:
+        """What the execution's history says became of the wait on this token."""
+
+
+class DecisionSigner(ABC):
+    """Seals decision records with a key only the approval pages may use, and checks seals (KMS HMAC)."""
+
+    @abstractmethod
+    def seal(self, message: bytes) -> str:
+        """The MAC of the message, base64."""
+
+    @abstractmethod
+    def verify(self, message: bytes, seal: str) -> bool:
+        """Whether the seal is this key's MAC of the message."""
 
 
 class ObjectStore(ABC):
@@ -146,17 +204,29 @@ class ObjectStore(ABC):
 class SignIn(ABC):
     """The identity provider behind the approval pages (a Cognito user pool and its hosted UI)."""
 
+    @property
     @abstractmethod
-    def authorize_url(self, state: str, code_challenge: str, redirect_uri: str) -> str:
-        """Where the browser goes to sign in (authorization-code flow with PKCE)."""
+    def origin(self) -> str:
+        """The hosted UI's scheme and host: forms of the pages lead there (sign in again, sign out)."""
+
+    @abstractmethod
+    def authorize_url(self, state: str, code_challenge: str, redirect_uri: str, *, fresh: bool = False) -> str:
+        """Where the browser goes to sign in (authorization-code flow with PKCE). `fresh` asks the hosted UI for
+        the person's credentials again even when it holds a sign-in session of its own (prompt=login)."""
 
     @abstractmethod
     def exchange_code(self, code: str, code_verifier: str, redirect_uri: str) -> str:
-        """Trades the callback's code for an ID token. Raises NotSignedIn when the code is refused."""
+        """Trades the callback's code for an ID token, leaving no other token alive (a refresh token is
+        revoked at once). Raises NotSignedIn when the code is refused."""
 
     @abstractmethod
     def verify(self, id_token: str) -> Mapping[str, Any]:
-        """The token's claims after checking signature, issuer, audience, use and expiry; else NotSignedIn."""
+        """The token's claims after checking signature, issuer, audience, use, expiry and auth_time; else
+        NotSignedIn."""
+
+    @abstractmethod
+    def logout_url(self, logout_uri: str) -> str:
+        """Where the browser goes to end the hosted UI's own sign-in session, returning to `logout_uri`."""
 
 
 class TransformJobs(ABC):
@@ -225,3 +295,46 @@ class ModelVersions(ABC):
     @abstractmethod
     def version(self, group: str, version: int) -> Mapping[str, Any] | None:
         """DescribeModelPackage's answer for one version of the group, or None when there is no such version."""
+
+
+class SessionStore(ABC):
+    """The approval pages' sessions and re-authentication attempts, server-side (the approvals table).
+
+    Keyed by the SHA-256 of the secret the browser holds (session id, login state), never the secret itself;
+    nothing here ever holds a token.
+    """
+
+    @abstractmethod
+    def save(self, session: Session, *, new: bool) -> bool:
+        """Stores the session: a new one unconditionally, an existing one only while it still exists (a
+        concurrent sign-out wins). False when it no longer exists."""
+
+    @abstractmethod
+    def get(self, digest: str) -> Session | None: ...
+
+    @abstractmethod
+    def delete(self, digest: str) -> None:
+        """Ends the session; ending one that does not exist is not an error."""
+
+    @abstractmethod
+    def save_login(self, login: PendingLogin) -> None: ...
+
+    @abstractmethod
+    def take_login(self, state_digest: str) -> PendingLogin | None:
+        """Removes and returns the attempt, exactly once across concurrent callers; None when there is none."""
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    """A user as the directory says now: whether they may sign in, and their approver groups."""
+
+    enabled: bool
+    groups: frozenset[str]
+
+
+class Directory(ABC):
+    """The user pool read as a directory: group memberships change there, and sessions follow within minutes."""
+
+    @abstractmethod
+    def lookup(self, username: str) -> DirectoryEntry | None:
+        """The user's state now, by cognito:username; None when no such user exists any more."""

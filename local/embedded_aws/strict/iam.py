@@ -21,6 +21,11 @@ Three parts:
    Resource matches the literal "*" covers. One call may need several authorizations (SES authorizes the sender
    and, in the sandbox, every recipient; CreateModel also needs iam:PassRole; tags need AddTags).
 3. `access_denied_error(...)`: the refusal the way each service words and codes it.
+4. `evaluate_key_access(policies, request, key_policy)`: KMS's own rule, where the key policy must allow a call
+   (KMS Developer Guide, "Key policies": "Unless the key policy explicitly allows it, you cannot use IAM policies
+   to allow access to a KMS key"): allowed when a key policy statement allows it to the caller directly, or to
+   the caller's account (the account root), which delegates to the caller's IAM policies; an explicit Deny in
+   either wins; without a key policy statement for the caller or its account, IAM policies grant nothing.
 
 Operations and where their authorization comes from: OPERATIONS below holds, per (botocore service, operation),
 the action(s), the resource ARN format and its source; `operations_table()` renders it as Markdown for
@@ -35,7 +40,12 @@ docs/embedded-aws.md. "SAR" is the Service Authorization Reference ("Actions, re
   ExecutionRoleArn (iam:PassedToService sagemaker.amazonaws.com) and sagemaker:AddTags when tagged;
   CreateTransformJob (+ AddTags), DescribeTransformJob on transform-job/NAME.
 - dynamodb: item actions on table/NAME; Query and Scan on table/NAME/index/INDEX when an IndexName is given;
-  BatchGetItem, BatchWriteItem once per table; TransactWriteItems, TransactGetItems as each item's own action.
+  BatchGetItem, BatchWriteItem once per table; TransactWriteItems, TransactGetItems as each item's own action;
+  ExecuteStatement, BatchExecuteStatement as PartiQLSelect/Insert/Update/Delete (by the statement's verb) on
+  the table (or table/NAME/index/INDEX) the statement names. A table's resource-based policy (its
+  ResourcePolicy) governs its indexes too (DynamoDB API reference, PutResourcePolicy).
+- kms: GenerateMac, VerifyMac on the key ARN (key/ID; a bare key id becomes one), with kms:MacAlgorithm and
+  kms:CallerAccount; authorized by `evaluate_key_access` against the key's policy.
 - ssm: parameter/NAME with exactly one slash after "parameter" (SAR: ${ParameterNameWithoutLeadingSlash});
   GetParametersByPath on the path's parameter ARN; GetParameters once per name.
 - s3: GetObject and HeadObject as s3:GetObject on arn:aws:s3:::BUCKET/KEY; PutObject; ListObjectsV2 as
@@ -531,6 +541,59 @@ def evaluate(
     return Decision(False, "no identity-based policy allows the action")
 
 
+def evaluate_key_access(
+    policies: Sequence[Mapping[str, Any]],
+    request: AuthRequest,
+    key_policy: Mapping[str, Any],
+    *,
+    principal: Principal | None = None,
+) -> Decision:
+    """Decides one KMS authorization: the key policy must allow it (KMS Developer Guide, "Key policies").
+
+    "No AWS principal, including the account root user or key creator, has any permissions to a KMS key unless
+    they are explicitly allowed, and never denied, in a key policy, IAM policy, or grant. Unless the key policy
+    explicitly allows it, you cannot use IAM policies to allow access to a KMS key." So: an explicit Deny in the
+    caller's IAM policies or the key policy refuses; a key policy Allow that names the caller (its role, "*")
+    allows; one that names the caller's account (arn:aws:iam::ACCOUNT:root, or ACCOUNT) enables IAM policies,
+    which then decide; with neither, the call is refused whatever IAM allows. Grants are not modelled.
+    """
+    principal = principal or _principal_from_context(request)
+    if principal is not None:
+        request = request.with_context({**principal.context(), **request.context})
+    identity = evaluate(policies, request, principal=principal)
+    if identity.explicit_deny:
+        return identity
+    direct: Decision | None = None
+    enabled, enabling_sid = False, None  # whether a statement naming the account enables IAM policies, its Sid
+    for statement in _statements(key_policy):
+        effect = _effect(statement)
+        if "Principal" in statement:
+            named = _principal_match(statement["Principal"], principal)
+        elif "NotPrincipal" in statement:
+            named = _NO_MATCH if _principal_match(statement["NotPrincipal"], principal) else _DIRECT
+        else:
+            raise PolicyError(f"key policy statement {statement.get('Sid', '')!r} has no Principal")
+        if named == _NO_MATCH or not _statement_applies(statement, request, attached_to_resource=True):
+            continue
+        sid = statement.get("Sid")
+        if effect == "Deny":
+            return Decision(False, _denied_by("the key policy", sid), sid, True, "resource-based")
+        if named == _DIRECT and direct is None:
+            direct = Decision(True, _allowed_by("the key policy", sid), sid, False, "resource-based")
+        elif named == _ACCOUNT and not enabled:
+            enabled, enabling_sid = True, sid
+    if direct is not None:
+        return direct
+    if enabled:
+        if identity.allowed:
+            which = f" (statement {enabling_sid})" if enabling_sid else ""
+            return Decision(True, f"{identity.reason}, which the key policy enables{which}", identity.sid)
+        return identity
+    return Decision(
+        False, "the key policy allows the action neither to the caller nor to its account", policy_type="resource-based"
+    )
+
+
 def _allowed_by(kind: str, sid: str | None) -> str:
     return f"allowed by {kind}" + (f" (statement {sid})" if sid else "")
 
@@ -985,6 +1048,58 @@ def _assume_role(p: Mapping[str, Any], c: _Call) -> list[AuthRequest]:
     return [AuthRequest("sts:AssumeRole", str(_required(p, "RoleArn")), context)]
 
 
+_PARTIQL_VERBS = {
+    "select": "PartiQLSelect",
+    "insert": "PartiQLInsert",
+    "update": "PartiQLUpdate",
+    "delete": "PartiQLDelete",
+}
+# The table a statement names: SELECT ... FROM "t"[."i"], INSERT INTO "t", UPDATE "t", DELETE FROM "t".
+_PARTIQL_TABLE = re.compile(
+    r'^\s*(?:select\b.*?\bfrom|insert\s+into|update|delete\s+from)\s+("(?:[^"]|"")+"|[A-Za-z0-9_.-]+)'
+    r'(?:\s*\.\s*("(?:[^"]|"")+"|[A-Za-z0-9_.-]+))?',
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _partiql_request(statement: str, c: _Call) -> AuthRequest:
+    verb = statement.strip().split(None, 1)[0].lower() if statement.strip() else ""
+    match = _PARTIQL_TABLE.match(statement)
+    if verb not in _PARTIQL_VERBS or match is None:
+        raise UnknownOperation(f"cannot read the verb and table of the PartiQL statement {statement[:80]!r}")
+
+    def name(token: str | None) -> str | None:
+        return token[1:-1].replace('""', '"') if token and token.startswith('"') else token
+
+    return AuthRequest(f"dynamodb:{_PARTIQL_VERBS[verb]}", _table_arn(c, str(name(match[1])), name(match[2])))
+
+
+def _execute_statement(p: Mapping[str, Any], c: _Call) -> list[AuthRequest]:
+    return [_partiql_request(str(_required(p, "Statement")), c)]
+
+
+def _batch_execute_statement(p: Mapping[str, Any], c: _Call) -> list[AuthRequest]:
+    return [_partiql_request(str(s.get("Statement", "")), c) for s in _required(p, "Statements")]
+
+
+def _kms_key_arn(c: _Call, key_id: str) -> str:
+    """The key ARN KMS authorizes a call on. An alias is resolved by KMS to its key first, which this pure module
+    cannot do: a call that names one is refused as unknown rather than authorized on the wrong resource."""
+    if key_id.startswith("alias/") or ":alias/" in key_id:
+        raise UnknownOperation(f"{key_id!r} is an alias: name the key by its id or ARN")
+    return key_id if key_id.startswith("arn:") else c.arn("kms", f"key/{key_id}")
+
+
+def _kms_mac(action: str) -> Derive:
+    def derive(p: Mapping[str, Any], c: _Call) -> list[AuthRequest]:
+        context: dict[str, ContextValue] = {"kms:CallerAccount": c.account}
+        if p.get("MacAlgorithm"):
+            context["kms:MacAlgorithm"] = str(p["MacAlgorithm"])
+        return [AuthRequest(action, _kms_key_arn(c, str(_required(p, "KeyId"))), context)]
+
+    return derive
+
+
 def _op(actions: str, resource: str, derive: Derive, source: str = _SAR) -> Operation:
     return Operation(actions, resource, source, derive)
 
@@ -1126,6 +1241,18 @@ OPERATIONS: Mapping[tuple[str, str], Operation] = {
     ("dynamodb", "TransactGetItems"): _op(
         "dynamodb:GetItem per item", "table/NAME of each item", _dynamodb_transact, "DynamoDB developer guide"
     ),
+    ("dynamodb", "ExecuteStatement"): _op(
+        "dynamodb:PartiQLSelect, PartiQLInsert, PartiQLUpdate or PartiQLDelete (the statement's verb)",
+        "table/NAME[/index/INDEX] the statement names",
+        _execute_statement,
+        "SAR: API operations table (ExecuteStatement)",
+    ),
+    ("dynamodb", "BatchExecuteStatement"): _op(
+        "dynamodb:PartiQL<verb> per statement",
+        "table/NAME[/index/INDEX] of each statement",
+        _batch_execute_statement,
+        "SAR: API operations table (BatchExecuteStatement)",
+    ),
     # SSM (SAR: AWS Systems Manager; parameter/${ParameterNameWithoutLeadingSlash})
     ("ssm", "GetParameter"): _op("ssm:GetParameter", "parameter/NAME", _ssm("GetParameter")),
     ("ssm", "PutParameter"): _op("ssm:PutParameter", "parameter/NAME", _ssm("PutParameter", _put_parameter_context)),
@@ -1205,6 +1332,13 @@ OPERATIONS: Mapping[tuple[str, str], Operation] = {
     ("sqs", "DeleteMessage"): _op("sqs:DeleteMessage", "queue ARN from QueueUrl", _sqs("sqs:DeleteMessage")),
     ("sqs", "GetQueueAttributes"): _op(
         "sqs:GetQueueAttributes", "queue ARN from QueueUrl", _sqs("sqs:GetQueueAttributes")
+    ),
+    # KMS (SAR: AWS Key Management Service; the key policy decides: KMS Developer Guide, "Key policies")
+    ("kms", "GenerateMac"): _op(
+        "kms:GenerateMac", "key/ID; keys kms:MacAlgorithm, kms:CallerAccount", _kms_mac("kms:GenerateMac")
+    ),
+    ("kms", "VerifyMac"): _op(
+        "kms:VerifyMac", "key/ID; keys kms:MacAlgorithm, kms:CallerAccount", _kms_mac("kms:VerifyMac")
     ),
     # CloudWatch, CloudWatch Logs, X-Ray (SAR)
     ("cloudwatch", "PutMetricData"): _op(
@@ -1304,6 +1438,7 @@ _ERROR_STYLES: Mapping[str, _ErrorStyle] = {
     "iam": _ErrorStyle("AccessDenied", 403, "iam", query=True),
     "cloudformation": _ErrorStyle("AccessDenied", 403, "iam", query=True),
     "cloudwatch": _ErrorStyle("AccessDenied", 403, "iam"),
+    "kms": _ErrorStyle("AccessDeniedException", 400, "iam"),
     "sqs": _ErrorStyle("AccessDenied", 403, "iam"),
 }
 _DEFAULT_STYLE = _ErrorStyle("AccessDeniedException", 400, "iam")

@@ -5,6 +5,12 @@ aws-sam-translator (what SAM CLI runs) expands each function's Policies, policy 
 sources into AWS::IAM::Role, AWS::Lambda::Permission, AWS::Events::Rule and AWS::Scheduler::Schedule
 resources. Their intrinsics are resolved against the local stack's names, and the result is written
 as one JSON document every process of the embedded AWS loads (strict/sdk_hook.py).
+
+Resource-based policies come from the template too: SAM's Lambda permissions, SQS queue policies, and a
+DynamoDB table's `ResourcePolicy`, which also governs the table's indexes ("You can control index
+permissions using the base table's policy": DynamoDB API reference, PutResourcePolicy). KMS key policies are
+not here: the keys are created after this document is written, and sdk_hook.py reads each key's policy from
+the embedded KMS when the key is used.
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ class StackPrincipals:
 
     # Role ARN -> its policy documents (inline ones and the AWS managed ones attached).
     policies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    # Resource ARN -> its resource-based policy (a Lambda function's permissions).
+    # Resource ARN -> its resource-based policy (a Lambda function's permissions, a queue's policy, a DynamoDB
+    # table's ResourcePolicy under the table's ARN and each of its indexes' ARNs).
     resource_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Function logical id -> the ARN of the role it runs as.
     function_roles: dict[str, str] = field(default_factory=dict)
@@ -136,6 +143,12 @@ def read_principals(
                     principals.rule_dead_letters[resolver.attributes[(lid, "Arn")]] = resolve(
                         dead_letter, f"{lid} DeadLetterConfig"
                     )
+        elif kind == "AWS::DynamoDB::Table" and "ResourcePolicy" in props:
+            document = resolve(props["ResourcePolicy"]["PolicyDocument"], f"{lid} ResourcePolicy")
+            table_arn = resolver.attributes[(lid, "Arn")]
+            principals.resource_policies[table_arn] = document
+            for index in [*props.get("GlobalSecondaryIndexes", []), *props.get("LocalSecondaryIndexes", [])]:
+                principals.resource_policies[f"{table_arn}/index/{resolve(index['IndexName'], lid)}"] = document
         elif kind == "AWS::SQS::QueuePolicy":
             document = resolve(props["PolicyDocument"], f"{lid} PolicyDocument")
             for queue_url in resolve(props["Queues"], f"{lid} Queues"):

@@ -7,7 +7,12 @@ interpreter's calls, as the state machine's role). A call is refused, with the e
   enums): ValidationException, as the service answers; botocore itself checks only minimums;
 - it breaks a service limit the model does not state (request_limits.py);
 - the caller's role does not allow it (iam.py): AccessDenied, with the resource ARN the action is
-  authorized on and the condition keys its request carries.
+  authorized on and the condition keys its request carries. The resource's own policy takes part as AWS
+  has it: a Lambda function's permissions, a queue's policy, a DynamoDB table's resource policy (for its
+  indexes too), all from iam.json; and a KMS key's policy, which KMS requires to allow every use of the key
+  (KMS Developer Guide, "Key policies"). The key policy is read from the embedded KMS itself (GetKeyPolicy,
+  as an administrator) at each call, since keys are created after iam.json is written and their policy may
+  change (PutKeyPolicy).
 
 The hook wraps botocore's Session.create_client, so clients of every session (boto3's default one,
 Powertools' own) carry it. A refusal is returned from botocore's before-call event as an HTTP error
@@ -130,10 +135,15 @@ def _remember_parameters(params: Mapping[str, Any], context: dict[str, Any], **_
     context["embedded_aws_api_params"] = dict(params)
 
 
-def _check_call(model: Any, request_signer: Any, context: Mapping[str, Any], **_: Any) -> Any:
+def _check_call(
+    model: Any, request_signer: Any, context: Mapping[str, Any], params: Mapping[str, Any] | None = None, **_: Any
+) -> Any:
+    endpoint = str((params or {}).get("url") or "")
     params = context.get("embedded_aws_api_params", {})
     service = model.service_model.service_name
-    refusal = _validation_refusal(model, params) or _authorization_refusal(service, model, params, request_signer)
+    refusal = _validation_refusal(model, params) or _authorization_refusal(
+        service, model, params, request_signer, endpoint
+    )
     if refusal is None:
         return None
     status, error = refusal
@@ -156,12 +166,12 @@ def _validation_refusal(model: Any, params: Mapping[str, Any]) -> tuple[int, dic
 
 
 def _authorization_refusal(
-    service: str, model: Any, params: Mapping[str, Any], request_signer: Any
+    service: str, model: Any, params: Mapping[str, Any], request_signer: Any, endpoint: str = ""
 ) -> tuple[int, dict[str, str]] | None:
     principal = _directory.principal(request_signer)
     if principal is None:
         return None
-    from .iam import Principal, UnknownOperation, access_denied_error, evaluate, requests_for
+    from .iam import Principal, UnknownOperation, access_denied_error, evaluate, evaluate_key_access, requests_for
 
     try:
         requests = requests_for(service, model.name, params, region=_directory.region, account=ACCOUNT_ID)
@@ -172,8 +182,11 @@ def _authorization_refusal(
     policies = _directory.policies.get(principal, [])
     caller = Principal(arn=_session_arn(principal))
     for request in requests:
-        resource_policy = _resource_policy_for(request)
-        decision = evaluate(policies, request, resource_policy=resource_policy, principal=caller)
+        key_policy = _key_policy(request.resource, endpoint) if request.action.startswith("kms:") else None
+        if key_policy is not None:
+            decision = evaluate_key_access(policies, request, key_policy, principal=caller)
+        else:
+            decision = evaluate(policies, request, resource_policy=_resource_policy_for(request), principal=caller)
         if not decision.allowed:
             error = access_denied_error(service, model.name, _session_arn(principal), request, decision)
             return int(error["ResponseMetadata"]["HTTPStatusCode"]), dict(error["Error"])
@@ -186,6 +199,40 @@ def _resource_policy_for(request: Any) -> Mapping[str, Any] | None:
         if resource in _directory.resource_policies:
             return _directory.resource_policies[resource]
     return None
+
+
+_admin_clients: dict[str, Any] = {}
+_admin_clients_lock = threading.Lock()
+
+
+def _key_policy(key_arn: str, endpoint: str) -> dict[str, Any] | None:
+    """The key's policy as the embedded KMS holds it, or None when there is no such key (KMS then answers
+    NotFoundException itself)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(endpoint)
+    if not parts.scheme or not parts.netloc:
+        return None
+    base = f"{parts.scheme}://{parts.netloc}"
+    with _admin_clients_lock:
+        kms = _admin_clients.get(base)
+        if kms is None:
+            import boto3
+            from botocore.config import Config
+
+            kms = _admin_clients[base] = boto3.client(
+                "kms",
+                region_name=_directory.region,
+                endpoint_url=base,
+                aws_access_key_id=ADMINISTRATOR_ACCESS_KEY,
+                aws_secret_access_key=ADMINISTRATOR_ACCESS_KEY,
+                config=Config(retries={"mode": "standard", "total_max_attempts": 3}),
+            )
+    try:
+        document = kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"]
+    except kms.exceptions.NotFoundException:
+        return None
+    return json.loads(document)
 
 
 def _session_arn(role_arn: str) -> str:

@@ -77,12 +77,35 @@ _FLOW_SETTINGS = {
 _DEFAULT_FLOWS = ("ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_CUSTOM_AUTH")
 
 
+# Operations a user authorizes with their own access token, which "must include the scope
+# aws.cognito.signin.user.admin" (Cognito API Reference, e.g. UpdateUserAttributes, GetUser, DeleteUser).
+_ADMIN_SCOPE = "aws.cognito.signin.user.admin"
+_SELF_SERVICE = (
+    "update_user_attributes",
+    "delete_user_attributes",
+    "get_user",
+    "delete_user",
+    "change_password",
+    "verify_user_attribute",
+    "get_user_attribute_verification_code",
+)
+
+
 class CognitoAppClients:
     """An app client's settings bind what its tokens may do, which moto ignores:
     - ExplicitAuthFlows: a direct sign-in (InitiateAuth, AdminInitiateAuth) with a flow the client does not
       enable is refused: InvalidParameterException "... flow not enabled for this client";
+    - the access token's scope: a user's own operations (UpdateUserAttributes, GetUser, ...) need
+      aws.cognito.signin.user.admin in it, or Cognito answers NotAuthorizedException "Access Token does not have
+      required scopes". Direct sign-ins always grant it; the hosted UI only when the client allows it and the
+      request asks for it (so the approval pages' tokens never carry it);
     - WriteAttributes: UpdateUserAttributes with an access token of a client whose WriteAttributes leave
-      an attribute out is refused: NotAuthorizedException "A client attempted to write unauthorized attribute";
+      an attribute out is refused: NotAuthorizedException "A client attempted to write unauthorized attribute".
+      Without WriteAttributes, or with an empty list (which Cognito takes for none given, terraform-provider-aws
+      #28684), every attribute is writable; a pool's required attributes always are ("All app clients can write
+      user pool required attributes", Developer Guide, "Working with user attributes");
+    - AttributesRequireVerificationBeforeUpdate: a user's change of such an attribute (email) does not take
+      effect until they confirm the code sent to the new address; the old, verified value stays;
     - ReadAttributes: an ID token carries only the attributes its client may read (moto adds every custom
       attribute regardless); without ReadAttributes, a client reads them all.
 
@@ -111,16 +134,42 @@ class CognitoAppClients:
             if _FLOW_SETTINGS.get(flow) not in enabled:
                 raise InvalidParameterException(f"{flow} flow not enabled for this client")
 
-        def write_allowed(access_token: str, attributes: list[dict[str, str]]) -> None:
+        def token_owner(access_token: str) -> tuple[Any, str, str] | None:
             for account in cognitoidp_backends.values():
                 for backend in account.values():
                     for pool in backend.user_pools.values():
                         if access_token in pool.access_tokens:
-                            client_id, _ = pool.access_tokens[access_token]
-                            writable = pool.clients[client_id].extended_config.get("WriteAttributes")
-                            if writable is not None and any(a["Name"] not in writable for a in attributes):
-                                raise NotAuthorizedError("A client attempted to write unauthorized attribute")
-                            return
+                            client_id, username = pool.access_tokens[access_token]
+                            return pool, client_id, username
+            return None
+
+        def require_scope(access_token: str) -> None:
+            if token_owner(access_token) is None:
+                return  # moto refuses an unknown token itself
+            if _ADMIN_SCOPE not in str(_claims_of(access_token).get("scope", "")).split():
+                raise NotAuthorizedError("Access Token does not have required scopes")
+
+        def write_allowed(access_token: str, attributes: list[dict[str, str]]) -> None:
+            owner = token_owner(access_token)
+            if owner is None:
+                return
+            pool, client_id, _ = owner
+            writable = pool.clients[client_id].extended_config.get("WriteAttributes") or None
+            if writable is None:
+                return
+            required = {name for name, attribute in pool.schema_attributes.items() if attribute.required}
+            if any(a["Name"] not in writable and a["Name"] not in required for a in attributes):
+                raise NotAuthorizedError("A client attempted to write unauthorized attribute")
+
+        def held_for_verification(access_token: str, attributes: list[dict[str, str]]) -> list[dict[str, str]]:
+            owner = token_owner(access_token)
+            if owner is None:
+                return attributes
+            pool, _, username = owner
+            settings = pool.extended_config.get("UserAttributeUpdateSettings") or {}
+            held = set(settings.get("AttributesRequireVerificationBeforeUpdate") or [])
+            current = {a["Name"]: a["Value"] for a in pool._get_user(username).attributes}
+            return [a for a in attributes if a["Name"] not in held or current.get(a["Name"]) == a["Value"]]
 
         original_initiate = CognitoIdpResponse.initiate_auth
         original_admin_initiate = CognitoIdpResponse.admin_initiate_auth
@@ -135,8 +184,28 @@ class CognitoAppClients:
             return original_admin_initiate(self)
 
         def update_user_attributes(self: Any) -> Any:
-            write_allowed(self._get_param("AccessToken"), self._get_param("UserAttributes") or [])
-            return original_update(self)
+            token = self._get_param("AccessToken")
+            attributes = self._get_param("UserAttributes") or []
+            require_scope(token)
+            write_allowed(token, attributes)
+            kept = held_for_verification(token, attributes)
+            if kept == attributes:
+                return original_update(self)
+            from moto.core.responses import EmptyResult
+
+            self._get_region_agnostic_backend().update_user_attributes(token, kept)
+            return EmptyResult()
+
+        def scoped(original: Any) -> Any:
+            def call(self: Any) -> Any:
+                require_scope(self._get_param("AccessToken"))
+                return original(self)
+
+            return call
+
+        for name in _SELF_SERVICE:
+            if name != "update_user_attributes" and hasattr(CognitoIdpResponse, name):
+                setattr(CognitoIdpResponse, name, scoped(getattr(CognitoIdpResponse, name)))
 
         from moto.cognitoidp.models import CognitoIdpUserPool
 
@@ -158,3 +227,15 @@ class CognitoAppClients:
         CognitoIdpResponse.initiate_auth = initiate_auth  # type: ignore[method-assign]
         CognitoIdpResponse.admin_initiate_auth = admin_initiate_auth  # type: ignore[method-assign]
         CognitoIdpResponse.update_user_attributes = update_user_attributes  # type: ignore[method-assign]
+
+
+def _claims_of(token: str) -> dict[str, Any]:
+    """A JWT's payload, unverified: moto issued it (its own token tables say so before this is read)."""
+    import base64
+    import json
+
+    try:
+        payload = token.split(".")[1]
+        return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+    except (IndexError, ValueError, TypeError):
+        return {}

@@ -34,6 +34,25 @@ TRANSIENT_CODES = frozenset(
 )
 
 
+# botocore waits 60 s for a connection and 60 s for an answer by default, twice the functions' 30 s timeout
+# (template.yaml, Globals): a stalled call would be killed with the function, its outcome unknown to
+# everyone. These bound one call, retries and their backoff included, well inside the function's timeout:
+# 3 attempts x (2 s + 6 s) + at most 1 s + 2 s of backoff = 27 s.
+CONNECT_TIMEOUT_SECONDS = 2
+READ_TIMEOUT_SECONDS = 6
+MAX_ATTEMPTS = 3
+
+
+def _config(attempts: int) -> Any:
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+        retries={"mode": "standard", "total_max_attempts": attempts},
+    )
+
+
 @cache
 def client(service: str) -> BaseClient:
     """One client per service and process. boto3 is imported here, not at module import, to keep cold
@@ -42,9 +61,8 @@ def client(service: str) -> BaseClient:
     botocore's "standard" retry mode retries throttling and 5xx with exponential backoff and full jitter.
     """
     import boto3
-    from botocore.config import Config
 
-    return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 5}))
+    return boto3.client(service, config=_config(MAX_ATTEMPTS))
 
 
 @cache
@@ -52,9 +70,8 @@ def single_attempt_client(service: str) -> BaseClient:
     """A client that never retries by itself, for a write whose repeat is not the same write: the caller
     checks what a lost answer left behind before it tries again (see SsmApprovedModels.put)."""
     import boto3
-    from botocore.config import Config
 
-    return boto3.client(service, config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+    return boto3.client(service, config=_config(1))
 
 
 def outcome_unknown(exc: Exception) -> bool:

@@ -23,16 +23,20 @@ from ..domain.approvals import (
     parse_time,
 )
 from ..domain.errors import ApprovalClosed, ConfigurationError
-from ..ports import ApprovalLink, ApprovalStore
+from ..ports import ApprovalLink, ApprovalStore, QuorumMoved
 from .aws import client, error_code, is_transient, transient
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 PENDING_INDEX = "pending-by-expiry"
 PENDING_PARTITION = "PENDING"
+# Claims whose delivery is unconfirmed sit in the same sparse index under their own partition, so the sweep
+# finds them without a scan.
+SENDING_PARTITION = "SENDING"
 BATCH_GET_MAX = 100
 # Everything a request is read back from, except its task token.
 REQUEST_ATTRIBUTES = (
-    "pk, #s, task, evidence, champion, recipients, requestedAt, expiresAt, expiresAtMs, decision, remindedAt"
+    "pk, #s, task, evidence, champion, recipients, requestedAt, expiresAt, expiresAtMs, decision, remindedAt, "
+    "approvalQuorum, approvals, approvalCount, sendingSince"
 )
 
 
@@ -67,17 +71,37 @@ class DynamoDbApprovalStore(ApprovalStore):
             # Only pending requests carry this attribute: the sparse index PENDING_INDEX lists exactly them.
             "pendingPartition": {"S": PENDING_PARTITION},
             "purgeAt": {"N": str(int(purge_at.timestamp()))},
+            "approvalQuorum": {"N": str(request.quorum)},
+            "approvalCount": {"N": "0"},
         }
         try:
+            # A retry of the request replaces it only while it holds no approval: signed approvals are never lost.
             self._call(
                 "put_item",
                 Item=item,
-                ConditionExpression="attribute_not_exists(pk) OR #s = :pending",
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR (#s = :pending AND "
+                    "(attribute_not_exists(approvalCount) OR approvalCount = :zero))"
+                ),
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":pending": {"S": RequestStatus.PENDING.value}},
+                ExpressionAttributeValues={":pending": {"S": RequestStatus.PENDING.value}, ":zero": {"N": "0"}},
             )
         except ClientError as exc:
-            raise ApprovalClosed(f"the request for {task.stage} was already decided", status="DECIDED") from exc
+            try:
+                # Approvals already landed on the earlier attempt: keep them, and wait on the new token.
+                self._call(
+                    "update_item",
+                    Key={"pk": {"S": request.key}},
+                    UpdateExpression="SET taskToken = :token",
+                    ConditionExpression="#s = :pending",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={
+                        ":token": {"S": task_token},
+                        ":pending": {"S": RequestStatus.PENDING.value},
+                    },
+                )
+            except ClientError:
+                raise ApprovalClosed(f"the request for {task.stage} was already decided", status="DECIDED") from exc
 
     def save_link(self, link: ApprovalLink, purge_at: datetime) -> None:
         self._call(
@@ -102,20 +126,68 @@ class DynamoDbApprovalStore(ApprovalStore):
         item = self._call("get_item", Key={"pk": {"S": key}}, ConsistentRead=True).get("Item")
         return _request_from_item(item) if item else None
 
-    def claim(self, key: str, decision: DecisionRecord, now: datetime) -> str:
+    def _quorum_condition(self, approval: DecisionRecord, seen: int, now: datetime) -> dict[str, Any]:
+        """Pending, unexpired, still holding the `seen` approvals we read, and none by this signer."""
+        return {
+            "ConditionExpression": (
+                "#s = :pending AND expiresAtMs > :now AND approvalCount = :seen "
+                "AND NOT contains(approverSubjects, :subject)"
+            ),
+            "ExpressionAttributeNames": {"#s": "status"},
+            "values": {
+                ":pending": {"S": RequestStatus.PENDING.value},
+                ":now": {"N": str(_ms(now))},
+                ":seen": {"N": str(seen)},
+                ":subject": {"S": approval.approver_subject or approval.approver},
+            },
+        }
+
+    def add_approval(self, key: str, approval: DecisionRecord, seen: int, now: datetime) -> None:
+        condition = self._quorum_condition(approval, seen, now)
+        try:
+            self._call(
+                "update_item",
+                Key={"pk": {"S": key}},
+                UpdateExpression=(
+                    "SET approvals = list_append(if_not_exists(approvals, :none), :mine), approvalCount = :next "
+                    "ADD approverSubjects :subjects"
+                ),
+                ConditionExpression=condition["ConditionExpression"],
+                ExpressionAttributeNames=condition["ExpressionAttributeNames"],
+                ExpressionAttributeValues={
+                    **condition["values"],
+                    ":none": {"L": []},
+                    ":mine": {"L": [{"S": json.dumps(approval.to_payload())}]},
+                    ":next": {"N": str(seen + 1)},
+                    ":subjects": {"SS": [approval.approver_subject or approval.approver]},
+                },
+            )
+        except ClientError as exc:
+            current = self.get_request(key)
+            if current is not None and any(a.decision_id == approval.decision_id for a in current.approvals):
+                return  # our own write, whose answer was lost
+            self._why_refused(current, now, exc)
+
+    def claim(self, key: str, decision: DecisionRecord, seen: int, now: datetime) -> str:
+        condition = self._quorum_condition(decision, seen, now)
         try:
             answer = self._call(
                 "update_item",
                 Key={"pk": {"S": key}},
-                UpdateExpression="SET #s = :status, decision = :decision, decisionId = :id REMOVE pendingPartition",
-                ConditionExpression="#s = :pending AND expiresAtMs > :now",
-                ExpressionAttributeNames={"#s": "status"},
+                UpdateExpression=(
+                    "SET #s = :sending, decision = :decision, decisionId = :id, pendingPartition = :partition, "
+                    "sendingSince = :at ADD approverSubjects :subjects"
+                ),
+                ConditionExpression=condition["ConditionExpression"],
+                ExpressionAttributeNames=condition["ExpressionAttributeNames"],
                 ExpressionAttributeValues={
-                    ":status": {"S": decision.decision.request_status.value},
+                    **condition["values"],
+                    ":sending": {"S": RequestStatus.SENDING.value},
                     ":decision": {"S": json.dumps(decision.to_payload())},
                     ":id": {"S": decision.decision_id},
-                    ":pending": {"S": RequestStatus.PENDING.value},
-                    ":now": {"N": str(_ms(now))},
+                    ":partition": {"S": SENDING_PARTITION},
+                    ":at": {"S": iso(now)},
+                    ":subjects": {"SS": [decision.approver_subject or decision.approver]},
                 },
                 ReturnValues="ALL_NEW",
             )
@@ -125,40 +197,81 @@ class DynamoDbApprovalStore(ApprovalStore):
             item = self._call("get_item", Key={"pk": {"S": key}}, ConsistentRead=True).get("Item")
             if item and item.get("decisionId", {}).get("S") == decision.decision_id and "taskToken" in item:
                 return str(item["taskToken"]["S"])
-            current = _request_from_item(item) if item else None
-            if current is None:
-                raise ApprovalClosed("This request no longer exists.", status="EXPIRED") from exc
-            current.ensure_open(now)
-            raise ApprovalClosed("This request was decided a moment ago.", status="DECIDED") from exc
+            self._why_refused(_request_from_item(item) if item else None, now, exc)
         return answer["Attributes"]["taskToken"]["S"]
 
-    def _undo_claim(self, key: str, decision_id: str, status: RequestStatus, drop_token: bool) -> None:
-        remove = "decision, decisionId" + (", taskToken" if drop_token else "")
+    @staticmethod
+    def _why_refused(current: ApprovalRequest | None, now: datetime, exc: Exception) -> None:
+        """Turns a failed condition into what happened: closed, decided, or an approval that landed first."""
+        if current is None:
+            raise ApprovalClosed("This request no longer exists.", status="EXPIRED") from exc
+        current.ensure_open(now)
+        if current.status is RequestStatus.PENDING:
+            raise QuorumMoved(current.key) from exc
+        raise ApprovalClosed("This request was decided a moment ago.", status="DECIDED") from exc
+
+    def finish(self, key: str, decision: DecisionRecord) -> None:
+        with suppress(ClientError):  # not ours any more: a sweep or a retry finished it already
+            self._call(
+                "update_item",
+                Key={"pk": {"S": key}},
+                UpdateExpression="SET #s = :status REMOVE taskToken, pendingPartition, sendingSince",
+                ConditionExpression="decisionId = :id",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":status": {"S": decision.decision.request_status.value},
+                    ":id": {"S": decision.decision_id},
+                },
+            )
+
+    def _undo_claim(self, key: str, decision: DecisionRecord, status: RequestStatus) -> None:
         back_to_pending = status is RequestStatus.PENDING
+        # Back to pending, the request keeps its token and forgets the claimer; expired, it drops both.
+        update = (
+            "SET #s = :status, pendingPartition = :pending REMOVE decision, decisionId, sendingSince "
+            "DELETE approverSubjects :subject"
+            if back_to_pending
+            else "SET #s = :status REMOVE decision, decisionId, sendingSince, taskToken, pendingPartition"
+        )
+        values: dict[str, Any] = {":status": {"S": status.value}, ":id": {"S": decision.decision_id}}
+        if back_to_pending:
+            values[":pending"] = {"S": PENDING_PARTITION}
+            values[":subject"] = {"SS": [decision.approver_subject or decision.approver]}
         # A failed condition means our claim is no longer there, so there is nothing of ours to undo.
         with suppress(ClientError):
             self._call(
                 "update_item",
                 Key={"pk": {"S": key}},
-                UpdateExpression=(
-                    f"SET #s = :status, pendingPartition = :pending REMOVE {remove}"
-                    if back_to_pending
-                    else f"SET #s = :status REMOVE {remove}"
-                ),
+                UpdateExpression=update,
                 ConditionExpression="decisionId = :id",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":status": {"S": status.value},
-                    ":id": {"S": decision_id},
-                    **({":pending": {"S": PENDING_PARTITION}} if back_to_pending else {}),
-                },
+                ExpressionAttributeValues=values,
             )
 
-    def release(self, key: str, decision_id: str) -> None:
-        self._undo_claim(key, decision_id, RequestStatus.PENDING, drop_token=False)
+    def release(self, key: str, decision: DecisionRecord) -> None:
+        self._undo_claim(key, decision, RequestStatus.PENDING)
 
-    def mark_expired(self, key: str, decision_id: str) -> None:
-        self._undo_claim(key, decision_id, RequestStatus.EXPIRED, drop_token=True)
+    def mark_expired(self, key: str, decision: DecisionRecord) -> None:
+        self._undo_claim(key, decision, RequestStatus.EXPIRED)
+
+    def sending(self) -> list[tuple[ApprovalRequest, str]]:
+        """Claims whose delivery is unconfirmed, oldest expiry first, each with its task token."""
+        found = []
+        for page in (
+            client("dynamodb")
+            .get_paginator("query")
+            .paginate(
+                TableName=self.table,
+                IndexName=PENDING_INDEX,
+                KeyConditionExpression="pendingPartition = :p",
+                ExpressionAttributeValues={":p": {"S": SENDING_PARTITION}},
+            )
+        ):
+            for key in page.get("Items", []):
+                item = self._call("get_item", Key={"pk": key["pk"]}, ConsistentRead=True).get("Item")
+                if item and item.get("status", {}).get("S") == RequestStatus.SENDING.value and "taskToken" in item:
+                    found.append((_request_from_item(item), item["taskToken"]["S"]))
+        return found
 
     def pending(self) -> list[ApprovalRequest]:
         """Every pending request, soonest expiry first: keys from the sparse index (no table scan), then the
@@ -238,9 +351,6 @@ class DynamoDbApprovalStore(ApprovalStore):
         item = self._call("get_item", Key={"pk": {"S": key}}, ConsistentRead=True).get("Item") or {}
         return item.get("taskToken", {}).get("S")
 
-    def forget_token(self, key: str) -> None:
-        self._call("update_item", Key={"pk": {"S": key}}, UpdateExpression="REMOVE taskToken")
-
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
@@ -269,4 +379,9 @@ def _request_from_item(item: dict[str, Any]) -> ApprovalRequest:
         status=RequestStatus(item["status"]["S"]),
         decision=DecisionRecord.from_payload(json.loads(decision)) if decision else None,
         reminded_at=parse_time(item["remindedAt"]["S"]) if "remindedAt" in item else None,
+        quorum=int(item["approvalQuorum"]["N"]) if "approvalQuorum" in item else 1,
+        approvals=tuple(
+            DecisionRecord.from_payload(json.loads(a["S"])) for a in item.get("approvals", {}).get("L", [])
+        ),
+        sending_since=parse_time(item["sendingSince"]["S"]) if "sendingSince" in item else None,
     )

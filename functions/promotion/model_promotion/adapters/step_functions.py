@@ -9,8 +9,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.errors import ConfigurationError
-from ..ports import ExecutionControl, ExecutionExists, TaskClosed, Workflow
-from .aws import client, error_code, is_transient, transient
+from ..ports import DeliveryUnknown, ExecutionControl, ExecutionExists, TaskClosed, TaskResult, Workflow
+from .aws import client, error_code, is_transient, outcome_unknown, single_attempt_client, transient
 
 # Step Functions' answers for a token nobody waits on any more. None of them is a server fault.
 CLOSED_TOKEN_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
@@ -76,11 +76,76 @@ class StepFunctionsWorkflow(Workflow, ExecutionControl):
         self._send("send_task_failure", taskToken=task_token, error=error, cause=cause[:CAUSE_MAX])
 
     def _send(self, action: str, **request: Any) -> None:
+        """One attempt, never the SDK's retries: a repeat of a send whose answer was lost meets a spent token
+        (TaskTimedOut) and hides what happened. The caller reads the history instead (task_result)."""
         try:
-            getattr(client("stepfunctions"), action)(**request)
+            getattr(single_attempt_client("stepfunctions"), action)(**request)
         except (ClientError, BotoCoreError) as exc:
             if error_code(exc) in CLOSED_TOKEN_CODES:
                 raise TaskClosed(error_code(exc)) from exc
-            if is_transient(exc):
+            if outcome_unknown(exc) or _server_fault(exc):
+                raise DeliveryUnknown(action) from exc
+            if is_transient(exc):  # throttled or never connected: certainly not applied
                 raise transient(action, exc) from exc
             raise ConfigurationError(f"{action} refused: {error_code(exc)}") from exc
+
+    def task_result(self, execution_arn: str, task_token: str) -> TaskResult:
+        """Reads the history back to the TaskScheduled event that carries the token; the first task event after
+        it says how the wait ended (one task waits at a time in this state machine).
+
+        Newest first, so a long history is read only as far back as the wait; events are put in order by
+        their ids either way, never by the order of the pages."""
+        seen: list[dict[str, Any]] = []
+        try:
+            pages = client("stepfunctions").get_paginator("get_execution_history")
+            for page in pages.paginate(
+                executionArn=execution_arn,
+                reverseOrder=True,
+                includeExecutionData=True,
+                PaginationConfig={"PageSize": 1000},
+            ):
+                seen.extend(page.get("events", []))
+                scheduled = [e for e in seen if e.get("type") == "TaskScheduled" and _carries(e, task_token)]
+                if scheduled:
+                    start = int(scheduled[-1]["id"])
+                    return _result_after(sorted((e for e in seen if int(e["id"]) > start), key=lambda e: int(e["id"])))
+        except (ClientError, BotoCoreError) as exc:
+            if error_code(exc) == "ExecutionDoesNotExist":
+                return TaskResult("gone")
+            if is_transient(exc) or outcome_unknown(exc):
+                raise transient("GetExecutionHistory", exc) from exc
+            raise ConfigurationError(f"GetExecutionHistory refused: {error_code(exc)}") from exc
+        return TaskResult("gone")
+
+
+def _server_fault(exc: Exception) -> bool:
+    response: Any = getattr(exc, "response", None) or {}
+    return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0) >= 500
+
+
+def _carries(event: Mapping[str, Any], task_token: str) -> bool:
+    parameters = event.get("taskScheduledEventDetails", {}).get("parameters") or ""
+    try:
+        payload = json.loads(parameters).get("Payload") or {}
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(payload, Mapping) and payload.get("taskToken") == task_token
+
+
+_ENDED = {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}
+
+
+def _result_after(later: list[dict[str, Any]]) -> TaskResult:
+    """`later` holds the events after TaskScheduled, oldest first: the first closing one decides."""
+    for event in later:
+        kind = event.get("type")
+        if kind == "TaskSucceeded":
+            return TaskResult("succeeded", output=event.get("taskSucceededEventDetails", {}).get("output"))
+        if kind == "TaskFailed":
+            details = event.get("taskFailedEventDetails", {})
+            return TaskResult("failed", error=details.get("error"), cause=details.get("cause"))
+        if kind == "TaskTimedOut":
+            return TaskResult("timed-out")
+        if kind in _ENDED:
+            return TaskResult("gone")
+    return TaskResult("waiting")

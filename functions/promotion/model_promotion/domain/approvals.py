@@ -8,10 +8,12 @@ Whatever link is used first decides the request; every link of a decided request
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -27,8 +29,15 @@ COMMENT_MAX = 1000
 RETENTION_AFTER_EXPIRY = timedelta(days=30)
 
 
+# What a decision seal covers: this prefix and the SHA-256 of the record's canonical JSON (KMS MACs hold
+# 4096 bytes; a record with a long non-ASCII comment can be longer).
+SEAL_CONTEXT = b"model-promotion decision v1\n"
+
+
 class RequestStatus(str, Enum):
     PENDING = "PENDING"
+    # A decision has been claimed and is on its way to the workflow; its delivery is not confirmed yet.
+    SENDING = "SENDING"
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
@@ -128,6 +137,22 @@ class ApprovalRequest:
     status: RequestStatus = RequestStatus.PENDING
     decision: DecisionRecord | None = None
     reminded_at: datetime | None = None
+    # Distinct approvers the stage needs, and the signed approvals it holds so far (short of that).
+    quorum: int = 1
+    approvals: tuple[DecisionRecord, ...] = ()
+    sending_since: datetime | None = None
+
+    def approved_by(self, subject: str) -> DecisionRecord | None:
+        """This signer's approval among those collected so far, if any."""
+        return next((a for a in self.approvals if a.approver_subject == subject), None)
+
+    @property
+    def progress(self) -> str:
+        """'1 of 2 approvals: Priya Prod at 2026-…'; empty for a stage one approval decides."""
+        if self.quorum <= 1:
+            return ""
+        done = ", ".join(f"{a.signature} at {a.decided_at}" for a in self.approvals)
+        return f"{len(self.approvals)} of {self.quorum} approvals" + (f": {done}" if done else "")
 
     def reminder_due(self, now: datetime, before: timedelta) -> bool:
         """Whether a reminder should go out now: pending, not expired, within `before` of expiry, not sent."""
@@ -143,6 +168,14 @@ class ApprovalRequest:
         return now >= self.expires_at
 
     def ensure_open(self, now: datetime) -> None:
+        if self.status is RequestStatus.SENDING and self.decision is not None:
+            raise ApprovalClosed(
+                f"This request was just {self.decision.decision.request_status.value.lower()} by "
+                f"{self.decision.signature} at {self.decision.decided_at}; the workflow is being told.",
+                status=self.decision.decision.request_status.value,
+                decided_by=self.decision.signature,
+                at=self.decision.decided_at,
+            )
         if self.status is not RequestStatus.PENDING and self.decision is not None:
             raise ApprovalClosed(
                 f"This request was already {self.decision.decision.request_status.value.lower()} "
@@ -176,6 +209,26 @@ class DecisionRecord:
     approver_name: str | None = None
     approver_subject: str | None = None
     identity_source: str = field(default="cognito")
+    # The execution the decision was made for: a seal from one promotion is worth nothing in another.
+    execution_arn: str | None = None
+    # The earlier signed approvals of a stage that needs more than one (each sealed on its own).
+    cosigners: tuple[DecisionRecord, ...] = ()
+    # The approval pages' KMS MAC over everything above (see sealing_message); None until sealed.
+    seal: str | None = None
+
+    @property
+    def approvals(self) -> tuple[DecisionRecord, ...]:
+        """Every approval this decision carries: the cosigners', then this one's when it approves."""
+        return self.cosigners + ((self,) if self.decision is Decision.APPROVE else ())
+
+    def sealing_message(self) -> bytes:
+        """What the seal is the MAC of: the canonical JSON of the record without its seal, digested."""
+        body = {k: v for k, v in self.to_payload().items() if k != "seal"}
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        return SEAL_CONTEXT + hashlib.sha256(text.encode("utf-8")).hexdigest().encode("ascii")
+
+    def with_seal(self, seal: str) -> DecisionRecord:
+        return replace(self, seal=seal)
 
     @property
     def signature(self) -> str:
@@ -202,12 +255,19 @@ class DecisionRecord:
             "modelPackageArn": self.model_package_arn,
             "modelVersion": self.model_version,
             "identitySource": self.identity_source,
+            "executionArn": self.execution_arn,
+            "cosigners": [c.to_payload() for c in self.cosigners],
+            "seal": self.seal,
         }
 
     @classmethod
     def from_payload(cls, payload: Any) -> DecisionRecord:
         if not isinstance(payload, Mapping):
             raise InvalidPayload("the decision must be an object")
+        cosigners = payload.get("cosigners") or []
+        if not isinstance(cosigners, list):
+            raise InvalidPayload("the decision's cosigners must be a list")
+        seal = payload.get("seal")
         try:
             return cls(
                 decision_id=str(payload["decisionId"]),
@@ -221,6 +281,9 @@ class DecisionRecord:
                 approver_name=payload.get("approverName"),
                 approver_subject=payload.get("approverSubject"),
                 identity_source=str(payload.get("identitySource", "cognito")),
+                execution_arn=str(payload["executionArn"]) if payload.get("executionArn") else None,
+                cosigners=tuple(cls.from_payload(c) for c in cosigners),
+                seal=seal if isinstance(seal, str) and seal else None,
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise InvalidPayload(f"the decision record is incomplete or malformed: {exc}") from exc

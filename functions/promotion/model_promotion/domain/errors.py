@@ -33,6 +33,22 @@ class InvalidDecision(DomainError):
     """The submitted form does not make a valid decision (unknown action, missing reason, comment too long)."""
 
 
+class ReauthenticationRequired(DomainError):
+    """The stage asks for a sign-in fresher than the session's before anyone signs there."""
+
+    def __init__(self, stage: str, max_age_minutes: int):
+        super().__init__(
+            f"Signing for {stage} needs a sign-in from the last {max_age_minutes} minutes. Sign in again to decide."
+        )
+        self.stage = stage
+        self.max_age_minutes = max_age_minutes
+
+
+class DecisionNotAuthentic(DomainError):
+    """A decision arrived with a task token but without the approval pages' valid signature (a forged or
+    altered output). It is recorded as a refused tampering attempt and never counts as a decision."""
+
+
 class StageNotInPlan(DomainError):
     """A stage name that the promotion's stage list does not contain."""
 

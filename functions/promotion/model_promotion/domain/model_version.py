@@ -12,7 +12,8 @@ PENDING_MANUAL_APPROVAL = "PendingManualApproval"
 APPROVED = "Approved"
 REJECTED = "Rejected"
 
-# Key of CustomerMetadataProperties where a registrant may leave the address that hears about outcomes.
+# Key of CustomerMetadataProperties where a registrant may leave the address that hears about outcomes. The
+# registrant writes it, so it addresses notices only: who registered a version is CreatedBy's (registered_by).
 REGISTRANT_EMAIL_KEY = "RegistrantEmail"
 
 
@@ -85,7 +86,9 @@ class ModelVersion:
 
 
 def registrant_identity(created_by: Any) -> str | None:
-    """Who registered the version, from SageMaker's UserContext: a Studio user profile or an IAM identity."""
+    """Who registered the version, from SageMaker's UserContext (CreatedBy), which SageMaker sets from the
+    caller: a Studio user profile name, else the IAM identity's ARN (an assumed-role session, an IAM user, a
+    role). None when CreatedBy names neither; domain/identity.py's registrant_of reads the person from it."""
     if not isinstance(created_by, Mapping):
         return None
     for key in ("UserProfileName", "IamIdentity"):

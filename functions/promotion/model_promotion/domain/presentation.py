@@ -178,6 +178,7 @@ def approval_email(request: ApprovalRequest, recipient: str, link: str, *, remin
         f"Previous stage's batch results\n{evidence_text}\n\n"
         f"Now approved for {task.stage}\n  {champion_summary(task.stage, request.champion, request.evidence)}\n"
         + (f"{comparison_text}\n" if comparison_text else "")
+        + (f"\n{_quorum_text(request)}\n" if request.quorum > 1 else "")
         + f"\nThis request expires at {expires}.\n\n"
         f"Sign in to review it and decide (opening the page decides nothing):\n{link}\n"
     )
@@ -192,7 +193,8 @@ def approval_email(request: ApprovalRequest, recipient: str, link: str, *, remin
         f"<h2>Now approved for {escape(task.stage)}</h2>"
         f"<p>{escape(champion_summary(task.stage, request.champion, request.evidence))}</p>"
         f"{_comparison_html(comparison, champion_version)}"
-        f"<p>This request expires at <strong>{escape(expires)}</strong>.</p>"
+        + (f"<p>{escape(_quorum_text(request))}</p>" if request.quorum > 1 else "")
+        + f"<p>This request expires at <strong>{escape(expires)}</strong>.</p>"
         f"<p><a class='button' href='{escape(link)}'>Review and decide</a></p>"
         f"<p class='small'>You will be asked to sign in. Opening the page decides nothing; you approve or reject "
         "on it.</p>",
@@ -216,6 +218,8 @@ def outcome_email(
         Outcome.FAILED: "failed",
         Outcome.APPROVED: "was approved",
         Outcome.GATE_FAILED: "was rejected by the quality gate",
+        Outcome.TAMPERED: "refused a decision nobody signed on a review page",
+        Outcome.CANCELLED: "was cancelled",
     }[outcome]
     subject = f"{model.group} version {model.version}: {stage} {verb}"
     text = f"{subject}.\n\n{summary}\n\nModel\n{_text_table(model_rows(model))}\n\nExecution: {execution_arn}\n"
@@ -231,10 +235,27 @@ def outcome_email(
     return Email(to=tuple(to), subject=subject, text=text, html=html)
 
 
+def _quorum_text(request: ApprovalRequest) -> str:
+    """'This stage needs 2 distinct approvers. 1 of 2 approvals: Priya Prod <…> at …'."""
+    return (
+        f"This stage needs {request.quorum} distinct approvers; any one rejection rejects. "
+        f"{request.progress or f'0 of {request.quorum} approvals'}."
+    )
+
+
 def review_page(
-    request: ApprovalRequest, signer: str, form_action: str, csrf_token: str, error: str | None = None
+    request: ApprovalRequest,
+    signer: str,
+    form_action: str,
+    csrf_token: str,
+    error: str | None = None,
+    *,
+    comment: str = "",
+    notice: str | None = None,
 ) -> Page:
-    """What the signer is about to sign, before the buttons (OWASP transaction authorization)."""
+    """What the signer is about to sign, before the buttons (OWASP transaction authorization).
+
+    `comment` refills the comment box (after a sign-in again at signing); `notice` says why the page is back."""
     task = request.task
     model = task.model
     title = f"Approve {model.group} version {model.version} for {task.stage}?"
@@ -243,6 +264,9 @@ def review_page(
     comparison = champion_rows(request.evidence, request.champion)
     champion_version = (request.champion or {}).get("modelVersion")
     error_html = f"<p class='error' role='alert'>{escape(error)}</p>" if error else ""
+    if notice:
+        error_html += f"<p class='notice' role='status'>{escape(notice)}</p>"
+    quorum_html = f"<p class='quorum' role='status'>{escape(_quorum_text(request))}</p>" if request.quorum > 1 else ""
     body = (
         f"<h1>{escape(title)}</h1>{error_html}"
         f"<p>Signed in as <strong>{escape(signer)}</strong>. Stage <strong>{escape(task.stage)}</strong> "
@@ -252,11 +276,12 @@ def review_page(
         f"<h2>Now approved for {escape(task.stage)}</h2>"
         f"<p>{escape(champion_summary(task.stage, request.champion, request.evidence))}</p>"
         f"{_comparison_html(comparison, champion_version)}"
+        f"{quorum_html}"
         f"<p>This request expires at <strong>{escape(iso(request.expires_at))}</strong>.</p>"
         f"<form method='post' action='{escape(form_action)}'>"
         f"<input type='hidden' name='csrf' value='{escape(csrf_token)}'>"
         "<label for='comment'>Comment (required to reject)</label>"
-        "<textarea id='comment' name='comment' rows='4' maxlength='1000'></textarea>"
+        f"<textarea id='comment' name='comment' rows='4' maxlength='1000'>{escape(comment)}</textarea>"
         "<p class='small'>Your decision is recorded with your name, email and the time, as your signature.</p>"
         "<div class='actions'>"
         "<button type='submit' name='decision' value='approve' class='approve'>Approve</button>"

@@ -64,6 +64,11 @@ def approved_model_record(
         "approvedAt": decision.decided_at,
         "executionArn": task.execution_arn,
     }
+    if len(decision.approvals) > 1:  # a quorum: every signer, in the order they signed
+        pointer["approvers"] = [
+            {"by": a.approver, "name": _short_name(a.approver_name), "subject": a.approver_subject, "at": a.decided_at}
+            for a in decision.approvals
+        ]
     extras = _evidence_pointer(evidence)
     if extras:
         with_extras = {**pointer, **extras}
@@ -132,6 +137,18 @@ def _evidence_pointer(evidence: Mapping[str, Any] | None) -> dict[str, Any]:
     return extras
 
 
+def _signer(decision: DecisionRecord) -> dict[str, Any]:
+    return {
+        "decisionId": decision.decision_id,
+        "decision": decision.decision.value,
+        "by": decision.approver,
+        "name": decision.approver_name,
+        "subject": decision.approver_subject,
+        "at": decision.decided_at,
+        "comment": decision.comment,
+    }
+
+
 def audit_entry(
     task: StageTask,
     outcome: Outcome,
@@ -158,6 +175,10 @@ def audit_entry(
         "reason": reason,
         "decisionId": decision.decision_id if decision else None,
         "identitySource": decision.identity_source if decision else None,
+        # Every signer of the decision (a quorum's approvals, or the rejection), and the approval pages' seal
+        # over the whole signed record: `audit verify` and anyone with VerifyMac can check it later.
+        "signers": [_signer(a) for a in (decision.approvals or (decision,))] if decision else None,
+        "seal": decision.seal if decision else None,
         "executionArn": task.execution_arn,
         "evidence": dict(evidence) if evidence else None,
     }

@@ -44,6 +44,8 @@ class Outcome(str, Enum):
     GATE_FAILED = "gate-failed"
     # An operator stopped the promotion while a stage waited for its decision (the operators' CLI).
     CANCELLED = "cancelled"
+    # A decision arrived without the approval pages' valid signature: refused, never counted (an alarm fires).
+    TAMPERED = "tampered"
 
 
 class StageStatus(str, Enum):
@@ -55,6 +57,7 @@ class StageStatus(str, Enum):
     EXPIRED = "Expired"
     FAILED = "Failed"
     CANCELLED = "Cancelled"
+    REFUSED = "RefusedUnsignedDecision"
 
 
 _STATUS_OF_OUTCOME = {
@@ -65,6 +68,7 @@ _STATUS_OF_OUTCOME = {
     # A quality gate's verdict is a rejection, made by configuration instead of a person.
     Outcome.GATE_FAILED: StageStatus.REJECTED,
     Outcome.CANCELLED: StageStatus.CANCELLED,
+    Outcome.TAMPERED: StageStatus.REFUSED,
 }
 
 
@@ -260,7 +264,10 @@ def approval_description(outcome: Outcome, stage: str, actor: str | None, at: st
     """The registry's ApprovalDescription: who did what at which stage and when, on one line, within 1024
     UTF-16 code units. The comment keeps its lines in the audit log; here they are joined by spaces."""
     who = f" by {actor}" if actor else ""
-    verb = "rejected by the quality gate" if outcome is Outcome.GATE_FAILED else outcome.value
+    verb = {
+        Outcome.GATE_FAILED: "rejected by the quality gate",
+        Outcome.TAMPERED: "refused an unsigned or altered decision",
+    }.get(outcome, outcome.value)
     text = f"{stage} {verb}{who} at {at}"
     if comment:
         text += f": {comment}"

@@ -1,6 +1,7 @@
-"""The browser-facing safeguards of the approval pages: CSRF tokens, origin checks, PKCE and state.
+"""The browser-facing safeguards of the approval pages: sessions, CSRF tokens, origin checks, PKCE and state.
 
-All pure functions; the session cookie is the only secret they use, and none of them logs anything.
+All pure functions and values; the session id is the only secret they use, and none of them logs anything.
+The session id travels only in its HttpOnly `__Host-` cookie; the server keeps only its SHA-256 (digest_of).
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ import hmac
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
+
+from .identity import Approver
 
 _NEXT_PATH = re.compile(r"/approvals/[A-Za-z0-9_-]{1,64}")
 
@@ -21,8 +25,21 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+# 32 random bytes: 256 bits, past OWASP's 128-bit minimum for a session id.
+SESSION_ID_BYTES = 32
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(SESSION_ID_BYTES)
+
+
+def digest_of(secret: str) -> str:
+    """What the server stores and looks a session (or a login state) up by: the secret itself is never stored."""
+    return hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()
+
+
 def csrf_token(session: str, approval_id: str) -> str:
-    """Bound to the session and the request: HMAC keyed by a hash of the (HttpOnly) session token.
+    """Bound to the session and the request: HMAC keyed by a hash of the (HttpOnly) session id.
 
     A page on another site can neither read the session cookie nor compute this value, so a forged
     form post lacks it. No server-side secret is needed.
@@ -83,6 +100,65 @@ class LoginAttempt:
         except ValueError:
             return None
         return cls(state, verifier, safe_next_path(next_path))
+
+
+@dataclass(frozen=True)
+class Refill:
+    """A decision the approver pressed before being sent to sign in again, to show on the review page."""
+
+    approval_id: str
+    decision: str
+    comment: str
+
+
+@dataclass(frozen=True)
+class Session:
+    """One signed-in browser, kept server-side under the digest of its id (never the id, never a token).
+
+    `authenticated_at` is the ID token's auth_time, verified at sign-in: when the person last entered their
+    credentials. `groups_checked_at` is when the approver's groups were last read (token or directory).
+    """
+
+    digest: str
+    approver: Approver
+    authenticated_at: datetime
+    created_at: datetime
+    last_seen_at: datetime
+    groups_checked_at: datetime
+    idle_expires_at: datetime
+    expires_at: datetime
+    refill: Refill | None = None
+
+    @classmethod
+    def start(
+        cls,
+        digest: str,
+        approver: Approver,
+        authenticated_at: datetime,
+        now: datetime,
+        idle: timedelta,
+        most: timedelta,
+    ) -> Session:
+        return cls(digest, approver, authenticated_at, now, now, now, min(now + idle, now + most), now + most)
+
+    def is_live(self, now: datetime) -> bool:
+        return now < self.idle_expires_at and now < self.expires_at
+
+    def seen(self, now: datetime, idle: timedelta) -> Session:
+        return replace(self, last_seen_at=now, idle_expires_at=min(now + idle, self.expires_at))
+
+
+@dataclass(frozen=True)
+class PendingLogin:
+    """A sign-in started again at signing (re-authentication), kept server-side under the digest of its state:
+    whose session asked, when, and the decision to show again once the new sign-in proves fresh."""
+
+    state_digest: str
+    session_digest: str
+    subject: str
+    started_at: datetime
+    expires_at: datetime
+    refill: Refill
 
 
 def safe_next_path(path: str | None) -> str:

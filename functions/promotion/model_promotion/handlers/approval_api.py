@@ -1,4 +1,4 @@
-"""HTTP API (payload v2) for the approval pages: sign-in, review (GET/HEAD) and decision (POST).
+"""HTTP API (payload v2) for the approval pages: sign-in and sign-out, review (GET/HEAD) and decision (POST).
 
 Every answer is a complete HTML page or a redirect. Nothing here returns a stack trace, no response is
 cached or leaks its URL through a Referer, and the event (which carries cookies) is never logged.
@@ -14,11 +14,15 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from ..adapters.cognito_directory import CognitoDirectory
 from ..adapters.cognito_sign_in import CognitoSignIn
 from ..adapters.dynamodb_approvals import DynamoDbApprovalStore
+from ..adapters.dynamodb_sessions import DynamoDbSessionStore
+from ..adapters.kms_signer import KmsDecisionSigner
 from ..adapters.step_functions import StepFunctionsWorkflow
 from ..config import ApprovalApiSettings
 from ..domain.approvals import utc_now
+from ..domain.identity import is_approver_group
 from ..domain.presentation import message_page
 from ..services.approval_web import ApprovalPages, HttpRequest, HttpResponse
 
@@ -43,11 +47,15 @@ SECURITY_HEADERS = {
 def pages() -> ApprovalPages:
     """Built once per cold start, so the user pool's signing keys are fetched once, not per request."""
     settings = ApprovalApiSettings.from_environ(os.environ)
+    sign_in = CognitoSignIn.from_parameter(settings.sign_in_parameter)
     return ApprovalPages(
         settings,
         store=DynamoDbApprovalStore(settings.approvals_table),
         workflow=StepFunctionsWorkflow(),
-        sign_in=CognitoSignIn.from_parameter(settings.sign_in_parameter),
+        sign_in=sign_in,
+        signer=KmsDecisionSigner(settings.signing_key_id),
+        sessions=DynamoDbSessionStore(settings.approvals_table),
+        directory=CognitoDirectory(sign_in.user_pool_id, is_approver_group(settings.approver_group_prefix)),
         clock=utc_now,
     )
 
@@ -78,8 +86,14 @@ def http_request(event: dict[str, Any]) -> HttpRequest:
     )
 
 
-def http_response(response: HttpResponse, method: str) -> dict[str, Any]:
+def http_response(response: HttpResponse, method: str, sign_in_origin: str | None = None) -> dict[str, Any]:
+    """`sign_in_origin`: the hosted UI's origin, where the pages' forms lead after a redirect (signing in again at
+    signing, signing out). Browsers check CSP form-action against every redirect a form submission follows."""
     headers = dict(SECURITY_HEADERS)
+    if sign_in_origin:
+        headers["Content-Security-Policy"] = headers["Content-Security-Policy"].replace(
+            "form-action 'self'", f"form-action 'self' {sign_in_origin}"
+        )
     if response.location:
         headers["Location"] = response.location
     return {
@@ -96,8 +110,11 @@ def http_response(response: HttpResponse, method: str) -> dict[str, Any]:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = http_request(event)
+    origin = None
     try:
-        response = pages().handle(request)
+        site = pages()
+        origin = site.sign_in.origin
+        response = site.handle(request)
     except Exception as exc:
         # The person gets a plain page. Operators get the error, but no traceback: a chained error from
         # SendTask* or the token endpoint could quote a token, and no token may reach a log.
@@ -113,4 +130,4 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.append_keys(**response.context)
     logger.info("approval page served", method=request.method, route=request.path.split("/")[1], status=response.status)
     metrics.add_metric(name=f"ApprovalPage{response.status}", unit=MetricUnit.Count, value=1)
-    return http_response(response, request.method)
+    return http_response(response, request.method, origin)

@@ -11,6 +11,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from ..adapters.dynamodb_decision_log import DynamoDbDecisionLog
+from ..adapters.kms_signer import KmsDecisionSigner
 from ..adapters.sagemaker_registry import SageMakerRegistry
 from ..adapters.ses_mailer import SesMailer
 from ..adapters.ssm_approved_models import SsmApprovedModels
@@ -41,6 +42,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         approved_models=SsmApprovedModels(),
         log=DynamoDbDecisionLog(config.decision_log_table),
         mailer=SesMailer(config.sender),
+        signer=KmsDecisionSigner(config.signing_key_id),
     )
     logger.info("stage outcome recorded", outcome=result["outcome"], summary=result["summary"])
     metrics.add_dimension(name="outcome", value=result["outcome"])

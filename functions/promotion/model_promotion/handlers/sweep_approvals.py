@@ -19,7 +19,7 @@ from ..adapters.step_functions import StepFunctionsWorkflow
 from ..config import SweepSettings
 from ..domain.approvals import utc_now
 from ..services.batch_transform import reconcile_transforms
-from ..services.reminders import sweep_pending
+from ..services.reminders import complete_deliveries, sweep_pending
 
 logger = Logger()
 tracer = Tracer()
@@ -49,12 +49,21 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         workflow=StepFunctionsWorkflow(),
     )
     result["transforms"] = transforms
+    deliveries = complete_deliveries(
+        store=DynamoDbApprovalStore(config.approvals_table),
+        workflow=StepFunctionsWorkflow(),
+        now=utc_now(),
+        grace=timedelta(seconds=config.delivery_grace_seconds),
+    )
+    result["deliveries"] = deliveries
     logger.info(
         "pending approvals swept",
         pending=result["pending"],
         expired=len(result["expired"]),
         reminded=len(result["reminded"]),
         transforms_resumed=len(transforms["resumed"]),
+        decisions_delivered=len(deliveries["delivered"]),
+        decisions_unconfirmed=len(deliveries["unconfirmed"]),
     )
     # The "approvals pending too long" alarm watches this metric.
     metrics.add_metric(name="OldestPendingApprovalAge", unit=MetricUnit.Seconds, value=result["oldestPendingSeconds"])
@@ -63,4 +72,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.add_metric(name="ExpiredRequestsClosed", unit=MetricUnit.Count, value=len(result["expired"]))
     # Each one is a completion event that never arrived: the alarm on the on-failure queue tells why.
     metrics.add_metric(name="TransformWaitsResumedBySweep", unit=MetricUnit.Count, value=len(transforms["resumed"]))
+    # Decisions whose delivery the sweep had to complete or could not confirm yet.
+    metrics.add_metric(name="DecisionsCompletedBySweep", unit=MetricUnit.Count, value=len(deliveries["delivered"]))
+    metrics.add_metric(name="DecisionsUnconfirmed", unit=MetricUnit.Count, value=len(deliveries["unconfirmed"]))
     return result

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from ..config import ApprovalRequestSettings
 from ..domain.approvals import (
     RETENTION_AFTER_EXPIRY,
     ApprovalRequest,
+    Decision,
     DecisionRecord,
     StageTask,
     is_well_formed_approval_id,
@@ -22,14 +24,38 @@ from ..domain.approvals import (
     read_decision_form,
     request_key,
 )
-from ..domain.errors import ApprovalClosed, ApprovalNotFound, InvalidDecision, InvalidPayload
+from ..domain.errors import (
+    ApprovalClosed,
+    ApprovalNotFound,
+    InvalidDecision,
+    InvalidPayload,
+    ReauthenticationRequired,
+    TransientAwsError,
+)
 from ..domain.identity import Approver, NotAuthorized, authorize
 from ..domain.presentation import Page, approval_email, message_page, review_page
 from ..domain.records import approved_model_parameter_name
-from ..ports import ApprovalLink, ApprovalStore, ApprovedModels, Mailer, TaskClosed, Workflow
+from ..ports import (
+    ApprovalLink,
+    ApprovalStore,
+    ApprovedModels,
+    DecisionSigner,
+    DeliveryUnknown,
+    Mailer,
+    QuorumMoved,
+    TaskClosed,
+    TaskResult,
+    Workflow,
+)
 
 REJECTION_ERROR = "ApprovalRejected"
 TASK_TOKEN_MAX = 2048
+# Approvals of one request that land at the same moment are taken one at a time; after this many lost races
+# the person is asked to try again.
+QUORUM_ATTEMPTS = 5
+# A decision's send is tried this often, pausing 0.5 s, then 1 s, before its delivery is left to the sweep.
+DELIVERY_ATTEMPTS = 3
+DELIVERY_PAUSE_SECONDS = 0.5
 
 
 def request_approval(
@@ -74,6 +100,7 @@ def request_approval(
         recipients=recipients,
         evidence=evidence,
         champion=champion,
+        quorum=settings.quorum.get(task.stage, 1),
     )
     store.save_request(request, token, request.expires_at + RETENTION_AFTER_EXPIRY)
     send_links(request, store=store, mailer=mailer, base_url=settings.approval_base_url)
@@ -162,12 +189,39 @@ def show_review(
     form_action: str,
     csrf: str,
     group_prefix: str,
+    quorum: Mapping[str, int] | None = None,
+    comment: str = "",
+    notice: str | None = None,
+    **_: Any,
 ) -> Page:
-    """What a signed-in GET or HEAD shows. It never changes anything: mail scanners fetch every link."""
+    """What a signed-in GET or HEAD shows. It never changes anything: mail scanners fetch every link.
+
+    `comment` and `notice` refill the form after the approver was sent to sign in again at signing."""
     request = _open_for(approval_id, viewer, store, now, group_prefix)
     if isinstance(request, Page):
         return request
-    return _about(review_page(request, viewer.signature, form_action, csrf), request)
+    request = _with_quorum(request, quorum)
+    mine = request.approved_by(viewer.subject)
+    if mine is not None:
+        return _about(_already_counted(request, mine), request)
+    page = review_page(request, viewer.signature, form_action, csrf, comment=comment, notice=notice)
+    return _about(page, request)
+
+
+def _with_quorum(request: ApprovalRequest, quorum: Mapping[str, int] | None) -> ApprovalRequest:
+    """The stricter of the quorum the request was made with and the one configured now."""
+    needed = max(request.quorum, (quorum or {}).get(request.task.stage, 1))
+    return request if needed == request.quorum else replace(request, quorum=needed)
+
+
+def _already_counted(request: ApprovalRequest, mine: DecisionRecord) -> Page:
+    return message_page(
+        200,
+        "Your approval is already counted",
+        f"You ({mine.signature}) approved {request.task.model.group} version {request.task.model.version} for "
+        f"{request.task.stage} at {mine.decided_at}. One person counts once: {request.progress}. The stage "
+        "waits for another approver.",
+    )
 
 
 def decide(
@@ -177,79 +231,225 @@ def decide(
     viewer: Approver,
     store: ApprovalStore,
     workflow: Workflow,
+    signer: DecisionSigner,
     now: datetime,
     form_action: str,
     csrf: str,
     group_prefix: str,
+    quorum: Mapping[str, int] | None = None,
+    reauth_minutes: Mapping[str, int] | None = None,
+    authenticated_at: datetime | None = None,
+    **_: Any,
 ) -> Page:
-    """Records a decision and resumes the execution, exactly once however many people click at once.
+    """Records a signed decision and, once the stage's quorum is reached, resumes the execution exactly once.
 
-    The conditional claim in the store picks one winner. Only then is the task token used; if the
-    workflow no longer waits for it, the claim becomes "expired", and if AWS fails, the claim is undone
-    so the approver can simply try again.
+    Each decision is sealed (KMS MAC) before it is stored. An approval short of the quorum is added to the
+    request under a condition on the approvals read, so concurrent approvers are counted one at a time and
+    one person counts once. The quorum's last approval, or any rejection, claims the request (PENDING ->
+    SENDING) and only then uses the task token. What the page says is what happened: a send whose answer was
+    lost is looked up in the execution's history, and a claim whose delivery stays unconfirmed is left
+    SENDING for the sweep to complete (services/reminders.py), never reported as "nothing was changed".
+
+    Raises ReauthenticationRequired when the stage asks for a fresher sign-in than `authenticated_at`.
     """
     request = _open_for(approval_id, viewer, store, now, group_prefix)
     if isinstance(request, Page):
         return request
+    request = _with_quorum(request, quorum)
+    try:
+        decision, comment = read_decision_form(form)
+    except InvalidDecision as exc:
+        return _about(
+            review_page(request, viewer.signature, form_action, csrf, error=str(exc), comment=form.get("comment", "")),
+            request,
+        )
+    limit = (reauth_minutes or {}).get(request.task.stage)
+    if limit is not None and (authenticated_at is None or now - authenticated_at > timedelta(minutes=limit)):
+        raise ReauthenticationRequired(request.task.stage, limit)
     page = _decide_open(
-        request, form, viewer=viewer, store=store, workflow=workflow, now=now, form_action=form_action, csrf=csrf
+        request, decision, comment, viewer=viewer, store=store, workflow=workflow, signer=signer, now=now, quorum=quorum
     )
     return _about(page, request)
 
 
 def _decide_open(
     request: ApprovalRequest,
-    form: Mapping[str, str],
+    decision: Decision,
+    comment: str | None,
     *,
     viewer: Approver,
     store: ApprovalStore,
     workflow: Workflow,
+    signer: DecisionSigner,
     now: datetime,
-    form_action: str,
-    csrf: str,
+    quorum: Mapping[str, int] | None,
 ) -> Page:
-    try:
-        decision, comment = read_decision_form(form)
-    except InvalidDecision as exc:
-        return review_page(request, viewer.signature, form_action, csrf, error=str(exc))
-
-    record = DecisionRecord(
-        decision_id=secrets.token_hex(8),
-        decision=decision,
-        stage=request.task.stage,
-        approver=viewer.identity,
-        comment=comment,
-        decided_at=iso(now),
-        model_package_arn=request.task.model.package_arn,
-        model_version=request.task.model.version,
-        approver_name=viewer.name,
-        approver_subject=viewer.subject,
-    )
-    try:
-        token = store.claim(request.key, record, now)
-    except ApprovalClosed as exc:
-        return closed_page(exc)
-
-    try:
-        if record.decision.value == "approve":
-            workflow.succeed_task(token, record.to_payload())
-        else:
-            workflow.fail_task(token, REJECTION_ERROR, json.dumps(record.to_payload()))
-    except TaskClosed:
-        store.mark_expired(request.key, record.decision_id)
-        return message_page(
-            410,
-            "This approval request has expired",
-            "The workflow stopped waiting for this decision before it arrived. Nothing was changed.",
+    task = request.task
+    for _attempt in range(QUORUM_ATTEMPTS):
+        mine = request.approved_by(viewer.subject)
+        if mine is not None:
+            return _already_counted(request, mine)
+        seen = len(request.approvals)
+        final = decision is Decision.REJECT or seen + 1 >= request.quorum
+        record = DecisionRecord(
+            decision_id=secrets.token_hex(8),
+            decision=decision,
+            stage=task.stage,
+            approver=viewer.identity,
+            comment=comment,
+            decided_at=iso(now),
+            model_package_arn=task.model.package_arn,
+            model_version=task.model.version,
+            approver_name=viewer.name,
+            approver_subject=viewer.subject,
+            execution_arn=task.execution_arn,
+            cosigners=request.approvals if final else (),
         )
-    except Exception:
-        store.release(request.key, record.decision_id)
-        raise
-    store.forget_token(request.key)
-    verb = "approved" if record.decision.value == "approve" else "rejected"
+        record = record.with_seal(signer.seal(record.sealing_message()))
+        try:
+            if not final:
+                store.add_approval(request.key, record, seen, now)
+                return _partial_page(replace(request, approvals=(*request.approvals, record)), record)
+            token = store.claim(request.key, record, seen, now)
+        except QuorumMoved:
+            fresh = store.get_request(request.key)
+            if fresh is None:
+                return message_page(404, "Approval link not found", "This request no longer exists.")
+            request = _with_quorum(fresh, quorum)
+            continue
+        except ApprovalClosed as exc:
+            return closed_page(exc)
+        return _delivered_page(request, record, deliver(request, record, token, store=store, workflow=workflow))
+    return message_page(
+        409,
+        "Several approvers decided at once",
+        "Other approvals of this request landed while yours was being recorded. Nothing of yours was recorded; "
+        "reload the review page and decide again.",
+    )
+
+
+# How a claimed decision's delivery ended, as the workflow's own history confirms it.
+DELIVERED = "delivered"
+EXPIRED = "expired"
+OVERTAKEN = "overtaken"
+UNCONFIRMED = "unconfirmed"
+
+
+def deliver(
+    request: ApprovalRequest,
+    record: DecisionRecord,
+    token: str,
+    *,
+    store: ApprovalStore,
+    workflow: Workflow,
+    attempts: int = DELIVERY_ATTEMPTS,
+    pause: Callable[[float], None] = time.sleep,
+) -> str:
+    """Sends a claimed decision, and settles the claim by what is known to have happened.
+
+    A spent token or a lost answer is settled from the execution's history (settle); while the history
+    shows the wait still open, the send is repeated, which is always safe: a repeat that meets a spent
+    token is settled the same way. A send throttled or never connected (certainly not applied) is
+    repeated too, and if it never goes through the claim is released and the error propagates ("nothing
+    was changed" is then true); a refusal (a permission) releases it at once. Safe to repeat: the sweep
+    calls it for claims left SENDING.
+    """
+    for attempt in range(attempts):
+        if attempt:
+            pause(DELIVERY_PAUSE_SECONDS * attempt)
+        try:
+            if record.decision is Decision.APPROVE:
+                workflow.succeed_task(token, record.to_payload())
+            else:
+                workflow.fail_task(token, REJECTION_ERROR, json.dumps(record.to_payload()))
+        except (TaskClosed, DeliveryUnknown):
+            outcome = settle(request, record, token, store=store, workflow=workflow)
+            if outcome != UNCONFIRMED:
+                return outcome
+            continue
+        except TransientAwsError:
+            if attempt + 1 < attempts:
+                continue
+            store.release(request.key, record)
+            raise
+        except Exception:
+            store.release(request.key, record)
+            raise
+        store.finish(request.key, record)
+        return DELIVERED
+    return UNCONFIRMED
+
+
+def settle(
+    request: ApprovalRequest, record: DecisionRecord, token: str, *, store: ApprovalStore, workflow: Workflow
+) -> str:
+    """What the history says became of the wait: our decision (finish), no decision (expired), another
+    answer (overtaken: not this page's, RecordOutcome checks its seal), or still waiting (unconfirmed)."""
+    try:
+        result = workflow.task_result(request.task.execution_arn, token)
+    except TransientAwsError:
+        return UNCONFIRMED
+    if result.state in ("succeeded", "failed"):
+        if _decision_id(result) == record.decision_id:
+            store.finish(request.key, record)
+            return DELIVERED
+        store.mark_expired(request.key, record)
+        return OVERTAKEN
+    if result.state in ("timed-out", "gone"):
+        store.mark_expired(request.key, record)
+        return EXPIRED
+    return UNCONFIRMED
+
+
+def _decision_id(result: TaskResult) -> str | None:
+    text = result.output if result.state == "succeeded" else result.cause
+    try:
+        sent = json.loads(text or "")
+    except ValueError:
+        return None
+    return str(sent.get("decisionId")) if isinstance(sent, Mapping) and sent.get("decisionId") else None
+
+
+def _partial_page(request: ApprovalRequest, record: DecisionRecord) -> Page:
+    task = request.task
     return message_page(
         200,
-        f"Recorded: {verb}",
-        f"You ({record.signature}) {verb} {request.task.model.group} version {request.task.model.version} for "
-        f"{request.task.stage} at {record.decided_at}. The workflow has been told.",
+        f"Recorded: approved ({len(request.approvals)} of {request.quorum})",
+        f"You ({record.signature}) approved {task.model.group} version {task.model.version} for {task.stage} at "
+        f"{record.decided_at}. The stage needs {request.quorum} distinct approvers: {request.progress}. It waits "
+        "for the others; any one rejection still rejects.",
+    )
+
+
+def _delivered_page(request: ApprovalRequest, record: DecisionRecord, delivery: str) -> Page:
+    task = request.task
+    verb = "approved" if record.decision is Decision.APPROVE else "rejected"
+    what = f"{task.model.group} version {task.model.version} for {task.stage}"
+    if delivery == DELIVERED:
+        signers = ", ".join(a.signature for a in record.approvals) if len(record.approvals) > 1 else ""
+        return message_page(
+            200,
+            f"Recorded: {verb}",
+            f"You ({record.signature}) {verb} {what} at {record.decided_at}. The workflow has been told."
+            + (f" Signed by {signers}." if signers else ""),
+        )
+    if delivery == UNCONFIRMED:
+        return message_page(
+            202,
+            f"Your decision is saved: {verb}",
+            f"You ({record.signature}) {verb} {what} at {record.decided_at}. Your signed decision is stored, but "
+            "the workflow's confirmation did not arrive. Nothing more is needed from you: it is delivered "
+            "automatically within minutes, and this link will then show it as decided.",
+        )
+    if delivery == OVERTAKEN:
+        return message_page(
+            409,
+            "This request was answered another way",
+            "The workflow stopped waiting for this decision: it received an answer that did not come from this "
+            "page, which is being checked. Your decision was not recorded.",
+        )
+    return message_page(
+        410,
+        "This approval request has expired",
+        "The workflow stopped waiting for this decision before it arrived. Nothing was changed.",
     )

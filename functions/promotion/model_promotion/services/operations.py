@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ..domain.approvals import COMMENT_MAX, ApprovalRequest, RequestStatus, iso
+from ..domain.audit_chain import verify as verify_chain
 from ..domain.model_version import APPROVED, PENDING_MANUAL_APPROVAL, ModelVersion
 from ..domain.records import audit_entry
 from ..domain.registration import execution_name
@@ -211,6 +212,25 @@ def decision_history(
     return [_history_row(e) for e in entries]
 
 
+def verify_audit_log(*, log: DecisionLog, group: str) -> dict[str, Any]:
+    """Recomputes the group's hash chain (domain/audit_chain.py): `ok` with the number of entries and the newest
+    entry's hash, or `broken` naming the first link that does not hold (which entry, and why).
+
+    The chain's head is read before the entries, so an outcome recorded while this runs is not taken for a
+    break. A group with nothing recorded is NotFound, as for `history`.
+    """
+    head = log.head(group)
+    entries = log.entries(group)
+    if not entries and head is None:
+        raise NotFound(f"no decisions are recorded for {group}")
+    verdict = verify_chain(entries, head)
+    return {
+        "group": group,
+        **verdict.to_dict(),
+        "headSequence": head.get("sequence") if head else None,
+    }
+
+
 def _history_row(entry: Mapping[str, Any]) -> dict[str, Any]:
     actor, name = entry.get("actor"), entry.get("actorName")
     return {
@@ -300,6 +320,8 @@ def cancel_promotion(
     if closed is None or closed.status is not RequestStatus.CANCELLED:
         who = f" by {closed.decision.signature}" if closed and closed.decision else ""
         status = closed.status.value.lower() if closed else "gone"
+        if closed and closed.decision:  # SENDING says only that its delivery is unconfirmed yet
+            status = closed.decision.decision.request_status.value.lower()
         raise NotFound(
             f"the {task.stage} request of {group} version {version} was {status}{who} a moment ago; "
             "nothing was cancelled"

@@ -8,11 +8,11 @@ from typing import Any
 
 from ..config import OutcomeSettings
 from ..domain.approvals import Decision, DecisionRecord, StageTask, iso, parse_time
-from ..domain.errors import DomainError, InvalidPayload, NoticeRefused
+from ..domain.errors import DecisionNotAuthentic, DomainError, InvalidPayload, NoticeRefused
 from ..domain.presentation import Email, outcome_email
 from ..domain.records import approved_model_parameter_name, approved_model_record, audit_entry
 from ..domain.stages import Outcome, approval_description, approval_status_after, stage_metadata_after
-from ..ports import ApprovedModels, DecisionLog, Mailer, ModelRegistry
+from ..ports import ApprovedModels, DecisionLog, DecisionSigner, Mailer, ModelRegistry
 
 
 def record_stage_outcome(
@@ -23,8 +23,13 @@ def record_stage_outcome(
     approved_models: ApprovedModels,
     log: DecisionLog,
     mailer: Mailer,
+    signer: DecisionSigner,
 ) -> dict[str, Any]:
     """Writes the outcome everywhere it belongs. Every step is safe to repeat on a retry.
+
+    A decision counts only with the approval pages' seal, for this execution and stage, and with the stage's
+    quorum of distinct signers (verify_decision): anything else raises DecisionNotAuthentic before a write,
+    and the state machine records it through "Record failure" as a refused tampering attempt (TAMPERED).
 
     Order matters: the audit log first (the decision is a fact once a person made it), then the
     registry, and the approved-model record last, so an inference pipeline never sees a version
@@ -59,20 +64,20 @@ def record_stage_outcome(
             raise InvalidPayload("a quality gate failure must carry the gate's verdict and summary")
         reason = gate["summary"]
     else:
-        reason = _failure_reason(payload.get("error"))
+        error = payload.get("error")
+        if isinstance(error, Mapping) and error.get("Error") == DecisionNotAuthentic.__name__:
+            outcome = Outcome.TAMPERED
+        reason = _failure_reason(error)
     if decision is not None:
         expected = Decision.APPROVE if outcome is Outcome.APPROVED else Decision.REJECT
-        if (decision.stage, decision.model_version, decision.model_package_arn) != (
-            task.stage,
-            task.model.version,
-            task.model.package_arn,
-        ):
-            raise InvalidPayload("the decision is for another stage or version of the model than this task")
+        verify_decision(decision, task, settings.quorum.get(task.stage, 1), signer)
         if decision.decision is not expected:
             raise InvalidPayload(f"a {decision.decision.value} decision cannot record the outcome {outcome.value}")
 
     at = decision.decided_at if decision else recorded_at
-    actor = decision.signature if decision else None
+    actor = ", ".join(a.signature for a in decision.approvals) if decision and decision.approvals else None
+    if decision is not None and not actor:
+        actor = decision.signature
     summary = approval_description(outcome, task.stage, actor, at, decision.comment if decision else reason)
     record: dict[str, Any] | None = None
     if outcome is Outcome.APPROVED and decision is not None:
@@ -86,7 +91,7 @@ def record_stage_outcome(
         task.stage,
         task.stages,
         description.get("CustomerMetadataProperties") or {},
-        signed_by=decision.approver if decision else None,
+        signed_by=", ".join(a.approver for a in decision.approvals) or decision.approver if decision else None,
         at=at if decision else None,
     )
     registry.record_stage(
@@ -107,6 +112,8 @@ def record_stage_outcome(
     else:
         # Sent on every attempt: a retry may repeat the email, but never loses it.
         to = [task.model.registrant_email] if task.model.registrant_email else [settings.operations_email]
+        if outcome is Outcome.TAMPERED and settings.operations_email not in to:
+            to.append(settings.operations_email)  # a security event: operations must hear of it
         if outcome is Outcome.EXPIRED and settings.escalation_email:
             to.append(settings.escalation_email)  # nobody decided in time: escalate
         notified, undelivered = _notify(
@@ -121,6 +128,34 @@ def record_stage_outcome(
         if undelivered:
             result["undelivered"] = undelivered
     return result
+
+
+def verify_decision(decision: DecisionRecord, task: StageTask, quorum: int, signer: DecisionSigner) -> None:
+    """Raises DecisionNotAuthentic unless the approval pages sealed this decision for this execution and
+    stage, and, for an approval, it carries `quorum` approvals by distinct signers.
+
+    The seal covers the cosigners' records too, so none can be added, dropped or altered after signing.
+    """
+    where = f"the {task.stage} decision of {task.model.group} version {task.model.version}"
+    if not decision.seal or not signer.verify(decision.sealing_message(), decision.seal):
+        raise DecisionNotAuthentic(
+            f"{where} carries no valid signature of the approval pages: it was not made on a review page, or "
+            "it was altered. It was refused and counts as no decision."
+        )
+    if (decision.execution_arn, decision.stage, decision.model_version, decision.model_package_arn) != (
+        task.execution_arn,
+        task.stage,
+        task.model.version,
+        task.model.package_arn,
+    ):
+        raise DecisionNotAuthentic(f"{where} carries a signed decision made for another promotion or stage")
+    if decision.decision is Decision.APPROVE:
+        signers = {a.approver_subject or a.approver for a in decision.approvals}
+        if len(signers) < quorum or len(signers) != len(decision.approvals):
+            raise DecisionNotAuthentic(
+                f"{where} carries {len(signers)} distinct approvals in {len(decision.approvals)}; the stage needs "
+                f"{quorum}"
+            )
 
 
 REFUSED = "recipient-refused"

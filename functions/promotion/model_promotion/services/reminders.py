@@ -6,8 +6,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..domain.approvals import RequestStatus, iso
-from ..ports import ApprovalStore, Mailer
-from .approvals import send_links
+from ..domain.errors import TransientAwsError
+from ..ports import ApprovalStore, Mailer, Workflow
+from .approvals import DELIVERED, EXPIRED, OVERTAKEN, UNCONFIRMED, deliver, send_links
+
+# A claim younger than this is most likely still in the hands of the approval page that made it (a function
+# runs 30 s at most), so the sweep leaves it alone; completing it anyway would be harmless (deliver() settles a
+# spent token from the history), only a wasted send.
+SENDING_GRACE = timedelta(seconds=60)
 
 
 def sweep_pending(
@@ -41,3 +47,25 @@ def sweep_pending(
         "oldestPendingSeconds": oldest,
         "sweptAt": iso(now),
     }
+
+
+def complete_deliveries(
+    *, store: ApprovalStore, workflow: Workflow, now: datetime, grace: timedelta = SENDING_GRACE
+) -> dict[str, list[str]]:
+    """Finishes every decision left SENDING: its answer was lost, or the function died between claim and send.
+
+    Each one is settled from the execution's history (services/approvals.deliver): already delivered, it is
+    marked decided; still awaited, its sealed decision is sent again; no longer awaited, it is marked
+    expired. Safe to repeat and to run beside a live approval page: deliver() never sends twice to a wait
+    that has its answer.
+    """
+    done: dict[str, list[str]] = {DELIVERED: [], EXPIRED: [], OVERTAKEN: [], UNCONFIRMED: []}
+    for request, token in store.sending():
+        if request.decision is None or (request.sending_since and now - request.sending_since < grace):
+            continue
+        try:
+            outcome = deliver(request, request.decision, token, store=store, workflow=workflow)
+        except TransientAwsError:
+            outcome = UNCONFIRMED
+        done[outcome].append(request.key)
+    return done
