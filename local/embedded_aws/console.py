@@ -364,6 +364,8 @@ class Console:
         found: dict[str, list[dict[str, Any]]] = {}
         for page in self.client("dynamodb").get_paginator("scan").paginate(TableName=self.decision_log_table):
             for item in page.get("Items", []):
+                if item.get("modelPackageGroupName", {}).get("S", "").endswith("#chain"):
+                    continue  # the audit chain's positions (DynamoDbDecisionLog), not entries
                 entry = _plain({k: deserialize(v) for k, v in item.items()})
                 found.setdefault(str(entry.get("modelPackageGroupName")), []).append(entry)
         for entries in found.values():

@@ -93,7 +93,9 @@ def atomic_dynamodb_writes() -> None:
 
     moto's server handles requests on threads and its DynamoDB backend takes no lock, so two racing
     conditional updates could both pass their condition. Serialising the write operations restores the
-    guarantee the approval pages' "exactly one decision" rests on.
+    guarantee the approval pages' "exactly one decision" rests on. Reads take the lock too: moto applies a
+    transaction's writes and rolls them back when a condition fails, and a read in between would see a write
+    that never happened (the audit chain's tail, read by a racing append).
     """
     import functools
     import threading
@@ -101,7 +103,7 @@ def atomic_dynamodb_writes() -> None:
     from moto.dynamodb.models import DynamoDBBackend
 
     lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "get_item", "query", "scan"):
         original = getattr(DynamoDBBackend, name)
 
         def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:

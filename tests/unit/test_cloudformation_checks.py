@@ -483,6 +483,8 @@ def expected_calls(stack: Transformed) -> dict[str, list[Call]]:
             Call("states:GetExecutionHistory", execution),
         ],
         "RecordOutcomeFunction": [
+            # the audit chain: its tail (Query), then the entry and its chain position (TransactWriteItems' Puts)
+            Call("dynamodb:Query", decisions),
             Call("dynamodb:PutItem", decisions),
             Call("sagemaker:DescribeModelPackage", package),
             Call("sagemaker:UpdateModelPackage", package),

@@ -104,34 +104,6 @@ def test_a_rejection_ends_as_a_rejection_when_ses_refuses_the_registrants_addres
     assert UNVERIFIED_REGISTRANT in notice["text"]
 
 
-def test_a_federated_approver_whose_groups_arrive_in_samls_list_form_may_decide(single_stage_stack, demo_assets):
-    # Given a user federated from a SAML IdP: Cognito wrote the multi-valued group attribute as "[a, b]"
-    cognito = single_stage_stack.client("cognito-idp")
-    pool = single_stage_stack.resources["ApproverUserPool"]
-    email = "fiona.federated@example.com"
-    cognito.admin_create_user(
-        UserPoolId=pool,
-        Username=email,
-        UserAttributes=[
-            {"Name": "email", "Value": email},
-            {"Name": "email_verified", "Value": "true"},
-            {"Name": "name", "Value": "Fiona Federated"},
-            {"Name": "custom:groups", "Value": "[finance-readers, approvers-dev]"},
-        ],
-        MessageAction="SUPPRESS",
-    )
-    cognito.admin_set_user_password(UserPoolId=pool, Username=email, Password="Approve-Locally-1!", Permanent=True)
-    promotion = register(single_stage_stack, demo_assets, "deployable-federated")
-
-    # When she opens the dev approver's link and approves
-    answer = single_stage_stack.decide(promotion.link("dev"), "approve", "ok", as_user=email)
-
-    # Then her group membership is read and her signature recorded
-    assert answer.status_code == 200, answer.text
-    assert promotion.finish()["status"] == "SUCCEEDED"
-    assert promotion.audit_entries()[0]["actor"] == email
-
-
 def test_a_registration_whose_handling_fails_for_good_is_kept_in_the_on_failure_queue(stack, demo_assets, arm):
     # Given the registry refuses StartPromotion's reads (a broken policy or an SCP) three times over
     arm(

@@ -27,7 +27,8 @@ DECISION_PATH = [
     ("ApprovalApiFunction", "stepfunctions", "SendTaskSuccess"),
 ]
 RECORDING_PATH = [
-    ("RecordOutcomeFunction", "dynamodb", "PutItem"),
+    ("RecordOutcomeFunction", "dynamodb", "Query"),
+    ("RecordOutcomeFunction", "dynamodb", "TransactWriteItems"),
     ("RecordOutcomeFunction", "sagemaker", "DescribeModelPackage"),
     ("RecordOutcomeFunction", "sagemaker", "UpdateModelPackage"),
     ("RecordOutcomeFunction", "ssm", "GetParameter"),
@@ -35,7 +36,7 @@ RECORDING_PATH = [
 ]
 # Applied, answer lost, retried by the SDK: safe where the repeat is the same write.
 LOST_IS_SAFE = [
-    ("RecordOutcomeFunction", "dynamodb", "PutItem"),
+    ("RecordOutcomeFunction", "dynamodb", "TransactWriteItems"),
     ("RecordOutcomeFunction", "sagemaker", "UpdateModelPackage"),
     ("RequestApprovalFunction", "dynamodb", "PutItem"),
     # The claim: its retry meets its own write, which is this decision's claim, not another's.
