@@ -54,9 +54,10 @@ def test_two_approvers_sign_prod_one_after_the_other_and_each_sees_the_progress(
 
     # Then her page says the approval is recorded, one of two, and the promotion waits
     assert priya.get_by_role("heading", level=1).inner_text() == "Recorded: approved (1 of 2)"
-    assert quorum_stack.client("stepfunctions").describe_execution(executionArn=promotion.execution_arn)[
-        "status"
-    ] == "RUNNING"
+    assert (
+        quorum_stack.client("stepfunctions").describe_execution(executionArn=promotion.execution_arn)["status"]
+        == "RUNNING"
+    )
     # and reopening her link says her approval is already counted, with no form to sign twice
     priya.goto(promotion.link("prod", PRIYA))
     assert priya.get_by_role("heading", level=1).inner_text() == "Your approval is already counted"

@@ -222,3 +222,38 @@ def test_a_decision_whose_delivery_stays_unconfirmed_is_completed_by_the_sweep(
     assert len(_decisions(promotion, "dev")) == 1
     page = quorum_stack.signed_in(DEV).get(promotion.link("dev", DEV), timeout=30)
     assert page.status_code == 409 and "Dana" in page.text, page.text
+
+
+def test_a_function_killed_between_claim_and_send_leaves_a_claim_the_sweep_completes(
+    quorum_stack: StackClient, demo_assets: Any, faults: Any
+) -> None:
+    # Given the approval pages' sends and history reads hang: the function is killed at its 30 s timeout after its
+    # claim, before any send got through (each hang is longer than the SDK's read timeout)
+    promotion = register(quorum_stack, demo_assets, "killed")
+    promotion.approval_email("dev")
+    for operation, count in (("SendTaskSuccess", 3), ("GetExecutionHistory", 9)):
+        answer = requests.post(
+            f"{quorum_stack.api_url}/_local/faults",
+            json={
+                "service": "stepfunctions",
+                "operation": operation,
+                "fault": "timeout",
+                "seconds": 10,
+                "count": count,
+                "caller": "ApprovalApiFunction",
+            },
+            timeout=10,
+        )
+        assert answer.status_code == 201, answer.text
+
+    # When the dev approver approves
+    page = _decide(promotion, "dev", DEV, "approve", "fine")
+
+    # Then the browser gets an error page, not "Recorded" and not "nothing was changed"
+    assert page.status_code >= 500, page.text
+    assert "Recorded" not in page.text and "Nothing was changed" not in page.text
+    # and the sweep finds the claim and delivers its sealed decision, once
+    promotion.approval_email("prod", PRIYA, timeout=90)
+    assert len(_decisions(promotion, "dev")) == 1
+    entry = next(e for e in promotion.audit_entries() if e["stage"] == "dev")
+    assert (entry["outcome"], entry["actor"]) == ("approved", DEV)

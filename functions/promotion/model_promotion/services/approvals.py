@@ -387,7 +387,7 @@ def settle(
     answer (overtaken: not this page's, RecordOutcome checks its seal), or still waiting (unconfirmed)."""
     try:
         result = workflow.task_result(request.task.execution_arn, token)
-    except TransientAwsError:
+    except Exception:  # whatever stops the read, the claim stays SENDING for the sweep to settle
         return UNCONFIRMED
     if result.state in ("succeeded", "failed"):
         if _decision_id(result) == record.decision_id:
