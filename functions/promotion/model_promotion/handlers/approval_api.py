@@ -119,11 +119,13 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # The person gets a plain page. Operators get the error, but no traceback: a chained error from
         # SendTask* or the token endpoint could quote a token, and no token may reach a log.
         logger.error("approval page failed", error_type=type(exc).__name__, error=str(exc))
+        # Said without "nothing was changed": a failure after a claim leaves a signed decision the sweep delivers,
+        # and the review page, reloaded, says which it was.
         page = message_page(
             503,
             "Temporarily unavailable",
-            "Your decision was not recorded because of a problem on our side. Nothing was changed; "
-            "please try again in a minute.",
+            "A problem on our side stopped this page before your decision could be confirmed. Reload the review "
+            "page in a minute: it shows whether your decision was recorded, and lets you decide if it was not.",
         )
         response = HttpResponse(page.status, page.html)
     if response.context:
