@@ -201,6 +201,18 @@ def start_stack(
         process.stop()
 
 
+def arm_fault(
+    stack: StackClient, caller: str, service: str, operation: str, fault: str, count: int, **extra: Any
+) -> None:
+    """Arms the embedded AWS's fault injector (docs/embedded-aws.md) for one function's calls of one operation."""
+    answer = requests.post(
+        f"{stack.api_url}/_local/faults",
+        json={"service": service, "operation": operation, "fault": fault, "count": count, "caller": caller, **extra},
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text
+
+
 def new_group(prefix: str) -> str:
     return re.sub(r"[^a-zA-Z0-9-]", "-", f"{prefix}-{next(_groups)}")[:63]
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from stack_helpers import register
+from stack_helpers import arm_fault, register
 
 pytestmark = pytest.mark.workflow
 
@@ -49,12 +49,7 @@ LOST_IS_SAFE = [
 @pytest.fixture
 def faults(single_stage_stack):
     def arm(function: str, service: str, operation: str, fault: str, count: int) -> None:
-        answer = requests.post(
-            f"{single_stage_stack.api_url}/_local/faults",
-            json={"service": service, "operation": operation, "fault": fault, "count": count, "caller": function},
-            timeout=10,
-        )
-        assert answer.status_code == 201, answer.text
+        arm_fault(single_stage_stack, function, service, operation, fault, count)
 
     yield arm
     requests.delete(f"{single_stage_stack.api_url}/_local/faults", timeout=10)

@@ -17,7 +17,7 @@ import requests
 
 from embedded_aws.client import StackClient
 from embedded_aws.scenario import publish_batches
-from stack_helpers import Promotion, log_text, register, start_stack
+from stack_helpers import Promotion, arm_fault, log_text, register, start_stack
 
 pytestmark = pytest.mark.workflow
 
@@ -44,13 +44,8 @@ def quorum_stack(tmp_path_factory: pytest.TempPathFactory, demo_assets: Any) -> 
 
 @pytest.fixture
 def faults(quorum_stack: StackClient) -> Iterator[Any]:
-    def arm(function: str, service: str, operation: str, fault: str, count: int) -> None:
-        answer = requests.post(
-            f"{quorum_stack.api_url}/_local/faults",
-            json={"service": service, "operation": operation, "fault": fault, "count": count, "caller": function},
-            timeout=10,
-        )
-        assert answer.status_code == 201, answer.text
+    def arm(function: str, service: str, operation: str, fault: str, count: int, **extra: Any) -> None:
+        arm_fault(quorum_stack, function, service, operation, fault, count, **extra)
 
     yield arm
     requests.delete(f"{quorum_stack.api_url}/_local/faults", timeout=10)
@@ -232,19 +227,7 @@ def test_a_function_killed_between_claim_and_send_leaves_a_claim_the_sweep_compl
     promotion = register(quorum_stack, demo_assets, "killed")
     promotion.approval_email("dev")
     for operation, count in (("SendTaskSuccess", 3), ("GetExecutionHistory", 9)):
-        answer = requests.post(
-            f"{quorum_stack.api_url}/_local/faults",
-            json={
-                "service": "stepfunctions",
-                "operation": operation,
-                "fault": "timeout",
-                "seconds": 10,
-                "count": count,
-                "caller": "ApprovalApiFunction",
-            },
-            timeout=10,
-        )
-        assert answer.status_code == 201, answer.text
+        faults("ApprovalApiFunction", "stepfunctions", operation, "timeout", count, seconds=10)
 
     # When the dev approver approves
     page = _decide(promotion, "dev", DEV, "approve", "fine")

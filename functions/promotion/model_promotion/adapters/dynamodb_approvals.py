@@ -40,6 +40,16 @@ REQUEST_ATTRIBUTES = (
 )
 
 
+def table_error(table: str, action: str, exc: ClientError | BotoCoreError) -> Exception:
+    """What a failed call on the approvals table means: a failed condition as is (the caller reads what it
+    means), throttling and 5xx as TransientAwsError, anything else as the table's configuration."""
+    if error_code(exc) == CONDITION_FAILED:
+        return exc
+    if is_transient(exc):
+        return transient(action, exc)
+    return ConfigurationError(f"approvals table {table} refused {action}: {error_code(exc)}")
+
+
 class DynamoDbApprovalStore(ApprovalStore):
     def __init__(self, table: str):
         self.table = table
@@ -48,11 +58,10 @@ class DynamoDbApprovalStore(ApprovalStore):
         try:
             return getattr(client("dynamodb"), action)(TableName=self.table, **request)
         except (ClientError, BotoCoreError) as exc:
-            if error_code(exc) == CONDITION_FAILED:
+            error = table_error(self.table, action, exc)
+            if error is exc:
                 raise
-            if is_transient(exc):
-                raise transient(action, exc) from exc
-            raise ConfigurationError(f"approvals table {self.table} refused {action}: {error_code(exc)}") from exc
+            raise error from exc
 
     def save_request(self, request: ApprovalRequest, task_token: str, purge_at: datetime) -> None:
         task = request.task

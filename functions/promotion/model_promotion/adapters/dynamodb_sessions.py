@@ -20,13 +20,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..domain.errors import ConfigurationError
 from ..domain.identity import Approver, FederatedIdentity
 from ..domain.web_security import PendingLogin, Refill, Session
 from ..ports import SessionStore
-from .aws import client, error_code, is_transient, transient
+from .aws import client
+from .dynamodb_approvals import table_error
 
-CONDITION_FAILED = "ConditionalCheckFailedException"
 # Items stay this long past their own expiry before TTL may purge them: long enough to tell "expired" from
 # "never existed" in a log line, short enough to keep nothing about a person for long.
 PURGE_AFTER = timedelta(days=1)
@@ -40,11 +39,10 @@ class DynamoDbSessionStore(SessionStore):
         try:
             return getattr(client("dynamodb"), action)(TableName=self.table, **request)
         except (ClientError, BotoCoreError) as exc:
-            if error_code(exc) == CONDITION_FAILED:
+            error = table_error(self.table, action, exc)
+            if error is exc:
                 raise
-            if is_transient(exc):
-                raise transient(action, exc) from exc
-            raise ConfigurationError(f"approvals table {self.table} refused {action}: {error_code(exc)}") from exc
+            raise error from exc
 
     def save(self, session: Session, *, new: bool) -> bool:
         condition = {} if new else {"ConditionExpression": "attribute_exists(pk)"}
