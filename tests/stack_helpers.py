@@ -64,7 +64,7 @@ def session_key(session: requests.Session) -> dict[str, dict[str, str]]:
 def age_session(stack: StackClient, session: requests.Session, minutes: float, *fields: str) -> None:
     """Moves the session's timestamps (authTime, groupsCheckedAt, lastSeenAt, ...) `minutes` into the past, as if
     that much time had gone by since, through DynamoDB's own API."""
-    table = stack.resources["ApprovalsTable"]
+    table = stack.resources["SessionsTable"]
     names = {f"#f{i}": field for i, field in enumerate(fields)}
     stack.client("dynamodb").update_item(
         TableName=table,

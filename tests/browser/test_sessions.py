@@ -30,7 +30,7 @@ def _age_sign_in(stack, page, minutes: int) -> None:
     """As if the approver had signed in `minutes` ago: the session's authTime, moved back through DynamoDB's API."""
     digest = hashlib.sha256(_session_cookie(page)["value"].encode()).hexdigest()
     stack.client("dynamodb").update_item(
-        TableName=stack.resources["ApprovalsTable"],
+        TableName=stack.resources["SessionsTable"],
         Key={"pk": {"S": f"session#{digest}"}},
         UpdateExpression="SET authTime = authTime - :age",
         ExpressionAttributeValues={":age": {"N": str(minutes * 60)}},

@@ -163,6 +163,7 @@ APPROVAL_API_ENV = {
     "APPROVALS_TABLE": "model-promotion-approvals",
     "APPROVER_GROUP_PREFIX": "approvers-",
     "SIGN_IN_PARAMETER": "/model-promotion-config/sign-in",
+    "SESSIONS_TABLE": "model-promotion-sessions",
     "STAGES": "dev,test,uat,prod",
     "SIGNING_KEY_ID": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 }

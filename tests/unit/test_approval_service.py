@@ -1259,3 +1259,51 @@ def test_a_stage_that_asks_for_a_fresh_sign_in_refuses_an_older_one_before_anyth
             "qa.lead@example.com", APPROVE, reauth_minutes={"test": 10}, authenticated_at=authenticated
         )
         assert page.status == 200
+
+
+def test_an_approval_written_into_the_request_by_anyone_but_these_pages_counts_for_nothing() -> None:
+    # Given: a role that may write the approvals table added an unsealed "approval" to a stage that needs two
+    requested = _quorum_of_two()
+    held = requested.store.requests[TEST_KEY]
+    ghost = DecisionRecord(
+        "ghost00000000000",
+        Decision.APPROVE,
+        "test",
+        "ghost@example.com",
+        None,
+        iso(NOW),
+        PACKAGE_ARN,
+        VERSION,
+        approver_subject="ghost",
+        execution_arn=EXECUTION_ARN,
+    )
+    requested.store.requests[TEST_KEY] = replace(held, approvals=(ghost,))
+
+    # When one real approver approves
+    page = requested.decide("qa.lead@example.com", APPROVE)
+
+    # Then it is the first of two approvals, and nothing reaches the workflow
+    assert page.status == 200
+    assert "1 of 2" in page.html
+    assert requested.workflow.sends == 0
+
+
+def test_a_send_whose_outcome_became_unknown_is_never_released_by_a_later_throttle() -> None:
+    # Given: the first send's answer is lost (the history does not show it yet), the next ones are throttled
+    requested = _requested("test")
+
+    class LostThenThrottled(FakeWorkflow):
+        calls = 0
+
+        def succeed_task(self, task_token: str, output: Any) -> None:
+            self.calls += 1
+            raise DeliveryUnknown("send") if self.calls == 1 else TransientAwsError("throttled")
+
+    requested.workflow = LostThenThrottled()
+
+    # When
+    page = requested.decide("qa.lead@example.com", APPROVE)
+
+    # Then the decision stays claimed for the sweep, and the page says it is saved, not that nothing changed
+    assert page.status == 202
+    assert requested.store.requests[TEST_KEY].status is RequestStatus.SENDING

@@ -472,9 +472,10 @@ def expected_calls(stack: Transformed) -> dict[str, list[Call]]:
             Call("ssm:GetParameter", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{p['ParameterPrefix']}-config/sign-in"),
             Call("dynamodb:GetItem", approvals),
             Call("dynamodb:UpdateItem", approvals),
-            # sessions: stored at sign-in, deleted at sign-out
-            Call("dynamodb:PutItem", approvals),
-            Call("dynamodb:DeleteItem", approvals),
+            # sessions: stored at sign-in, read on every page, deleted at sign-out; in a table of their own
+            Call("dynamodb:GetItem", v.get_att("SessionsTable", "Arn")),
+            Call("dynamodb:PutItem", v.get_att("SessionsTable", "Arn")),
+            Call("dynamodb:DeleteItem", v.get_att("SessionsTable", "Arn")),
             # a session's groups, read again from the directory every few minutes
             Call("cognito-idp:AdminGetUser", v.get_att("ApproverUserPool", "Arn")),
             Call("cognito-idp:AdminListGroupsForUser", v.get_att("ApproverUserPool", "Arn")),
@@ -654,3 +655,14 @@ def test_only_the_approval_pages_may_sign_decisions_and_only_record_outcome_may_
         a for a in grants[root] if a in ("kms:*", "kms:GenerateMac", "kms:VerifyMac") or a.startswith("kms:Gen")
     ]
     assert set(grants) == {root, signer, verifier}
+
+
+def test_no_role_but_the_approval_pages_may_touch_the_sessions_table(stack: Transformed) -> None:
+    # Whoever can write a session signs as the person it names, so no other role may write (or read) one.
+    sessions = plausible(stack).get_att("SessionsTable", "Arn")
+    for caller in expected_calls(stack):
+        if caller in ("ApprovalApiFunction", "PromotionStateMachine") or caller.endswith(("Sweep", "Reconcile")):
+            continue
+        documents = role_documents(stack, role_of(stack, caller))
+        for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"):
+            assert not allows(documents, Call(action, sessions)), (caller, action)

@@ -54,6 +54,7 @@ def test_complete_environments_are_read_into_typed_settings() -> None:
         approver_group_prefix="approvers-",
         sign_in_parameter="/model-promotion-config/sign-in",
         signing_key_id=key,
+        sessions_table="model-promotion-sessions",
         quorum=one_each,
         signing_reauth_minutes={"prod": 10},
     )

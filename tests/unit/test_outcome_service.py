@@ -729,3 +729,46 @@ def test_a_quorum_approval_needs_that_many_distinct_sealed_signers_and_records_t
     assert "Priya Prod <priya@example.com>, Omar Ops <omar@example.com>" in world.registry.updates[-1].description
     pointer = next(iter(world.approved_models.history.values()))[-1]
     assert [a["by"] for a in pointer["approvers"]] == ["priya@example.com", "omar@example.com"]
+
+
+def test_a_cosigner_the_approval_pages_did_not_seal_does_not_make_a_quorum() -> None:
+    # Given: an unsealed approval was written into the request, and the last approver's seal covers it
+    world = _world(quorum={"dev": 2})
+    ghost = decision_record("dev", approver="ghost@example.com", approver_subject="ghost", sealed=False)
+    last = decision_record("dev", approver="omar@example.com", approver_subject="sub-o", cosigners=(ghost,))
+
+    # When / Then
+    with pytest.raises(DecisionNotAuthentic, match="did not seal"):
+        world.record(_approved("dev", decision_override=last))
+    assert world.log.entries(GROUP) == []
+
+
+def test_a_rejection_after_approvals_is_signed_by_the_one_who_rejected() -> None:
+    # Given: Priya approved, then Omar rejected
+    world = _world(quorum={"dev": 2})
+    priya = decision_record("dev", approver="priya@example.com", approver_name="Priya Prod", approver_subject="p")
+    rejection = decision_record(
+        "dev",
+        decision=Decision.REJECT,
+        approver="omar@example.com",
+        approver_name="Omar Ops",
+        approver_subject="o",
+        comment="recall dropped",
+        cosigners=(priya,),
+    )
+    payload = outcome_payload(
+        "dev", "rejected", error={"Error": "ApprovalRejected", "Cause": json.dumps(rejection.to_payload())}
+    )
+
+    # When
+    world.record(payload)
+
+    # Then the registry names Omar as the one who rejected, and the audit log keeps Priya's approval as context
+    [update] = world.registry.updates
+    assert "rejected by Omar Ops <omar@example.com>" in update.description
+    assert "Priya" not in update.description
+    [entry] = world.log.entries(GROUP)
+    assert [(s["by"], s["decision"]) for s in entry["signers"]] == [
+        ("priya@example.com", "approve"),
+        ("omar@example.com", "reject"),
+    ]

@@ -349,7 +349,7 @@ def test_the_session_holds_no_token_and_is_stored_under_the_hash_of_its_id(stack
     session = sign_in(stack, "dana.dev@example.com")
 
     # Then
-    item = stack.client("dynamodb").get_item(TableName=stack.resources["ApprovalsTable"], Key=session_key(session))[
+    item = stack.client("dynamodb").get_item(TableName=stack.resources["SessionsTable"], Key=session_key(session))[
         "Item"
     ]
     text = json.dumps(item)

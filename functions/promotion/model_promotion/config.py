@@ -155,6 +155,8 @@ class ApprovalApiSettings:
     approver_group_prefix: str
     sign_in_parameter: str
     signing_key_id: str = "unset"
+    # Sign-in sessions: a table only the approval pages' role may use (template.yaml, SessionsTable).
+    sessions_table: str = "unset"
     # How many distinct approvers each stage needs, and how fresh (minutes) a sign-in must be to sign there.
     quorum: Mapping[str, int] = field(default_factory=dict)
     signing_reauth_minutes: Mapping[str, int] = field(default_factory=dict)
@@ -172,6 +174,7 @@ class ApprovalApiSettings:
             approver_group_prefix=_require(environ, "APPROVER_GROUP_PREFIX"),
             sign_in_parameter=_require(environ, "SIGN_IN_PARAMETER"),
             signing_key_id=_signing_key(environ),
+            sessions_table=_require(environ, "SESSIONS_TABLE"),
             quorum=_named("STAGE_QUORUM", lambda: stage_quorum(environ, stages)),
             signing_reauth_minutes=_signing_reauth(environ, stages),
             session_idle_minutes=_minutes(environ, "SESSION_IDLE_MINUTES", 30, 24 * 60),

@@ -1,4 +1,4 @@
-"""DynamoDB behind the SessionStore port: the approval pages' sessions, in the approvals table.
+"""DynamoDB behind the SessionStore port: the approval pages' sessions, in a table only their role may use.
 
 Two kinds of item, keyed by the SHA-256 of the secret the browser holds, never the secret:
 - `session#<digest of the session id>`: the verified identity (subject, user name, IdP identities, email, name,

@@ -137,6 +137,11 @@ def _evidence_pointer(evidence: Mapping[str, Any] | None) -> dict[str, Any]:
     return extras
 
 
+def _signers_of(decision: DecisionRecord) -> tuple[DecisionRecord, ...]:
+    """An approval's signers are its quorum; a rejection's, the earlier approvals and the one who rejected."""
+    return (*decision.cosigners, decision)
+
+
 def _signer(decision: DecisionRecord) -> dict[str, Any]:
     return {
         "decisionId": decision.decision_id,
@@ -177,7 +182,7 @@ def audit_entry(
         "identitySource": decision.identity_source if decision else None,
         # Every signer of the decision (a quorum's approvals, or the rejection), and the approval pages' seal
         # over the whole signed record: `audit verify` and anyone with VerifyMac can check it later.
-        "signers": [_signer(a) for a in (decision.approvals or (decision,))] if decision else None,
+        "signers": [_signer(a) for a in _signers_of(decision)] if decision else None,
         "seal": decision.seal if decision else None,
         "executionArn": task.execution_arn,
         "evidence": dict(evidence) if evidence else None,

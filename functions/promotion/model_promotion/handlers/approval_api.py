@@ -54,7 +54,7 @@ def pages() -> ApprovalPages:
         workflow=StepFunctionsWorkflow(),
         sign_in=sign_in,
         signer=KmsDecisionSigner(settings.signing_key_id),
-        sessions=DynamoDbSessionStore(settings.approvals_table),
+        sessions=DynamoDbSessionStore(settings.sessions_table),
         directory=CognitoDirectory(sign_in.user_pool_id, is_approver_group(settings.approver_group_prefix)),
         clock=utc_now,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import secrets
 import time
@@ -286,11 +287,12 @@ def _decide_open(
 ) -> Page:
     task = request.task
     for _attempt in range(QUORUM_ATTEMPTS):
+        seen = len(request.approvals)  # what the conditional write checks the item still holds
+        request = replace(request, approvals=_sealed_here(request, signer))
         mine = request.approved_by(viewer.subject)
         if mine is not None:
             return _already_counted(request, mine)
-        seen = len(request.approvals)
-        final = decision is Decision.REJECT or seen + 1 >= request.quorum
+        final = decision is Decision.REJECT or len(request.approvals) + 1 >= request.quorum
         record = DecisionRecord(
             decision_id=secrets.token_hex(8),
             decision=decision,
@@ -302,6 +304,7 @@ def _decide_open(
             model_version=task.model.version,
             approver_name=viewer.name,
             approver_subject=viewer.subject,
+            identity_source=viewer.identity_source,
             execution_arn=task.execution_arn,
             cosigners=request.approvals if final else (),
         )
@@ -325,6 +328,21 @@ def _decide_open(
         "Several approvers decided at once",
         "Other approvals of this request landed while yours was being recorded. Nothing of yours was recorded; "
         "reload the review page and decide again.",
+    )
+
+
+def _sealed_here(request: ApprovalRequest, signer: DecisionSigner) -> tuple[DecisionRecord, ...]:
+    """The stored approvals these pages sealed for this request: any other record in the item (written by someone
+    who could write the table) counts for nothing. Checked by sealing again: this role may only GenerateMac."""
+    task = request.task
+    return tuple(
+        a
+        for a in request.approvals
+        if a.seal
+        and a.decision is Decision.APPROVE
+        and not a.cosigners
+        and (a.execution_arn, a.stage) == (task.execution_arn, task.stage)
+        and hmac.compare_digest(signer.seal(a.sealing_message()).encode(), a.seal.encode("utf-8", "replace"))
     )
 
 
@@ -354,6 +372,7 @@ def deliver(
     was changed" is then true); a refusal (a permission) releases it at once. Safe to repeat: the sweep
     calls it for claims left SENDING.
     """
+    uncertain = False  # an earlier attempt may have reached the workflow: never release after that
     for attempt in range(attempts):
         if attempt:
             pause(DELIVERY_PAUSE_SECONDS * attempt)
@@ -366,13 +385,18 @@ def deliver(
             outcome = settle(request, record, token, store=store, workflow=workflow)
             if outcome != UNCONFIRMED:
                 return outcome
+            uncertain = True
             continue
         except TransientAwsError:
             if attempt + 1 < attempts:
                 continue
+            if uncertain:
+                return UNCONFIRMED
             store.release(request.key, record)
             raise
         except Exception:
+            if uncertain:
+                return UNCONFIRMED
             store.release(request.key, record)
             raise
         store.finish(request.key, record)

@@ -75,9 +75,9 @@ def record_stage_outcome(
             raise InvalidPayload(f"a {decision.decision.value} decision cannot record the outcome {outcome.value}")
 
     at = decision.decided_at if decision else recorded_at
-    actor = ", ".join(a.signature for a in decision.approvals) if decision and decision.approvals else None
-    if decision is not None and not actor:
-        actor = decision.signature
+    # An approval is signed by its quorum; a rejection by the one who rejected (earlier approvals are its context).
+    signed = decision.approvals if decision and outcome is Outcome.APPROVED else ((decision,) if decision else ())
+    actor = ", ".join(a.signature for a in signed) or None
     summary = approval_description(outcome, task.stage, actor, at, decision.comment if decision else reason)
     record: dict[str, Any] | None = None
     if outcome is Outcome.APPROVED and decision is not None:
@@ -91,7 +91,7 @@ def record_stage_outcome(
         task.stage,
         task.stages,
         description.get("CustomerMetadataProperties") or {},
-        signed_by=", ".join(a.approver for a in decision.approvals) or decision.approver if decision else None,
+        signed_by=", ".join(a.approver for a in signed) or None,
         at=at if decision else None,
     )
     registry.record_stage(
@@ -149,6 +149,20 @@ def verify_decision(decision: DecisionRecord, task: StageTask, quorum: int, sign
         task.model.package_arn,
     ):
         raise DecisionNotAuthentic(f"{where} carries a signed decision made for another promotion or stage")
+    for cosigner in decision.cosigners:
+        # Each earlier approval was sealed on its own when it was made: a record added to the request later (by
+        # anyone who could write it) is no approval, even under the last approver's seal.
+        if (
+            cosigner.decision is not Decision.APPROVE
+            or cosigner.cosigners
+            or not cosigner.seal
+            or not signer.verify(cosigner.sealing_message(), cosigner.seal)
+            or (cosigner.execution_arn, cosigner.stage, cosigner.model_version, cosigner.model_package_arn)
+            != (task.execution_arn, task.stage, task.model.version, task.model.package_arn)
+        ):
+            raise DecisionNotAuthentic(
+                f"{where} carries an approval by {cosigner.signature} that the approval pages did not seal for it"
+            )
     if decision.decision is Decision.APPROVE:
         signers = {a.approver_subject or a.approver for a in decision.approvals}
         if len(signers) < quorum or len(signers) != len(decision.approvals):
