@@ -616,9 +616,11 @@ def test_an_approval_resumes_the_workflow_once_with_the_signed_in_approvers_deci
         "modelVersion": VERSION,
         "identitySource": "cognito",
         "executionArn": EXECUTION_ARN,
+        "approverIdentifiers": output["approverIdentifiers"],
         "cosigners": [],
         "seal": output["seal"],
     }
+    assert deputy.subject.casefold() in output["approverIdentifiers"]
     assert re.fullmatch(r"[0-9a-f]{16}", output["decisionId"])
     # The seal is the approval pages' MAC of exactly this record: any change to it breaks the seal.
     signed = DecisionRecord.from_payload(output)

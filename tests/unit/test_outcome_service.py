@@ -27,6 +27,8 @@ from fakes import FakeApprovedModels, FakeDecisionLog, FakeMailer, FakeRegistry,
 from model_promotion.config import OutcomeSettings
 from model_promotion.domain.approvals import Decision, DecisionRecord
 from model_promotion.domain.errors import DecisionNotAuthentic, InvalidPayload
+from model_promotion.domain.identity import registrant_of
+from model_promotion.domain.model_version import ModelVersion
 from model_promotion.domain.stages import metadata_value
 from model_promotion.services.outcomes import record_stage_outcome
 
@@ -772,3 +774,16 @@ def test_a_rejection_after_approvals_is_signed_by_the_one_who_rejected() -> None
         ("priya@example.com", "approve"),
         ("omar@example.com", "reject"),
     ]
+
+
+def test_a_decision_by_the_registrant_is_refused_again_where_it_is_recorded() -> None:
+    # Given: the request the pages read was rewritten so that the registrant could sign (or the pages erred)
+    world = _world()
+    registrant = next(iter(registrant_of(ModelVersion.from_payload(_approved("dev")["model"])).names))
+    signed = replace(decision_record("dev", sealed=False), approver_identifiers=("sub-1", registrant))
+    signed = signed.with_seal(SIGNER.seal(signed.sealing_message()))
+
+    # When / Then: RecordOutcome checks its own copy of the version's CreatedBy
+    with pytest.raises(DecisionNotAuthentic, match="registered the version"):
+        world.record(_approved("dev", decision_override=signed))
+    assert world.log.entries(GROUP) == []

@@ -164,6 +164,8 @@ class World(ModelRegistration):
                     "Containers": [{"Image": request["image_uri"], "ModelDataUrl": request["model_data_url"]}]
                 },
                 "ModelMetrics": {"ModelQuality": {"Statistics": {"S3Uri": request["statistics_uri"]}}},
+                # SageMaker records the caller: the operator running the smoke test, never the dev approver
+                "CreatedBy": {"IamIdentity": {"Arn": "arn:aws:iam::123456789012:user/olga.operator"}},
             }
         )
         if self.behaviour["start_after"] is not None:

@@ -229,8 +229,10 @@ def test_a_function_killed_between_claim_and_send_leaves_a_claim_the_sweep_compl
     for operation, count in (("SendTaskSuccess", 3), ("GetExecutionHistory", 9)):
         faults("ApprovalApiFunction", "stepfunctions", operation, "timeout", count, seconds=10)
 
-    # When the dev approver approves
-    page = _decide(promotion, "dev", DEV, "approve", "fine")
+    # When the dev approver approves (her browser waits longer than the function may run)
+    browser = quorum_stack.signed_in(DEV)
+    target, csrf = quorum_stack.form_of(browser.get(promotion.link("dev", DEV), timeout=30))
+    page = browser.post(target, data={"decision": "approve", "comment": "fine", "csrf": csrf}, timeout=90)
 
     # Then the browser gets an error page, not "Recorded" and not "nothing was changed"
     assert page.status_code >= 500, page.text

@@ -211,6 +211,9 @@ class DecisionRecord:
     identity_source: str = field(default="cognito")
     # The execution the decision was made for: a seal from one promotion is worth nothing in another.
     execution_arn: str | None = None
+    # Every immutable identifier of the signer (sub, user name, IdP subject), case-folded: RecordOutcome checks
+    # them against the registrant again, from its own copy of the version.
+    approver_identifiers: tuple[str, ...] = ()
     # The earlier signed approvals of a stage that needs more than one (each sealed on its own).
     cosigners: tuple[DecisionRecord, ...] = ()
     # The approval pages' KMS MAC over everything above (see sealing_message); None until sealed.
@@ -256,6 +259,7 @@ class DecisionRecord:
             "modelVersion": self.model_version,
             "identitySource": self.identity_source,
             "executionArn": self.execution_arn,
+            "approverIdentifiers": list(self.approver_identifiers),
             "cosigners": [c.to_payload() for c in self.cosigners],
             "seal": self.seal,
         }
@@ -282,6 +286,7 @@ class DecisionRecord:
                 approver_subject=payload.get("approverSubject"),
                 identity_source=str(payload.get("identitySource", "cognito")),
                 execution_arn=str(payload["executionArn"]) if payload.get("executionArn") else None,
+                approver_identifiers=tuple(str(i) for i in payload.get("approverIdentifiers") or ()),
                 cosigners=tuple(cls.from_payload(c) for c in cosigners),
                 seal=seal if isinstance(seal, str) and seal else None,
             )

@@ -306,6 +306,7 @@ def _decide_open(
             approver_subject=viewer.subject,
             identity_source=viewer.identity_source,
             execution_arn=task.execution_arn,
+            approver_identifiers=tuple(sorted(viewer.identifiers)),
             cosigners=request.approvals if final else (),
         )
         record = record.with_seal(signer.seal(record.sealing_message()))

@@ -9,6 +9,7 @@ from typing import Any
 from ..config import OutcomeSettings
 from ..domain.approvals import Decision, DecisionRecord, StageTask, iso, parse_time
 from ..domain.errors import DecisionNotAuthentic, DomainError, InvalidPayload, NoticeRefused
+from ..domain.identity import registrant_of
 from ..domain.presentation import Email, outcome_email
 from ..domain.records import approved_model_parameter_name, approved_model_record, audit_entry
 from ..domain.stages import Outcome, approval_description, approval_status_after, stage_metadata_after
@@ -162,6 +163,15 @@ def verify_decision(decision: DecisionRecord, task: StageTask, quorum: int, sign
         ):
             raise DecisionNotAuthentic(
                 f"{where} carries an approval by {cosigner.signature} that the approval pages did not seal for it"
+            )
+    registrant = registrant_of(task.model)
+    for signed in (*decision.cosigners, decision):
+        # The pages refused the registrant already; this copy of the version (the execution's input, read from the
+        # registry) is checked again, in case the request the pages read was rewritten.
+        if registrant.unknown_because or set(signed.approver_identifiers) & registrant.names:
+            raise DecisionNotAuthentic(
+                f"{where} carries a decision by {signed.signature}, who registered the version or cannot be told "
+                f"apart from its registrant ({registrant.unknown_because or 'CreatedBy names them'})"
             )
     if decision.decision is Decision.APPROVE:
         signers = {a.approver_subject or a.approver for a in decision.approvals}
