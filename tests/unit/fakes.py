@@ -161,10 +161,7 @@ class FakeApprovalStore(ApprovalStore):
         if request.status is not RequestStatus.PENDING or request.is_expired(now):
             request.ensure_open(now)
             raise ApprovalClosed("This request was decided a moment ago.", status="DECIDED")
-        subject = record.approver_subject or record.approver
-        if len(request.approvals) != seen or any(
-            (a.approver_subject or a.approver) == subject for a in request.approvals
-        ):
+        if len(request.approvals) != seen or any(a.signer_key == record.signer_key for a in request.approvals):
             raise QuorumMoved(key)
         return request
 

@@ -40,14 +40,14 @@ REQUEST_ATTRIBUTES = (
 )
 
 
-def table_error(table: str, action: str, exc: ClientError | BotoCoreError) -> Exception:
-    """What a failed call on the approvals table means: a failed condition as is (the caller reads what it
-    means), throttling and 5xx as TransientAwsError, anything else as the table's configuration."""
+def table_error(table: str, action: str, exc: ClientError | BotoCoreError, kind: str = "approvals table") -> Exception:
+    """What a failed call on a table means: a failed condition as is (the caller reads what it means),
+    throttling and 5xx as TransientAwsError, anything else as the table's configuration."""
     if error_code(exc) == CONDITION_FAILED:
         return exc
     if is_transient(exc):
         return transient(action, exc)
-    return ConfigurationError(f"approvals table {table} refused {action}: {error_code(exc)}")
+    return ConfigurationError(f"{kind} {table} refused {action}: {error_code(exc)}")
 
 
 class DynamoDbApprovalStore(ApprovalStore):
@@ -147,7 +147,7 @@ class DynamoDbApprovalStore(ApprovalStore):
                 ":pending": {"S": RequestStatus.PENDING.value},
                 ":now": {"N": str(_ms(now))},
                 ":seen": {"N": str(seen)},
-                ":subject": {"S": approval.approver_subject or approval.approver},
+                ":subject": {"S": approval.signer_key},
             },
         }
 
@@ -168,7 +168,7 @@ class DynamoDbApprovalStore(ApprovalStore):
                     ":none": {"L": []},
                     ":mine": {"L": [{"S": json.dumps(approval.to_payload())}]},
                     ":next": {"N": str(seen + 1)},
-                    ":subjects": {"SS": [approval.approver_subject or approval.approver]},
+                    ":subjects": {"SS": [approval.signer_key]},
                 },
             )
         except ClientError as exc:
@@ -196,7 +196,7 @@ class DynamoDbApprovalStore(ApprovalStore):
                     ":id": {"S": decision.decision_id},
                     ":partition": {"S": SENDING_PARTITION},
                     ":at": {"S": iso(now)},
-                    ":subjects": {"SS": [decision.approver_subject or decision.approver]},
+                    ":subjects": {"SS": [decision.signer_key]},
                 },
                 ReturnValues="ALL_NEW",
             )
@@ -245,7 +245,7 @@ class DynamoDbApprovalStore(ApprovalStore):
         values: dict[str, Any] = {":status": {"S": status.value}, ":id": {"S": decision.decision_id}}
         if back_to_pending:
             values[":pending"] = {"S": PENDING_PARTITION}
-            values[":subject"] = {"SS": [decision.approver_subject or decision.approver]}
+            values[":subject"] = {"SS": [decision.signer_key]}
         # A failed condition means our claim is no longer there, so there is nothing of ours to undo.
         with suppress(ClientError):
             self._call(
@@ -263,39 +263,34 @@ class DynamoDbApprovalStore(ApprovalStore):
     def mark_expired(self, key: str, decision: DecisionRecord) -> None:
         self._undo_claim(key, decision, RequestStatus.EXPIRED)
 
-    def sending(self) -> list[tuple[ApprovalRequest, str]]:
-        """Claims whose delivery is unconfirmed, oldest expiry first, each with its task token."""
-        found = []
-        for page in (
+    def _keys_in(self, partition: str) -> list[str]:
+        """The keys the sparse index holds under one partition (pending, or sending), soonest expiry first."""
+        pages = (
             client("dynamodb")
             .get_paginator("query")
             .paginate(
                 TableName=self.table,
                 IndexName=PENDING_INDEX,
                 KeyConditionExpression="pendingPartition = :p",
-                ExpressionAttributeValues={":p": {"S": SENDING_PARTITION}},
+                ExpressionAttributeValues={":p": {"S": partition}},
             )
-        ):
-            for key in page.get("Items", []):
-                item = self._call("get_item", Key={"pk": key["pk"]}, ConsistentRead=True).get("Item")
-                if item and item.get("status", {}).get("S") == RequestStatus.SENDING.value and "taskToken" in item:
-                    found.append((_request_from_item(item), item["taskToken"]["S"]))
+        )
+        return [item["pk"]["S"] for page in pages for item in page.get("Items", [])]
+
+    def sending(self) -> list[tuple[ApprovalRequest, str]]:
+        """Claims whose delivery is unconfirmed, oldest expiry first, each with its task token (read whole: the
+        index holds keys only, and these are few)."""
+        found = []
+        for key in self._keys_in(SENDING_PARTITION):
+            item = self._call("get_item", Key={"pk": {"S": key}}, ConsistentRead=True).get("Item")
+            if item and item.get("status", {}).get("S") == RequestStatus.SENDING.value and "taskToken" in item:
+                found.append((_request_from_item(item), item["taskToken"]["S"]))
         return found
 
     def pending(self) -> list[ApprovalRequest]:
         """Every pending request, soonest expiry first: keys from the sparse index (no table scan), then the
         requests themselves in batches of 100, without their task tokens."""
-        dynamodb = client("dynamodb")
-        keys = [
-            item["pk"]["S"]
-            for page in dynamodb.get_paginator("query").paginate(
-                TableName=self.table,
-                IndexName=PENDING_INDEX,
-                KeyConditionExpression="pendingPartition = :p",
-                ExpressionAttributeValues={":p": {"S": PENDING_PARTITION}},
-            )
-            for item in page.get("Items", [])
-        ]
+        keys = self._keys_in(PENDING_PARTITION)
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(keys), BATCH_GET_MAX):
             wanted: dict[str, Any] = {

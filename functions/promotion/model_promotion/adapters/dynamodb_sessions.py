@@ -39,7 +39,7 @@ class DynamoDbSessionStore(SessionStore):
         try:
             return getattr(client("dynamodb"), action)(TableName=self.table, **request)
         except (ClientError, BotoCoreError) as exc:
-            error = table_error(self.table, action, exc)
+            error = table_error(self.table, action, exc, "sessions table")
             if error is exc:
                 raise
             raise error from exc

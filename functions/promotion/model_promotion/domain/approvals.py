@@ -220,6 +220,21 @@ class DecisionRecord:
     seal: str | None = None
 
     @property
+    def signer_key(self) -> str:
+        """Who signed, as quorum counts people: the signer's immutable subject (the email only in records
+        made before subjects were recorded)."""
+        return self.approver_subject or self.approver
+
+    def is_for(self, task: StageTask) -> bool:
+        """Whether the record was made for this execution, stage, version and package."""
+        return (self.execution_arn, self.stage, self.model_version, self.model_package_arn) == (
+            task.execution_arn,
+            task.stage,
+            task.model.version,
+            task.model.package_arn,
+        )
+
+    @property
     def approvals(self) -> tuple[DecisionRecord, ...]:
         """Every approval this decision carries: the cosigners', then this one's when it approves."""
         return self.cosigners + ((self,) if self.decision is Decision.APPROVE else ())

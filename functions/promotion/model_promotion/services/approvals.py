@@ -342,7 +342,7 @@ def _sealed_here(request: ApprovalRequest, signer: DecisionSigner) -> tuple[Deci
         if a.seal
         and a.decision is Decision.APPROVE
         and not a.cosigners
-        and (a.execution_arn, a.stage) == (task.execution_arn, task.stage)
+        and a.is_for(task)
         and hmac.compare_digest(signer.seal(a.sealing_message()).encode(), a.seal.encode("utf-8", "replace"))
     )
 

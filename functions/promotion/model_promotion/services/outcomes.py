@@ -143,12 +143,7 @@ def verify_decision(decision: DecisionRecord, task: StageTask, quorum: int, sign
             f"{where} carries no valid signature of the approval pages: it was not made on a review page, or "
             "it was altered. It was refused and counts as no decision."
         )
-    if (decision.execution_arn, decision.stage, decision.model_version, decision.model_package_arn) != (
-        task.execution_arn,
-        task.stage,
-        task.model.version,
-        task.model.package_arn,
-    ):
+    if not decision.is_for(task):
         raise DecisionNotAuthentic(f"{where} carries a signed decision made for another promotion or stage")
     for cosigner in decision.cosigners:
         # Each earlier approval was sealed on its own when it was made: a record added to the request later (by
@@ -158,8 +153,7 @@ def verify_decision(decision: DecisionRecord, task: StageTask, quorum: int, sign
             or cosigner.cosigners
             or not cosigner.seal
             or not signer.verify(cosigner.sealing_message(), cosigner.seal)
-            or (cosigner.execution_arn, cosigner.stage, cosigner.model_version, cosigner.model_package_arn)
-            != (task.execution_arn, task.stage, task.model.version, task.model.package_arn)
+            or not cosigner.is_for(task)
         ):
             raise DecisionNotAuthentic(
                 f"{where} carries an approval by {cosigner.signature} that the approval pages did not seal for it"
@@ -174,7 +168,7 @@ def verify_decision(decision: DecisionRecord, task: StageTask, quorum: int, sign
                 f"apart from its registrant ({registrant.unknown_because or 'CreatedBy names them'})"
             )
     if decision.decision is Decision.APPROVE:
-        signers = {a.approver_subject or a.approver for a in decision.approvals}
+        signers = {a.signer_key for a in decision.approvals}
         if len(signers) < quorum or len(signers) != len(decision.approvals):
             raise DecisionNotAuthentic(
                 f"{where} carries {len(signers)} distinct approvals in {len(decision.approvals)}; the stage needs "
