@@ -140,6 +140,7 @@ class Requested:
             self.ids[recipient],
             viewer=viewer or self.viewer(recipient),
             store=self.store,
+            signer=self.signer,
             now=now,
             form_action=FORM_ACTION,
             csrf=CSRF,
@@ -516,6 +517,7 @@ def test_an_unknown_or_garbled_link_shows_not_found_and_changes_nothing(approval
         approval_id,
         viewer=_test_approver(),
         store=requested.store,
+        signer=requested.signer,
         now=NOW,
         form_action=FORM_ACTION,
         csrf=CSRF,
@@ -1280,6 +1282,9 @@ def test_an_approval_written_into_the_request_by_anyone_but_these_pages_counts_f
         execution_arn=EXECUTION_ARN,
     )
     requested.store.requests[TEST_KEY] = replace(held, approvals=(ghost,))
+    # The review page does not show it as progress either
+    review = requested.show("qa.deputy@example.com")
+    assert "0 of 2 approvals" in review.html and "ghost" not in review.html
 
     # When one real approver approves
     page = requested.decide("qa.lead@example.com", APPROVE)

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+import boto3
 import pytest
 from builders import decision_record, model_version, stage_task_payload
 from moto import mock_aws
@@ -336,6 +337,28 @@ def test_approvals_short_of_the_quorum_count_each_signer_once_and_never_race(aws
     assert done.status is RequestStatus.APPROVED
     assert store.task_token(request.key) is None
     assert store.sending() == []
+
+
+def test_a_request_stored_before_approvals_were_counted_can_still_be_decided(aws: None) -> None:
+    # Given a pending request as the approvals table held it before quorum: no approvalCount attribute
+    store = DynamoDbApprovalStore("approvals")
+    task = stage_task("dev")
+    now = utc_now()
+    request = ApprovalRequest(
+        key=request_key(task.execution_name, "dev"),
+        task=task,
+        requested_at=now,
+        expires_at=now + timedelta(hours=1),
+        recipients=("a@example.com",),
+        evidence=None,
+    )
+    store.save_request(request, "token-1", now + timedelta(days=30))
+    boto3.client("dynamodb", region_name="us-east-1").update_item(
+        TableName="approvals", Key={"pk": {"S": request.key}}, UpdateExpression="REMOVE approvalCount, approvalQuorum"
+    )
+
+    # When it is claimed, Then the claim wins
+    assert store.claim(request.key, decision_record("dev"), 0, now) == "token-1"
 
 
 def test_an_expired_request_cannot_be_claimed(aws: None) -> None:

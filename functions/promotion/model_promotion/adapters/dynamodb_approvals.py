@@ -136,11 +136,14 @@ class DynamoDbApprovalStore(ApprovalStore):
         return _request_from_item(item) if item else None
 
     def _quorum_condition(self, approval: DecisionRecord, seen: int, now: datetime) -> dict[str, Any]:
-        """Pending, unexpired, still holding the `seen` approvals we read, and none by this signer."""
+        """Pending, unexpired, still holding the `seen` approvals we read, and none by this signer. A request stored
+        before approvals were counted has no approvalCount: it holds none."""
+        count = (
+            "(approvalCount = :seen OR attribute_not_exists(approvalCount))" if seen == 0 else "approvalCount = :seen"
+        )
         return {
             "ConditionExpression": (
-                "#s = :pending AND expiresAtMs > :now AND approvalCount = :seen "
-                "AND NOT contains(approverSubjects, :subject)"
+                f"#s = :pending AND expiresAtMs > :now AND {count} AND NOT contains(approverSubjects, :subject)"
             ),
             "ExpressionAttributeNames": {"#s": "status"},
             "values": {

@@ -186,6 +186,7 @@ def show_review(
     *,
     viewer: Approver,
     store: ApprovalStore,
+    signer: DecisionSigner,
     now: datetime,
     form_action: str,
     csrf: str,
@@ -201,7 +202,8 @@ def show_review(
     request = _open_for(approval_id, viewer, store, now, group_prefix)
     if isinstance(request, Page):
         return request
-    request = _with_quorum(request, quorum)
+    # The progress shown counts only the approvals these pages sealed, as a decision would.
+    request = replace(_with_quorum(request, quorum), approvals=_sealed_here(request, signer))
     mine = request.approved_by(viewer.subject)
     if mine is not None:
         return _about(_already_counted(request, mine), request)
