@@ -94,6 +94,7 @@ def approval_payload(stage: str = "test", /, **overrides: Any) -> dict[str, Any]
         {
             "taskToken": TASK_TOKEN,
             "requestedAt": REQUESTED_AT,
+            "attempt": 0,
             "timeoutSeconds": ONE_DAY,
             "evidence": copy.deepcopy(EVIDENCE) if stage != "dev" else None,
         }

@@ -26,6 +26,7 @@ from model_promotion.domain.errors import (
 )
 from model_promotion.domain.identity import NotSignedIn
 from model_promotion.domain.presentation import Email
+from model_promotion.domain.task_history import TaskAttempt
 from model_promotion.domain.web_security import PendingLogin, Session
 from model_promotion.ports import (
     ApprovalLink,
@@ -38,6 +39,7 @@ from model_promotion.ports import (
     DirectoryEntry,
     ExecutionControl,
     ExecutionExists,
+    ExecutionHistory,
     Mailer,
     ModelRegistry,
     ModelVersions,
@@ -262,6 +264,18 @@ class RefusingMailer(FakeMailer):
                 code="MessageRejected",
             )
         return super().send(email)
+
+
+class FakeExecutionHistory(ExecutionHistory):
+    """An execution's history as the attempts of its latest stay in a state: none until a test sets them."""
+
+    def __init__(self, attempts: list[TaskAttempt] | None = None) -> None:
+        self.attempts = list(attempts or [])
+        self.read: list[tuple[str, str]] = []
+
+    def latest_stay(self, execution_arn: str, state: str) -> list[TaskAttempt]:
+        self.read.append((execution_arn, state))
+        return list(self.attempts)
 
 
 @dataclass(frozen=True)

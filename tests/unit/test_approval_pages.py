@@ -32,6 +32,7 @@ from fakes import (
     FakeApprovalStore,
     FakeApprovedModels,
     FakeDirectory,
+    FakeExecutionHistory,
     FakeMailer,
     FakeSessionStore,
     FakeSigner,
@@ -244,7 +245,12 @@ def _site(settings: ApprovalApiSettings = SETTINGS, model: Any = None) -> Site:
     store, mailer, workflow = FakeApprovalStore(), FakeMailer(), FakeWorkflow()
     payload = approval_payload("test") if model is None else approval_payload("test", model=model.to_payload())
     request_approval(
-        payload, settings=REQUEST_SETTINGS, store=store, mailer=mailer, approved_models=FakeApprovedModels()
+        payload,
+        settings=REQUEST_SETTINGS,
+        store=store,
+        mailer=mailer,
+        history=FakeExecutionHistory(),
+        approved_models=FakeApprovedModels(),
     )
     ids = {}
     for email in mailer.sent:

@@ -28,7 +28,7 @@ from builders import (
     champion_record,
     model_version,
 )
-from fakes import FakeApprovalStore, FakeApprovedModels, FakeMailer, FakeSigner, FakeWorkflow
+from fakes import FakeApprovalStore, FakeApprovedModels, FakeExecutionHistory, FakeMailer, FakeSigner, FakeWorkflow
 
 from model_promotion.config import ApprovalRequestSettings
 from model_promotion.domain.approvals import (
@@ -38,10 +38,16 @@ from model_promotion.domain.approvals import (
     iso,
     request_key,
 )
-from model_promotion.domain.errors import InvalidPayload, ReauthenticationRequired, TransientAwsError
+from model_promotion.domain.errors import (
+    InvalidPayload,
+    ReauthenticationRequired,
+    TransientAwsError,
+    UnsignedTaskFailure,
+)
 from model_promotion.domain.identity import Approver
 from model_promotion.domain.model_version import ModelVersion
 from model_promotion.domain.presentation import Email, Page
+from model_promotion.domain.task_history import TaskAttempt
 from model_promotion.ports import DeliveryUnknown
 from model_promotion.services.approvals import DELIVERY_ATTEMPTS, REJECTION_ERROR, decide, request_approval, show_review
 from model_promotion.services.reminders import SENDING_GRACE, complete_deliveries
@@ -89,6 +95,7 @@ def _request(
         settings=SETTINGS,
         store=store,
         mailer=mailer,
+        history=FakeExecutionHistory(),
         approved_models=approved_models or FakeApprovedModels(),
     )
     return store, mailer
@@ -176,7 +183,12 @@ def test_each_approver_of_the_stage_gets_one_email_with_a_link_of_their_own() ->
 
     # When
     result = request_approval(
-        approval_payload("prod"), settings=SETTINGS, store=store, mailer=mailer, approved_models=FakeApprovedModels()
+        approval_payload("prod"),
+        settings=SETTINGS,
+        store=store,
+        mailer=mailer,
+        history=FakeExecutionHistory(),
+        approved_models=FakeApprovedModels(),
     )
 
     # Then
@@ -207,6 +219,7 @@ def test_the_request_and_its_links_are_stored_before_any_email_is_sent() -> None
         settings=SETTINGS,
         store=store,
         mailer=FollowingMailer(),
+        history=FakeExecutionHistory(),
         approved_models=FakeApprovedModels(),
     )
 
@@ -237,6 +250,7 @@ def test_the_result_reports_the_expiry_time() -> None:
         settings=SETTINGS,
         store=store,
         mailer=mailer,
+        history=FakeExecutionHistory(),
         approved_models=FakeApprovedModels(),
     )
 
@@ -440,7 +454,14 @@ def test_a_bad_request_payload_is_invalid_and_stores_and_mails_nothing(overrides
 
     # When
     with pytest.raises(InvalidPayload) as raised:
-        request_approval(payload, settings=SETTINGS, store=store, mailer=mailer, approved_models=FakeApprovedModels())
+        request_approval(
+            payload,
+            settings=SETTINGS,
+            store=store,
+            mailer=mailer,
+            history=FakeExecutionHistory(),
+            approved_models=FakeApprovedModels(),
+        )
 
     # Then
     assert message in str(raised.value)
@@ -457,6 +478,7 @@ def test_a_retried_request_mails_fresh_links_keeps_the_old_ones_and_uses_the_new
         settings=SETTINGS,
         store=first.store,
         mailer=first.mailer,
+        history=FakeExecutionHistory(),
         approved_models=FakeApprovedModels(),
     )
     second_ids = {email.to[0]: _approval_id(email) for email in first.mailer.sent[2:]}
@@ -738,7 +760,12 @@ def test_when_another_approver_wins_the_claim_the_loser_gets_a_conflict_and_no_w
 
     store, mailer, workflow = RacingStore(), FakeMailer(), FakeWorkflow()
     request_approval(
-        approval_payload("test"), settings=SETTINGS, store=store, mailer=mailer, approved_models=FakeApprovedModels()
+        approval_payload("test"),
+        settings=SETTINGS,
+        store=store,
+        mailer=mailer,
+        history=FakeExecutionHistory(),
+        approved_models=FakeApprovedModels(),
     )
     deputy_id = _approval_id(mailer.sent[1])
 
@@ -1314,3 +1341,62 @@ def test_a_send_whose_outcome_became_unknown_is_never_released_by_a_later_thrott
     # Then the decision stays claimed for the sweep, and the page says it is saved, not that nothing changed
     assert page.status == 202
     assert requested.store.requests[TEST_KEY].status is RequestStatus.SENDING
+
+
+def test_a_retry_after_a_failure_somebody_sent_asks_nobody_again_and_reports_tampering() -> None:
+    # Given: the first attempt was failed, after RequestApproval had returned, with a retried error name
+    store, mailer = FakeApprovalStore(), FakeMailer()
+    history = FakeExecutionHistory(
+        [TaskAttempt(submitted=True, ending="failed", error="TransientAwsError"), TaskAttempt()]
+    )
+
+    # When the state's Retry runs RequestApproval again
+    with pytest.raises(UnsignedTaskFailure) as raised:
+        request_approval(
+            approval_payload("test", attempt=1),
+            settings=SETTINGS,
+            store=store,
+            mailer=mailer,
+            history=history,
+            approved_models=FakeApprovedModels(),
+        )
+
+    # Then nothing is stored or mailed, and the error (which no Retry matches) says what happened
+    assert "SendTaskFailure (error TransientAwsError)" in str(raised.value)
+    assert (store.requests, mailer.sent) == ({}, [])
+    assert history.read == [(EXECUTION_ARN, "Await stage approval")]
+
+
+def test_a_retry_after_the_functions_own_failure_asks_again() -> None:
+    store, mailer = FakeApprovalStore(), FakeMailer()
+    history = FakeExecutionHistory([TaskAttempt(submitted=False, ending="failed", error="TransientAwsError")])
+
+    request_approval(
+        approval_payload("test", attempt=1),
+        settings=SETTINGS,
+        store=store,
+        mailer=mailer,
+        history=history,
+        approved_models=FakeApprovedModels(),
+    )
+
+    assert len(mailer.sent) == len(SETTINGS.approvers["test"])
+
+
+def test_a_first_attempt_does_not_read_the_history() -> None:
+    history = FakeExecutionHistory()
+    request_approval(
+        approval_payload("test"),
+        settings=SETTINGS,
+        store=FakeApprovalStore(),
+        mailer=FakeMailer(),
+        history=history,
+        approved_models=FakeApprovedModels(),
+    )
+    assert history.read == []
+
+
+@pytest.mark.parametrize("attempt", [-1, "1", True, 1.5])
+def test_an_attempt_that_is_not_a_retry_count_is_refused(attempt: Any) -> None:
+    with pytest.raises(InvalidPayload, match="'attempt'"):
+        _request("test", attempt=attempt)

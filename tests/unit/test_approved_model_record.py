@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from builders import EVIDENCE, GROUP, OUTCOME_ENV, SIGNER, decision_record, model_description, outcome_payload
-from fakes import FakeApprovedModels, FakeDecisionLog, FakeMailer, FakeRegistry
+from fakes import FakeApprovedModels, FakeDecisionLog, FakeExecutionHistory, FakeMailer, FakeRegistry
 
 from model_promotion.adapters import ssm_approved_models
 from model_promotion.adapters.ssm_approved_models import SsmApprovedModels
@@ -114,6 +114,7 @@ def _approve(
         approved_models=models,
         log=log,
         mailer=RecordingMailer(calls),
+        history=FakeExecutionHistory(),
         signer=SIGNER,
     )
     return calls, result, models, log

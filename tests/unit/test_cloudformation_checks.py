@@ -467,6 +467,8 @@ def expected_calls(stack: Transformed) -> dict[str, list[Call]]:
             Call("ssm:GetParameter", f"{parameter}/{STAGE}"),
             Call("dynamodb:PutItem", approvals),
             *mail(*approvers),
+            # a retry reads how the earlier attempt ended
+            Call("states:GetExecutionHistory", execution),
         ],
         "ApprovalApiFunction": [
             Call("ssm:GetParameter", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{p['ParameterPrefix']}-config/sign-in"),
@@ -492,6 +494,8 @@ def expected_calls(stack: Transformed) -> dict[str, list[Call]]:
             Call("ssm:GetParameter", f"{parameter}/{STAGE}"),
             Call("ssm:PutParameter", f"{parameter}/{STAGE}"),
             *mail(REGISTRANT, p["OperationsEmail"]),
+            # a failure or an expiry of the approval wait is checked against the history
+            Call("states:GetExecutionHistory", execution),
         ],
         "CheckRegisteredMetricsFunction": [
             Call("sagemaker:DescribeModelPackage", package),

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from builders import GROUP, PACKAGE_ARN, REGISTRANT, SIGNER, decision_record, model_description, outcome_payload
-from fakes import FakeApprovedModels, FakeDecisionLog, FakeRegistry, RefusingMailer
+from fakes import FakeApprovedModels, FakeDecisionLog, FakeExecutionHistory, FakeRegistry, RefusingMailer
 
 from model_promotion.config import OutcomeSettings
 from model_promotion.domain.approvals import Decision
@@ -63,6 +63,7 @@ def _record(
         approved_models=FakeApprovedModels(),
         log=log,
         mailer=mailer,
+        history=FakeExecutionHistory(),
         signer=SIGNER,
     )
     return result, registry, log
@@ -181,6 +182,7 @@ def test_a_version_without_a_registrant_whose_operations_address_is_refused_trie
         approved_models=FakeApprovedModels(),
         log=FakeDecisionLog(),
         mailer=mailer,
+        history=FakeExecutionHistory(),
         signer=SIGNER,
     )
 

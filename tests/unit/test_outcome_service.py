@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -22,7 +22,7 @@ from builders import (
     model_version,
     outcome_payload,
 )
-from fakes import FakeApprovedModels, FakeDecisionLog, FakeMailer, FakeRegistry, FakeSigner
+from fakes import FakeApprovedModels, FakeDecisionLog, FakeExecutionHistory, FakeMailer, FakeRegistry, FakeSigner
 
 from model_promotion.config import OutcomeSettings
 from model_promotion.domain.approvals import Decision, DecisionRecord
@@ -30,6 +30,7 @@ from model_promotion.domain.errors import DecisionNotAuthentic, InvalidPayload
 from model_promotion.domain.identity import registrant_of
 from model_promotion.domain.model_version import ModelVersion
 from model_promotion.domain.stages import metadata_value
+from model_promotion.domain.task_history import TaskAttempt
 from model_promotion.services.outcomes import record_stage_outcome
 
 SETTINGS = OutcomeSettings.from_environ(OUTCOME_ENV)
@@ -57,6 +58,7 @@ class World:
     log: FakeDecisionLog
     mailer: FakeMailer
     settings: OutcomeSettings = SETTINGS
+    history: FakeExecutionHistory = field(default_factory=FakeExecutionHistory)
 
     def record(self, payload: dict[str, Any]) -> dict[str, Any]:
         return record_stage_outcome(
@@ -66,6 +68,7 @@ class World:
             approved_models=self.approved_models,
             log=self.log,
             mailer=self.mailer,
+            history=self.history,
             signer=SIGNER,
         )
 
@@ -699,6 +702,60 @@ def test_a_refused_decision_is_recorded_as_tampering_not_as_an_approval_and_oper
     assert "refused an unsigned or altered decision" in update.description
     assert world.approved_models.history == {}
     assert "ml-ops@example.com" in world.mailer.sent[0].to
+
+
+@pytest.mark.parametrize(
+    ("outcome", "sent_error"),
+    [
+        pytest.param("failed", "TransientAwsError", id="a-retried-error-name"),
+        pytest.param("failed", "ConfigurationError", id="any-other-error-name"),
+        pytest.param("expired", "States.Timeout", id="a-sent-timeout"),
+    ],
+)
+def test_a_wait_failed_by_somebody_elses_send_is_recorded_as_tampering_whatever_its_error_name(
+    outcome: str, sent_error: str
+) -> None:
+    # Given: the history shows the wait failed by a send after RequestApproval had returned
+    world = _world()
+    world.history.attempts = [TaskAttempt(submitted=True, ending="failed", error=sent_error)]
+    error = {"Error": sent_error, "Cause": json.dumps({"errorMessage": "the approvals table is unavailable"})}
+
+    # When
+    result = world.record(outcome_payload("dev", outcome, error=error))
+
+    # Then: tampering, in the audit log, the registry and the operators' email, never a failure or an expiry
+    assert result["outcome"] == "tampered"
+    [entry] = world.log.entries(GROUP)
+    assert entry["outcome"] == "tampered"
+    assert f"SendTaskFailure (error {sent_error})" in entry["reason"]
+    assert world.registry.updates[0].metadata["dev"] == "RefusedUnsignedDecision"
+    assert "ml-ops@example.com" in world.mailer.sent[0].to
+    assert world.history.read == [(EXECUTION_ARN, "Await stage approval")]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "attempts", "recorded"),
+    [
+        pytest.param(
+            "failed",
+            [TaskAttempt(submitted=False, ending="failed", error="ConfigurationError")],
+            "failed",
+            id="the-function-failed",
+        ),
+        pytest.param("expired", [TaskAttempt(submitted=True, ending="timed-out")], "expired", id="a-real-timeout"),
+    ],
+)
+def test_a_failure_or_expiry_the_history_shows_as_real_is_recorded_as_it_is(
+    outcome: str, attempts: list[TaskAttempt], recorded: str
+) -> None:
+    world = _world()
+    world.history.attempts = attempts
+    error = {"Error": "ConfigurationError", "Cause": "no approvers are configured for stage 'dev'"}
+
+    result = world.record(outcome_payload("dev", outcome, error=error))
+
+    assert result["outcome"] == recorded
+    assert world.log.entries(GROUP)[0]["outcome"] == recorded
 
 
 def test_a_quorum_approval_needs_that_many_distinct_sealed_signers_and_records_them_all() -> None:

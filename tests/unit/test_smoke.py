@@ -24,6 +24,7 @@ from fakes import (
     FakeApprovalStore,
     FakeApprovedModels,
     FakeDecisionLog,
+    FakeExecutionHistory,
     FakeExecutions,
     FakeMailer,
     FakeRegistry,
@@ -246,6 +247,7 @@ class World(ModelRegistration):
                 approved_models=self.approved,
                 log=self.log,
                 mailer=FakeMailer(),
+                history=FakeExecutionHistory(),
                 signer=SIGNER,
             )
             execution = self.executions.executions[task.execution_name]

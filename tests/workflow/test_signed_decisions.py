@@ -117,6 +117,41 @@ def test_a_forged_output_sent_with_a_token_read_from_the_history_is_refused_as_t
     assert "Recorded" not in page.text
 
 
+@pytest.mark.parametrize(
+    ("error", "path"),
+    [
+        pytest.param("TransientAwsError", "retried", id="a-retried-error-name"),
+        pytest.param("ConfigurationError", "caught", id="any-other-error-name"),
+        pytest.param("Lambda.ServiceException", "lambda", id="a-retried-lambda-error-name"),
+    ],
+)
+def test_a_failure_sent_with_a_token_read_from_the_history_is_refused_as_tampering_whatever_its_name(
+    quorum_stack: StackClient, demo_assets: Any, error: str, path: str
+) -> None:
+    # Given a dev request waiting, and its task token read from the execution's history
+    promotion = register(quorum_stack, demo_assets, f"sent-{path}")
+    promotion.approval_email("dev")
+    [token] = promotion.task_tokens()
+
+    # When someone with states:SendTaskFailure fails the wait, naming an error the state retries or catches
+    quorum_stack.client("stepfunctions").send_task_failure(
+        taskToken=token, error=error, cause='{"errorMessage": "the approvals table is unavailable"}'
+    )
+
+    # Then it is recorded as a refused tampering attempt, not as a failure or an expiry
+    execution = promotion.finish()
+    assert execution["status"] == "FAILED"
+    [entry] = promotion.audit_entries()
+    assert (entry["outcome"], entry["stage"], entry.get("actor")) == ("tampered", "dev", None)
+    assert f"SendTaskFailure (error {error})" in entry["reason"]
+    assert promotion.describe()["CustomerMetadataProperties"]["dev"] == "RefusedUnsignedDecision"
+    operations = quorum_stack.parameters["OperationsEmail"]
+    assert any(operations in m["to"] for m in promotion.emails() if "refused" in m["subject"])
+    # and the approvers were asked once: a sent, retried error name asks nobody again
+    asked = [m for m in promotion.emails() if m["subject"].startswith("Approval needed")]
+    assert len(asked) == 1, [m["subject"] for m in asked]
+
+
 def test_prod_waits_for_two_distinct_approvers_and_records_both_signatures(
     quorum_stack: StackClient, demo_assets: Any
 ) -> None:

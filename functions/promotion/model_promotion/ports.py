@@ -10,6 +10,7 @@ from typing import Any
 
 from .domain.approvals import ApprovalRequest, DecisionRecord, RequestStatus
 from .domain.presentation import Email
+from .domain.task_history import TaskAttempt
 from .domain.transforms import TransformPlan
 from .domain.web_security import PendingLogin, Session
 
@@ -178,6 +179,15 @@ class Workflow(ABC):
     @abstractmethod
     def task_result(self, execution_arn: str, task_token: str) -> TaskResult:
         """What the execution's history says became of the wait on this token."""
+
+
+class ExecutionHistory(ABC):
+    """What an execution's history records: the only witness of who ended a callback task's wait."""
+
+    @abstractmethod
+    def latest_stay(self, execution_arn: str, state: str) -> list[TaskAttempt]:
+        """The attempts of the execution's latest entry into `state`, oldest first ([] when it never entered it,
+        or the execution is gone)."""
 
 
 class DecisionSigner(ABC):

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.errors import ConfigurationError
-from ..ports import DeliveryUnknown, ExecutionControl, ExecutionExists, TaskClosed, TaskResult, Workflow
+from ..domain.task_history import TaskAttempt, latest_stay
+from ..ports import (
+    DeliveryUnknown,
+    ExecutionControl,
+    ExecutionExists,
+    ExecutionHistory,
+    TaskClosed,
+    TaskResult,
+    Workflow,
+)
 from .aws import client, error_code, is_transient, outcome_unknown, single_attempt_client, transient
 
 # Step Functions' answers for a token nobody waits on any more. None of them is a server fault.
@@ -17,7 +26,7 @@ CLOSED_TOKEN_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExis
 CAUSE_MAX = 32768
 
 
-class StepFunctionsWorkflow(Workflow, ExecutionControl):
+class StepFunctionsWorkflow(Workflow, ExecutionControl, ExecutionHistory):
     def __init__(self, state_machine_arn: str = ""):
         self.state_machine_arn = state_machine_arn
 
@@ -91,31 +100,51 @@ class StepFunctionsWorkflow(Workflow, ExecutionControl):
 
     def task_result(self, execution_arn: str, task_token: str) -> TaskResult:
         """Reads the history back to the TaskScheduled event that carries the token; the first task event after
-        it says how the wait ended (one task waits at a time in this state machine).
-
-        Newest first, so a long history is read only as far back as the wait; events are put in order by
-        their ids either way, never by the order of the pages."""
+        it says how the wait ended (one task waits at a time in this state machine)."""
         seen: list[dict[str, Any]] = []
-        try:
-            pages = client("stepfunctions").get_paginator("get_execution_history")
-            for page in pages.paginate(
-                executionArn=execution_arn,
-                reverseOrder=True,
-                includeExecutionData=True,
-                PaginationConfig={"PageSize": 1000},
-            ):
-                seen.extend(page.get("events", []))
-                scheduled = [e for e in seen if e.get("type") == "TaskScheduled" and _carries(e, task_token)]
-                if scheduled:
-                    start = int(scheduled[-1]["id"])
-                    return _result_after(sorted((e for e in seen if int(e["id"]) > start), key=lambda e: int(e["id"])))
-        except (ClientError, BotoCoreError) as exc:
-            if error_code(exc) == "ExecutionDoesNotExist":
-                return TaskResult("gone")
-            if is_transient(exc) or outcome_unknown(exc):
-                raise transient("GetExecutionHistory", exc) from exc
-            raise ConfigurationError(f"GetExecutionHistory refused: {error_code(exc)}") from exc
+        for events in _newest_first(execution_arn, include_data=True):
+            seen.extend(events)
+            scheduled = [e for e in seen if e.get("type") == "TaskScheduled" and _carries(e, task_token)]
+            if scheduled:
+                start = int(scheduled[-1]["id"])
+                return _result_after(sorted((e for e in seen if int(e["id"]) > start), key=lambda e: int(e["id"])))
         return TaskResult("gone")
+
+    def latest_stay(self, execution_arn: str, state: str) -> list[TaskAttempt]:
+        """Reads the history back to the latest entry into `state` (domain/task_history.py reads the attempts)."""
+        seen: list[dict[str, Any]] = []
+        for events in _newest_first(execution_arn, include_data=False):
+            seen.extend(events)
+            if any(_enters(e, state) for e in events):
+                break
+        return latest_stay(seen, state)
+
+
+def _newest_first(execution_arn: str, *, include_data: bool) -> Iterator[list[dict[str, Any]]]:
+    """The execution's history events, a page at a time, newest page first, so a long history is read only as
+    far back as a caller needs; nothing when the execution is gone. Callers order events by id, never by the
+    order of the pages (moto ignores reverseOrder)."""
+    try:
+        pages = client("stepfunctions").get_paginator("get_execution_history")
+        for page in pages.paginate(
+            executionArn=execution_arn,
+            reverseOrder=True,
+            includeExecutionData=include_data,
+            PaginationConfig={"PageSize": 1000},
+        ):
+            yield list(page.get("events", []))
+    except (ClientError, BotoCoreError) as exc:
+        if error_code(exc) == "ExecutionDoesNotExist":
+            return
+        if is_transient(exc) or outcome_unknown(exc):
+            raise transient("GetExecutionHistory", exc) from exc
+        raise ConfigurationError(f"GetExecutionHistory refused: {error_code(exc)}") from exc
+
+
+def _enters(event: Mapping[str, Any], state: str) -> bool:
+    return (
+        event.get("type") == "TaskStateEntered" and (event.get("stateEnteredEventDetails") or {}).get("name") == state
+    )
 
 
 def _server_fault(exc: Exception) -> bool:

@@ -49,6 +49,11 @@ class DecisionNotAuthentic(DomainError):
     altered output). It is recorded as a refused tampering attempt and never counts as a decision."""
 
 
+class UnsignedTaskFailure(DomainError):
+    """A retry of the approval request found its earlier attempt failed by a SendTaskFailure the approval pages
+    did not send (domain/task_history.py). Never retried: "Record failure" records it as tampering."""
+
+
 class StageNotInPlan(DomainError):
     """A stage name that the promotion's stage list does not contain."""
 

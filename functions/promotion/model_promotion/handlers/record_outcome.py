@@ -15,6 +15,7 @@ from ..adapters.kms_signer import KmsDecisionSigner
 from ..adapters.sagemaker_registry import SageMakerRegistry
 from ..adapters.ses_mailer import SesMailer
 from ..adapters.ssm_approved_models import SsmApprovedModels
+from ..adapters.step_functions import StepFunctionsWorkflow
 from ..config import OutcomeSettings
 from ..services.outcomes import record_stage_outcome
 from ._context import bind_stage_keys
@@ -43,6 +44,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         log=DynamoDbDecisionLog(config.decision_log_table),
         mailer=SesMailer(config.sender),
         signer=KmsDecisionSigner(config.signing_key_id),
+        history=StepFunctionsWorkflow(),
     )
     logger.info("stage outcome recorded", outcome=result["outcome"], summary=result["summary"])
     metrics.add_dimension(name="outcome", value=result["outcome"])

@@ -12,6 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ..adapters.dynamodb_approvals import DynamoDbApprovalStore
 from ..adapters.ses_mailer import SesMailer
 from ..adapters.ssm_approved_models import SsmApprovedModels
+from ..adapters.step_functions import StepFunctionsWorkflow
 from ..config import ApprovalRequestSettings
 from ..services.approvals import request_approval
 from ._context import bind_stage_keys
@@ -38,6 +39,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         store=DynamoDbApprovalStore(config.approvals_table),
         mailer=SesMailer(config.sender),
         approved_models=SsmApprovedModels(),
+        history=StepFunctionsWorkflow(),
     )
     logger.info("approval requested", recipients=len(result["recipients"]), expires_at=result["expiresAt"])
     metrics.add_dimension(name="stage", value=str(event.get("stage")))

@@ -32,16 +32,19 @@ from ..domain.errors import (
     InvalidPayload,
     ReauthenticationRequired,
     TransientAwsError,
+    UnsignedTaskFailure,
 )
 from ..domain.identity import Approver, NotAuthorized, authorize
 from ..domain.presentation import Page, approval_email, message_page, review_page
 from ..domain.records import approved_model_parameter_name
+from ..domain.task_history import AWAIT_APPROVAL_STATE, PAGES_REJECTION, forged_failure_reason, sent_failure
 from ..ports import (
     ApprovalLink,
     ApprovalStore,
     ApprovedModels,
     DecisionSigner,
     DeliveryUnknown,
+    ExecutionHistory,
     Mailer,
     QuorumMoved,
     TaskClosed,
@@ -49,7 +52,7 @@ from ..ports import (
     Workflow,
 )
 
-REJECTION_ERROR = "ApprovalRejected"
+REJECTION_ERROR = PAGES_REJECTION
 TASK_TOKEN_MAX = 2048
 # Approvals of one request that land at the same moment are taken one at a time; after this many lost races
 # the person is asked to try again.
@@ -66,6 +69,7 @@ def request_approval(
     store: ApprovalStore,
     mailer: Mailer,
     approved_models: ApprovedModels,
+    history: ExecutionHistory,
 ) -> dict[str, Any]:
     """Stores the request with its task token, then mails each approver a link of their own.
 
@@ -74,11 +78,21 @@ def request_approval(
 
     The request is stored before any email goes out, so no one ever holds a link to nothing. A retry
     replaces the pending request and mails fresh links; links from the failed attempt stay valid.
+
+    A retry (`attempt` > 0, the state's RetryCount) first asks the execution's history how the earlier attempt
+    ended. Anyone with its task token could fail it with an error name the state retries; when somebody did
+    (domain/task_history.py), nothing is asked again and UnsignedTaskFailure, which no Retry matches, takes
+    the state machine to "Record failure", which records the tampering.
     """
     token = payload.get("taskToken")
     if not isinstance(token, str) or not 1 <= len(token) <= TASK_TOKEN_MAX:
         raise InvalidPayload("'taskToken' must be a string of 1 to 2048 characters")
     task = StageTask.from_payload(payload)
+    attempt = payload.get("attempt", 0)
+    if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 0:
+        raise InvalidPayload("'attempt' must be the state's retry count, an integer of at least 0")
+    if attempt and (forged := sent_failure(history.latest_stay(task.execution_arn, AWAIT_APPROVAL_STATE))):
+        raise UnsignedTaskFailure(forged_failure_reason(forged, task.stage))
     requested_at = parse_time(_required(payload, "requestedAt"))
     timeout = payload.get("timeoutSeconds")
     if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 1:

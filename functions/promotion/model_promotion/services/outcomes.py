@@ -13,7 +13,8 @@ from ..domain.identity import registrant_of
 from ..domain.presentation import Email, outcome_email
 from ..domain.records import approved_model_parameter_name, approved_model_record, audit_entry
 from ..domain.stages import Outcome, approval_description, approval_status_after, stage_metadata_after
-from ..ports import ApprovedModels, DecisionLog, DecisionSigner, Mailer, ModelRegistry
+from ..domain.task_history import AWAIT_APPROVAL_STATE, forged_failure_reason, sent_failure
+from ..ports import ApprovedModels, DecisionLog, DecisionSigner, ExecutionHistory, Mailer, ModelRegistry
 
 
 def record_stage_outcome(
@@ -25,12 +26,15 @@ def record_stage_outcome(
     log: DecisionLog,
     mailer: Mailer,
     signer: DecisionSigner,
+    history: ExecutionHistory,
 ) -> dict[str, Any]:
     """Writes the outcome everywhere it belongs. Every step is safe to repeat on a retry.
 
     A decision counts only with the approval pages' seal, for this execution and stage, and with the stage's
     quorum of distinct signers (verify_decision): anything else raises DecisionNotAuthentic before a write,
     and the state machine records it through "Record failure" as a refused tampering attempt (TAMPERED).
+    A failure or an expiry is TAMPERED too when the execution's history shows that somebody other than the
+    approval pages sent it (domain/task_history.py): its error name proves nothing.
 
     Order matters: the audit log first (the decision is a fact once a person made it), then the
     registry, and the approved-model record last, so an inference pipeline never sees a version
@@ -59,6 +63,8 @@ def record_stage_outcome(
         reason = decision.comment
     elif outcome is Outcome.EXPIRED:
         reason = "no approver decided before the request expired"
+        if forged := sent_failure(history.latest_stay(task.execution_arn, AWAIT_APPROVAL_STATE)):
+            outcome, reason = Outcome.TAMPERED, forged_failure_reason(forged, task.stage)  # a sent "States.Timeout"
     elif outcome is Outcome.GATE_FAILED:
         gate = payload.get("gate")
         if not isinstance(gate, Mapping) or not isinstance(gate.get("summary"), str):
@@ -66,9 +72,12 @@ def record_stage_outcome(
         reason = gate["summary"]
     else:
         error = payload.get("error")
+        reason = _failure_reason(error)
         if isinstance(error, Mapping) and error.get("Error") == DecisionNotAuthentic.__name__:
             outcome = Outcome.TAMPERED
-        reason = _failure_reason(error)
+        elif forged := sent_failure(history.latest_stay(task.execution_arn, AWAIT_APPROVAL_STATE)):
+            # The error's name is whatever the sender chose; only the history tells a sent failure apart.
+            outcome, reason = Outcome.TAMPERED, forged_failure_reason(forged, task.stage)
     if decision is not None:
         expected = Decision.APPROVE if outcome is Outcome.APPROVED else Decision.REJECT
         verify_decision(decision, task, settings.quorum.get(task.stage, 1), signer)
