@@ -319,9 +319,9 @@ SAME_PERSON = [
         id="iam-user-name",
     ),
     pytest.param(
-        _model(registered="arn:aws-us-gov:sts::123456789012:federated-user/dana-scientist"),
+        _model(registered="arn:aws-us-gov:iam::123456789012:user/dana-scientist"),
         _person("d@corp.example.com", "dana-scientist"),
-        id="federated-user",
+        id="iam-user-in-another-partition",
     ),
 ]
 
@@ -340,11 +340,6 @@ SOMEONE_ELSE = [
         _model(registered=f"{SSO_ROLE}/dana.scientist@example.com"),
         _person("qa.lead@example.com", "AWSReservedSSO_DataScientist_0123456789abcdef"),
         id="role-name-is-not-the-session",
-    ),
-    pytest.param(
-        _model(registered="arn:aws:sts::123456789012:assumed-role/dana-scientist/pipeline-session"),
-        _person("qa.lead@example.com", "dana-scientist"),
-        id="role-named-like-a-user",
     ),
     pytest.param(_model(registered="dana-scientist"), _person(None, "dana-scientist-2"), id="similar-name"),
 ]
@@ -371,6 +366,23 @@ def test_someone_else_is_not_taken_for_the_registrant(model: ModelVersion, perso
             "arn:aws:iam::123456789012:role/service-role/ml-pipeline",
             "SageMaker CreatedBy names only the role ml-pipeline, no session",
             id="role-without-session",
+        ),
+        pytest.param(
+            "arn:aws:sts::123456789012:assumed-role/DataScience/not-me",
+            "SageMaker CreatedBy names the session 'not-me' of the role DataScience, and whoever may assume "
+            "DataScience chooses that name, so it names no one",
+            id="a-session-name-its-caller-chose",
+        ),
+        pytest.param(
+            "arn:aws:sts::123456789012:assumed-role/SageMakerPipelineRole/SageMaker-PipelineStep-abc123",
+            "SageMaker CreatedBy names the session 'SageMaker-PipelineStep-abc123' of the role SageMakerPipelineRole, "
+            "and whoever may assume SageMakerPipelineRole chooses that name, so it names no one",
+            id="a-pipeline-session",
+        ),
+        pytest.param(
+            "arn:aws:sts::123456789012:federated-user/dana-scientist",
+            "SageMaker CreatedBy names the federated user 'dana-scientist', a name its caller chose",
+            id="a-federated-user-name-its-caller-chose",
         ),
         pytest.param(
             "arn:aws:iam::123456789012:root",
@@ -436,7 +448,7 @@ def test_nobody_may_decide_a_version_whose_registrant_cannot_be_established() ->
     assert str(raised.value) == (
         f"Version {VERSION} of {GROUP} records no registrant (SageMaker CreatedBy is empty), so nobody can be shown "
         "not to be approving their own work. Register it again with a person's own credentials (a SageMaker Studio "
-        "user profile, or an IAM Identity Center session, whose session name is the user name), or ask an operator."
+        "user profile, an IAM Identity Center session or an IAM user), or ask an operator."
     )
 
 

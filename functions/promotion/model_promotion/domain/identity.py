@@ -217,15 +217,28 @@ class Registrant:
     unknown_because: str | None = None
 
 
-_ASSUMED_ROLE = re.compile(r"arn:aws[a-z-]*:sts::\d{12}:assumed-role/[^/]+/(?P<session>.+)")
-_USER = re.compile(r"arn:aws[a-z-]*:(?:iam|sts)::\d{12}:(?:user|federated-user)/(?:.*/)?(?P<name>[^/]+)")
+_ASSUMED_ROLE = re.compile(r"arn:aws[a-z-]*:sts::\d{12}:assumed-role/(?P<role>[^/]+)/(?P<session>.+)")
+_FEDERATED_USER = re.compile(r"arn:aws[a-z-]*:sts::\d{12}:federated-user/(?P<name>.+)")
+_USER = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:user/(?:.*/)?(?P<name>[^/]+)")
 _ROLE = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/(?:.*/)?(?P<name>[^/]+)")
 _ROOT = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:root")
+# IAM Identity Center's permission-set roles. Identity Center alone can assume them (their trust policy names its
+# SAML provider, and IAM refuses any change to them), and it sets the session name to the user's user name.
+IDENTITY_CENTER_ROLE_PREFIX = "AWSReservedSSO_"
 
 
 def registrant_of(model: ModelVersion) -> Registrant:
-    """The person CreatedBy names: a SageMaker Studio user profile name, the session name of an assumed-role
-    identity (IAM Identity Center sets it to the user name), or an IAM user's name.
+    """The person CreatedBy names, trusting only names that an administrator or the IdP sets:
+
+    - a SageMaker Studio user profile name (SageMaker writes it from the profile an administrator created);
+    - the session name of an IAM Identity Center role (AWSReservedSSO_*), which Identity Center sets to the user
+      name;
+    - an IAM user's name.
+
+    Any other assumed-role session names no one: whoever may assume the role chooses RoleSessionName, so a data
+    scientist could register as "not-me" and approve her own version. A federated user's name is likewise chosen
+    by whoever called GetFederationToken. So are SageMaker Pipelines' sessions of their execution role, which name
+    a pipeline step, not the person who started it. For all of these the check fails closed, saying why.
 
     The RegistrantEmail metadata is the registrant's own say and only addresses notices: it never counts here.
     """
@@ -235,7 +248,19 @@ def registrant_of(model: ModelVersion) -> Registrant:
     if not who.startswith("arn:"):
         return Registrant(frozenset({who.casefold()}))  # a Studio user profile name
     if found := _ASSUMED_ROLE.fullmatch(who):
-        return Registrant(frozenset({found.group("session").casefold()}))
+        role, session = found.group("role"), found.group("session")
+        if role.startswith(IDENTITY_CENTER_ROLE_PREFIX):
+            return Registrant(frozenset({session.casefold()}))
+        return Registrant(
+            frozenset(),
+            f"SageMaker CreatedBy names the session {session!r} of the role {role}, and whoever may assume {role} "
+            "chooses that name, so it names no one",
+        )
+    if found := _FEDERATED_USER.fullmatch(who):
+        return Registrant(
+            frozenset(),
+            f"SageMaker CreatedBy names the federated user {found.group('name')!r}, a name its caller chose",
+        )
     if found := _USER.fullmatch(who):
         return Registrant(frozenset({found.group("name").casefold()}))
     if found := _ROLE.fullmatch(who):
@@ -264,8 +289,8 @@ def authorize(approver: Approver, model: ModelVersion, stage: str, group_prefix:
         raise NotAuthorized(
             f"Version {model.version} of {model.group} records no registrant ({registrant.unknown_because}), so "
             "nobody can be shown not to be approving their own work. Register it again with a person's own "
-            "credentials (a SageMaker Studio user profile, or an IAM Identity Center session, whose session name "
-            "is the user name), or ask an operator."
+            "credentials (a SageMaker Studio user profile, an IAM Identity Center session or an IAM user), or ask "
+            "an operator."
         )
     if approver.identifiers & registrant.names:
         raise NotAuthorized(
