@@ -219,7 +219,7 @@ class Registrant:
 
 _ASSUMED_ROLE = re.compile(r"arn:aws[a-z-]*:sts::\d{12}:assumed-role/(?P<role>[^/]+)/(?P<session>.+)")
 _FEDERATED_USER = re.compile(r"arn:aws[a-z-]*:sts::\d{12}:federated-user/(?P<name>.+)")
-_USER = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:user/(?:.*/)?(?P<name>[^/]+)")
+_USER = re.compile(r"arn:aws[a-z-]*:(?:iam|sts)::\d{12}:user/(?:.*/)?(?P<name>[^/]+)")  # sts: as moto writes a user
 _ROLE = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/(?:.*/)?(?P<name>[^/]+)")
 _ROOT = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:root")
 # IAM Identity Center's permission-set roles. Identity Center alone can assume them (their trust policy names its
