@@ -87,15 +87,21 @@ def _test_approver(email: str = "qa.lead@example.com", **overrides: Any) -> Appr
 
 
 def _request(
-    stage: str = "test", *, approved_models: FakeApprovedModels | None = None, **overrides: Any
+    stage: str = "test",
+    *,
+    approved_models: FakeApprovedModels | None = None,
+    history: FakeExecutionHistory | None = None,
+    store: FakeApprovalStore | None = None,
+    mailer: FakeMailer | None = None,
+    **overrides: Any,
 ) -> tuple[FakeApprovalStore, FakeMailer]:
-    store, mailer = FakeApprovalStore(), FakeMailer()
+    store, mailer = store or FakeApprovalStore(), mailer or FakeMailer()
     request_approval(
         approval_payload(stage, **overrides),
         settings=SETTINGS,
         store=store,
         mailer=mailer,
-        history=FakeExecutionHistory(),
+        history=history or FakeExecutionHistory(),
         approved_models=approved_models or FakeApprovedModels(),
     )
     return store, mailer
@@ -1352,14 +1358,7 @@ def test_a_retry_after_a_failure_somebody_sent_asks_nobody_again_and_reports_tam
 
     # When the state's Retry runs RequestApproval again
     with pytest.raises(UnsignedTaskFailure) as raised:
-        request_approval(
-            approval_payload("test", attempt=1),
-            settings=SETTINGS,
-            store=store,
-            mailer=mailer,
-            history=history,
-            approved_models=FakeApprovedModels(),
-        )
+        _request("test", attempt=1, history=history, store=store, mailer=mailer)
 
     # Then nothing is stored or mailed, and the error (which no Retry matches) says what happened
     assert "SendTaskFailure (error TransientAwsError)" in str(raised.value)
@@ -1368,31 +1367,16 @@ def test_a_retry_after_a_failure_somebody_sent_asks_nobody_again_and_reports_tam
 
 
 def test_a_retry_after_the_functions_own_failure_asks_again() -> None:
-    store, mailer = FakeApprovalStore(), FakeMailer()
     history = FakeExecutionHistory([TaskAttempt(submitted=False, ending="failed", error="TransientAwsError")])
 
-    request_approval(
-        approval_payload("test", attempt=1),
-        settings=SETTINGS,
-        store=store,
-        mailer=mailer,
-        history=history,
-        approved_models=FakeApprovedModels(),
-    )
+    _, mailer = _request("test", attempt=1, history=history)
 
     assert len(mailer.sent) == len(SETTINGS.approvers["test"])
 
 
 def test_a_first_attempt_does_not_read_the_history() -> None:
     history = FakeExecutionHistory()
-    request_approval(
-        approval_payload("test"),
-        settings=SETTINGS,
-        store=FakeApprovalStore(),
-        mailer=FakeMailer(),
-        history=history,
-        approved_models=FakeApprovedModels(),
-    )
+    _request("test", history=history)
     assert history.read == []
 
 
