@@ -16,10 +16,12 @@ EMBEDDED := PYTHONPATH=local $(PY) -m embedded_aws
 
 .PHONY: demo up register test chromium unit workflow browser screenshots lint validate build cfn-check bench clean
 
-$(VENV)/.installed: requirements-dev.txt functions/promotion/requirements.txt
+# The project itself is installed editable (pyproject.toml): `.venv/bin/model-promotion` runs this checkout's code.
+$(VENV)/.installed: requirements-dev.txt functions/promotion/requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 $(SAM_VENV)/.installed:
@@ -73,6 +75,8 @@ build: $(SAM_VENV)/.installed
 	$(SAM_ENV) $(SAM) build --parallel --cached --template template.yaml
 	@if ls -d .aws-sam/build/*/botocore .aws-sam/build/*/boto3 2>/dev/null | grep .; then \
 	  echo "these artifacts package the AWS SDK, which would shadow the Lambda runtime's" >&2; exit 1; fi
+	@if ls $(foreach f,$(OPERATOR_ONLY),.aws-sam/build/*/model_promotion/$(f)) 2>/dev/null | grep .; then \
+	  echo "these artifacts hold the operators' code, which no function runs" >&2; exit 1; fi
 
 ## The template as SAM would deploy it (transformed offline), linted: cfn-lint with the serverless rules, and
 ## parliament on every IAM policy. Part of `make test`; this runs only these checks.
@@ -89,6 +93,8 @@ LAMBDA_PYTHON_VERSION := 3.13
 # where its shims directory is read-only.
 LAMBDA_PIP ?= $(PROJECT_ROOT)$(SAM_VENV)/bin/python -m pip
 LAMBDA_PLATFORMS := manylinux_2_34_x86_64 manylinux_2_28_x86_64 manylinux2014_x86_64 manylinux1_x86_64
+# What only the `model-promotion` distribution runs (pyproject.toml), never a function: kept out of the artifacts.
+OPERATOR_ONLY := cli.py client.py services/smoke.py adapters/smoke_aws.py
 RUNTIME_SDK := boto3 botocore s3transfer jmespath dateutil six urllib3
 RUNTIME_SDK_DISTRIBUTIONS := boto3 botocore s3transfer jmespath python_dateutil six urllib3
 build-%Function:
@@ -98,6 +104,7 @@ build-%Function:
 	cd "$(ARTIFACTS_DIR)" && rm -rf bin $(RUNTIME_SDK) six.py \
 	  $(foreach d,$(RUNTIME_SDK_DISTRIBUTIONS),$(d)-*.dist-info $(d)-*.data)
 	cp -R model_promotion "$(ARTIFACTS_DIR)/"
+	cd "$(ARTIFACTS_DIR)/model_promotion" && rm -f $(OPERATOR_ONLY)
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
 
 bench: $(VENV)/.installed

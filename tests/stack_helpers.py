@@ -9,7 +9,9 @@ import hashlib
 import html
 import itertools
 import json
+import os
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,27 @@ _groups = itertools.count(1)
 
 
 # -- browsers: sign-in helpers ------------------------------------------------------------------------------------
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def operator_command(state_file: Path, *args: str) -> list[str]:
+    """`model-promotion --local --state-file PATH ARGS...`: the command `make` installs into the venv, as an
+    operator runs it."""
+    command = Path(sys.executable).parent / "model-promotion"
+    assert command.exists(), f"{command} is missing: install the project into the venv (make .venv/.installed)"
+    return [str(command), "--local", "--state-file", str(state_file), *args]
+
+
+def operator_env() -> dict[str, str]:
+    """The operator's environment, with no AWS settings (the state file alone says where AWS is), running this
+    checkout's code whichever checkout the venv's editable install points at."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(PROJECT_ROOT / "functions/promotion"), os.environ.get("PYTHONPATH")])
+    )
+    return env
 
 
 def hidden_fields(page: requests.Response) -> dict[str, str]:

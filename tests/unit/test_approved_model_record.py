@@ -16,6 +16,7 @@ from builders import EVIDENCE, GROUP, OUTCOME_ENV, SIGNER, decision_record, mode
 from fakes import FakeApprovedModels, FakeDecisionLog, FakeExecutionHistory, FakeMailer, FakeRegistry
 
 from model_promotion.adapters import ssm_approved_models
+from model_promotion.adapters.aws import DEFAULT_CLIENTS
 from model_promotion.adapters.ssm_approved_models import SsmApprovedModels
 from model_promotion.config import OutcomeSettings
 from model_promotion.domain.approvals import StageTask
@@ -212,7 +213,7 @@ def test_a_record_over_the_budget_is_refused_before_any_port_is_called() -> None
 
 def test_the_ssm_adapter_refuses_an_oversized_record_before_calling_ssm(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given
-    monkeypatch.setattr(ssm_approved_models, "client", lambda service: pytest.fail("SSM must not be called"))
+    monkeypatch.setattr(DEFAULT_CLIENTS, "client", lambda service: pytest.fail("SSM must not be called"))
     record = {"modelPackageGroupName": GROUP, "modelVersion": 3, "stage": "test", "modelDataUrl": "é" * 2100}
 
     # When / Then
@@ -229,7 +230,7 @@ def test_the_ssm_adapter_writes_the_compact_utf8_value(monkeypatch: pytest.Monke
             sent.append(request)
             return {"Version": 1, "Tier": "Standard"}
 
-    monkeypatch.setattr(ssm_approved_models, "single_attempt_client", lambda service: Ssm())
+    monkeypatch.setattr(DEFAULT_CLIENTS, "single_attempt", lambda service: Ssm())
     record = approved_model_record(_task(), decision_record("test", approver_name="Zoë Lefèvre"))
 
     # When
@@ -345,8 +346,8 @@ def test_a_put_whose_answer_was_lost_leaves_exactly_one_parameter_version(
 ) -> None:
     # Given an SSM that loses the first PutParameter's answer (applied or not)
     ssm = _LossySsm(applied)
-    monkeypatch.setattr(ssm_approved_models, "single_attempt_client", lambda service: ssm)
-    monkeypatch.setattr(ssm_approved_models, "client", lambda service: ssm)
+    monkeypatch.setattr(DEFAULT_CLIENTS, "single_attempt", lambda service: ssm)
+    monkeypatch.setattr(DEFAULT_CLIENTS, "client", lambda service: ssm)
     monkeypatch.setattr(ssm_approved_models.time, "sleep", lambda seconds: None)
     record = approved_model_record(_task(), decision_record("test"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -12,14 +13,14 @@ from builders import GROUP as GROUP_OF_BUILDERS
 from builders import decision_record, stage_task_payload
 from moto import mock_aws
 
-from model_promotion.adapters.aws import client
+from model_promotion import cli
+from model_promotion.adapters.aws import DEFAULT_CLIENTS
 from model_promotion.adapters.ssm_approved_models import SsmApprovedModels
-from model_promotion.approved_models import (
+from model_promotion.client import (
     ApprovedModel,
     InvalidApprovedRecord,
     NothingApproved,
     get_approved_model,
-    main,
 )
 from model_promotion.domain.approvals import StageTask
 from model_promotion.domain.records import approved_model_record
@@ -36,11 +37,11 @@ def ssm(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_REGION", "POWERTOOLS_PARAMETERS_MAX_AGE"):
         monkeypatch.delenv(name, raising=False)
     parameters.clear_caches()
-    client.cache_clear()
+    DEFAULT_CLIENTS.clear()
     with mock_aws():
-        yield client("ssm")
+        yield DEFAULT_CLIENTS.client("ssm")
     parameters.clear_caches()
-    client.cache_clear()
+    DEFAULT_CLIENTS.clear()
 
 
 def record(version: int = 7, stage: str = "prod", **overrides: Any) -> dict[str, Any]:
@@ -282,15 +283,23 @@ def test_a_negative_max_age_is_refused() -> None:
 # The command line
 
 
-def test_the_cli_prints_the_record_as_json(ssm: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def approved(monkeypatch: pytest.MonkeyPatch, *argv: str, prefix: str = "/model-promotion") -> tuple[int, str, str]:
+    """`model-promotion --local approved ...` against the mocked SSM, with the stack's ParameterPrefix."""
+    target = cli.Target("the test", "sm", "a", "d", "s@example.com", "", parameters={"ParameterPrefix": prefix})
+    monkeypatch.setattr(cli, "resolve_target", lambda invocation: target)
+    out, err = io.StringIO(), io.StringIO()
+    status = cli.main(["--local", "approved", *argv], stdout=out, stderr=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_the_cli_prints_the_record_as_json(ssm: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given
     put(ssm, record())
 
     # When
-    status = main(["--group", GROUP, "--stage", "prod", "--json"])
+    status, out, _ = approved(monkeypatch, GROUP, "--stage", "prod", "--json")
 
     # Then
-    out = capsys.readouterr().out
     assert status == 0
     assert json.loads(out) == {
         "modelPackageGroupName": GROUP,
@@ -306,51 +315,48 @@ def test_the_cli_prints_the_record_as_json(ssm: Any, capsys: pytest.CaptureFixtu
     }
 
 
-def test_the_cli_prints_a_readable_block_by_default(ssm: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_prints_a_readable_block_with_the_stacks_prefix(ssm: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given
     put(ssm, record(stage="uat"), stage="uat", prefix="/team-a")
 
     # When
-    status = main(["--group", GROUP, "--stage", "uat", "--prefix", "/team-a"])
+    status, out, _ = approved(monkeypatch, GROUP, "--stage", "uat", prefix="/team-a")
 
     # Then
     assert status == 0
-    assert capsys.readouterr().out.splitlines() == [
+    assert out.splitlines() == [
         f"{GROUP} version 7 is approved for uat",
         f"  package:     {ARN}",
         f"  model data:  s3://models/{GROUP}/7/model.tar.gz",
         "  approved by: Jane Doe <jane.doe@example.com>",
         "  approved at: 2024-05-01T10:15:00Z",
+        "  decision:    d-123",
     ]
 
 
-def test_the_cli_exits_1_with_the_message_when_nothing_is_approved(
-    ssm: Any, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_cli_exits_1_with_the_message_when_nothing_is_approved(ssm: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # When
-    status = main(["--group", GROUP, "--stage", "prod", "--json"])
+    status, out, err = approved(monkeypatch, GROUP, "--stage", "prod", "--json")
 
     # Then
-    captured = capsys.readouterr()
     assert status == 1
-    assert captured.out == ""
-    assert captured.err.strip() == (
-        f"No version of {GROUP} is approved for prod (no parameter /model-promotion/{GROUP}/prod)"
-    )
+    assert out == ""
+    assert err == f"error: No version of {GROUP} is approved for prod (no parameter /model-promotion/{GROUP}/prod)\n"
 
 
 @pytest.mark.parametrize(
     "argv",
     [
         pytest.param(["--stage", "prod"], id="no-group"),
-        pytest.param(["--group", GROUP, "--stage", "Prod"], id="bad-stage"),
-        pytest.param(["--group", GROUP, "--stage", "prod", "--prefix", "nope"], id="bad-prefix"),
+        pytest.param([GROUP], id="no-stage"),
+        pytest.param([GROUP, "--stage", "Prod"], id="bad-stage"),
+        pytest.param([GROUP, "--stage", "prod", "--prefix", "nope"], id="bad-prefix"),
     ],
 )
-def test_the_cli_exits_2_for_bad_arguments(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_exits_2_for_bad_arguments(argv: list[str], ssm: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # When
-    status = main(argv)
+    status, out, err = approved(monkeypatch, *argv)
 
     # Then
-    assert status == 2
-    assert capsys.readouterr().err
+    assert status == 2 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1

@@ -262,8 +262,8 @@ def test_verify_audit_log_of_a_group_with_nothing_recorded_is_not_found():
 
 def _run_cli(monkeypatch: pytest.MonkeyPatch, log: DecisionLog, *argv: str) -> tuple[int, str, str]:
     target = cli.Target("the test", "arn:aws:states:us-east-1:1:stateMachine:x", "a", "d", "s@example.com", "")
-    monkeypatch.setattr(cli, "resolve_target", lambda args: target)
-    monkeypatch.setattr(cli, "run", lambda args, target: verify_audit_log(log=log, group=args.group))
+    monkeypatch.setattr(cli, "resolve_target", lambda invocation: target)
+    monkeypatch.setattr(cli, "verify_audit_log", lambda **kwargs: verify_audit_log(log=log, group=kwargs["group"]))
     out, err = io.StringIO(), io.StringIO()
     code = cli.main(list(argv), stdout=out, stderr=err)
     return code, out.getvalue(), err.getvalue()
@@ -299,10 +299,10 @@ def test_audit_verify_names_the_first_broken_link_and_exits_1(monkeypatch: pytes
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--local", "audit"], "required"),
-        (["--local", "audit", "verify"], "required"),
+        (["--local", "audit"], "Missing command"),
+        (["--local", "audit", "verify"], "Missing argument 'GROUP'"),
         (["--local", "audit", "verify", "not a group"], "not a model package group name"),
-        (["--local", "audit", "rewrite", GROUP], "invalid choice"),
+        (["--local", "audit", "rewrite", GROUP], "No such command 'rewrite'"),
     ],
 )
 def test_audit_verify_arguments_are_checked_like_every_command(argv: list[str], message: str) -> None:

@@ -16,7 +16,7 @@ import pytest
 from builders import decision_record, model_version, stage_task_payload
 from moto import mock_aws
 
-from model_promotion.adapters.aws import client
+from model_promotion.adapters.aws import DEFAULT_CLIENTS
 from model_promotion.adapters.dynamodb_approvals import DynamoDbApprovalStore
 from model_promotion.adapters.dynamodb_decision_log import DynamoDbDecisionLog
 from model_promotion.domain.approvals import ApprovalRequest, RequestStatus, StageTask, request_key, utc_now
@@ -41,9 +41,9 @@ def aws() -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    client.cache_clear()
+    DEFAULT_CLIENTS.clear()
     with mock_aws():
-        dynamodb = client("dynamodb")
+        dynamodb = DEFAULT_CLIENTS.client("dynamodb")
         dynamodb.create_table(
             TableName="approvals",
             AttributeDefinitions=[
@@ -77,7 +77,7 @@ def aws() -> Iterator[None]:
             BillingMode="PAY_PER_REQUEST",
         )
         yield
-    client.cache_clear()
+    DEFAULT_CLIENTS.clear()
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)
@@ -120,7 +120,7 @@ def raw_items(partition: str) -> list[dict[str, Any]]:
     from boto3.dynamodb.types import TypeDeserializer
 
     deserialize = TypeDeserializer().deserialize
-    items = client("dynamodb").query(
+    items = DEFAULT_CLIENTS.client("dynamodb").query(
         TableName="decisions",
         KeyConditionExpression="modelPackageGroupName = :g",
         ExpressionAttributeValues={":g": {"S": partition}},
@@ -138,7 +138,7 @@ def test_every_decision_of_a_group_stays_retrievable_in_chain_order_past_one_pag
 
     # When the group's log is read
     pages: list[int] = []
-    client("dynamodb").meta.events.register(
+    DEFAULT_CLIENTS.client("dynamodb").meta.events.register(
         "after-call.dynamodb.Query", lambda parsed, **_: pages.append(len(parsed.get("Items", [])))
     )
     entries = log.entries(entry["modelPackageGroupName"])
@@ -248,7 +248,7 @@ def test_an_entry_overwritten_in_the_table_fails_verification_naming_it(aws: Non
         log.append(approval(version))
     group = approval(1)["modelPackageGroupName"]
     second = next(e for e in raw_items(group) if e["sequence"] == 2)
-    client("dynamodb").put_item(
+    DEFAULT_CLIENTS.client("dynamodb").put_item(
         TableName="decisions",
         Item={**_attributes(second), "comment": {"S": "approved, no concerns"}},
     )

@@ -833,14 +833,16 @@ NOT_API_CALLS = frozenset({"meta", "exceptions", "can_paginate", "close"})
 
 
 def _client_service(node: ast.AST, bound: Mapping[str, str]) -> str | None:
-    """The service of `client("svc")` / `boto3.client("svc")`, or of a name bound to one."""
+    """The service of `self.client("svc")` / `boto3.client("svc")` (or a single-attempt client), or of a name
+    bound to one."""
     if isinstance(node, ast.Name):
         return bound.get(node.id)
     if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)):
         return None
     func = node.func
-    is_client = (isinstance(func, ast.Name) and func.id in ("client", "single_attempt_client")) or (
-        isinstance(func, ast.Attribute) and func.attr == "client"
+    names = ("client", "single_attempt_client", "single_attempt")
+    is_client = (isinstance(func, ast.Name) and func.id in names) or (
+        isinstance(func, ast.Attribute) and func.attr in names
     )
     return node.args[0].value if is_client and isinstance(node.args[0].value, str) else None
 

@@ -6,11 +6,15 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from builders import GROUP, STAGES, decision_record, model_description, model_version, stage_task_payload
 from fakes import (
@@ -541,25 +545,49 @@ def test_durations_read_like_a_person_would_say_them(seconds: int, text: str) ->
 # The CLI: arguments, targets and errors
 
 
-def test_local_without_a_file_means_the_default_state_file_and_json_may_follow_the_command() -> None:
-    args = cli.parse_args(["--local", "status", GROUP, "--json"])
-    assert args.local == cli.DEFAULT_STATE_FILE and args.command == "status" and args.json is True
-    args = cli.parse_args(["--local", "/tmp/x.json", "--json", "cancel", GROUP, "3", "--reason", "r"])
-    assert (args.local, args.version, args.reason, args.json) == ("/tmp/x.json", 3, "r", True)
-    assert cli.parse_args(["--stack-name", "prod-stack", "pending"]).json is False
+def _invocation(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> cli.Invocation:
+    """The options main() saw, caught where the command asks for its target."""
+    seen: list[cli.Invocation] = []
+
+    def caught(invocation: cli.Invocation) -> cli.Target:
+        seen.append(invocation)
+        raise cli.UsageError("caught")
+
+    monkeypatch.setattr(cli, "resolve_target", caught)
+    assert cli.main(argv, stdout=io.StringIO(), stderr=io.StringIO()) == 2
+    (invocation,) = seen
+    return invocation
+
+
+def test_local_means_the_default_state_file_and_json_may_follow_the_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    invocation = _invocation(monkeypatch, ["--local", "status", GROUP, "--json"])
+    assert (invocation.local, invocation.state_file, invocation.as_json) == (True, cli.DEFAULT_STATE_FILE, True)
+    invocation = _invocation(monkeypatch, ["--local", "--state-file", "/tmp/x.json", "--json", "pending"])
+    assert (invocation.state_file, invocation.as_json) == ("/tmp/x.json", True)
+    invocation = _invocation(monkeypatch, ["--stack-name", "prod-stack", "--profile", "ops", "pending"])
+    assert (invocation.local, invocation.stack_name, invocation.profile, invocation.as_json) == (
+        False,
+        "prod-stack",
+        "ops",
+        False,
+    )
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--local", "pending", "extra"], "unrecognized arguments"),
+        (["--local", "pending", "extra"], "unexpected extra argument"),
         (["--local", "status", "not a group"], "not a model package group name"),
         (["--local", "resend", GROUP, "zero"], "not a version number"),
         (["--local", "cancel", GROUP, "3"], "--reason"),
-        (["--local", "--stack-name", "s", "pending"], "not allowed with"),
+        (["--local", "--stack-name", "s", "pending"], "choose one"),
         (["pending"], "choose a target"),
-        (["--local", "/nonexistent/stack.json", "pending"], "no embedded AWS state file at /nonexistent/stack.json"),
-        ([], "required"),
+        (
+            ["--local", "--state-file", "/nonexistent/stack.json", "pending"],
+            "no embedded AWS state file at /nonexistent/stack.json",
+        ),
+        ([], "Missing command"),
+        (["--local", "launch"], "No such command 'launch'"),
     ],
 )
 def test_bad_arguments_are_one_line_on_stderr_and_exit_2(argv: list[str], message: str) -> None:
@@ -571,11 +599,12 @@ def test_bad_arguments_are_one_line_on_stderr_and_exit_2(argv: list[str], messag
     assert err.getvalue().count("\n") == 1 and message in err.getvalue() and "Traceback" not in err.getvalue()
 
 
-def test_the_local_target_points_the_sdk_at_the_embedded_aws(tmp_path: Path) -> None:
+def _state_file(tmp_path: Path, **extra: Any) -> Path:
     state = tmp_path / "stack.json"
     state.write_text(
         json.dumps(
             {
+                **extra,
                 "aws_endpoint": "http://127.0.0.1:4010",
                 "api_url": "http://127.0.0.1:3000",
                 "region": "us-east-1",
@@ -593,17 +622,22 @@ def test_the_local_target_points_the_sdk_at_the_embedded_aws(tmp_path: Path) -> 
             }
         )
     )
-    environ = {"AWS_PROFILE": "prod-admin", "AWS_SESSION_TOKEN": "t"}
+    return state
 
-    target = cli.local_target(state, environ)
 
-    assert environ == {
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:4010",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "embedded",
-        "AWS_SECRET_ACCESS_KEY": "embedded",
-    }
+def test_the_local_target_gives_the_adapters_a_session_for_the_embedded_aws_and_leaves_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "a-profile-this-machine-lacks")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "https://elsewhere.example.com")
+    before = dict(os.environ)
+
+    target = cli.local_target(_state_file(tmp_path, pid=os.getpid()))
+
+    assert dict(os.environ) == before
+    dynamodb = target.approvals().client("dynamodb")
+    assert dynamodb.meta.endpoint_url == "http://127.0.0.1:4010" and dynamodb.meta.region_name == "us-east-1"
+    assert dynamodb._request_signer._credentials.access_key == cli.LOCAL_CREDENTIALS
     assert target.state_machine_arn.endswith(":stateMachine:sm")
     assert (target.approvals_table, target.decision_log_table, target.sender) == (
         "approvals",
@@ -618,13 +652,26 @@ def test_a_state_file_of_something_else_is_refused(tmp_path: Path) -> None:
     state = tmp_path / "stack.json"
     state.write_text(json.dumps({"region": "us-east-1"}))
     with pytest.raises(cli.UsageError, match="lacks"):
-        cli.local_target(state, {})
+        cli.local_target(state)
+
+
+def test_a_state_file_left_by_an_embedded_aws_that_is_gone_is_one_line(tmp_path: Path) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", ""])
+    gone.wait()
+    state = _state_file(tmp_path, pid=gone.pid)
+    out, err = io.StringIO(), io.StringIO()
+
+    code = cli.main(["--local", "--state-file", str(state), "pending"], stdout=out, stderr=err)
+
+    assert code == 2 and out.getvalue() == ""
+    assert err.getvalue() == (
+        f"error: the embedded AWS that wrote {state} (process {gone.pid}) is no longer running: "
+        "start it again with make up\n"
+    )
 
 
 def test_the_stack_target_reads_the_stacks_outputs_and_stages(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto import mock_aws
-
-    from model_promotion.adapters.aws import client
 
     for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         monkeypatch.delenv(key, raising=False)
@@ -643,23 +690,21 @@ def test_the_stack_target_reads_the_stacks_outputs_and_stages(monkeypatch: pytes
         "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
         "Outputs": {key: {"Value": value} for key, value in outputs.items()},
     }
-    environ: dict[str, str] = {}
-    try:
-        with mock_aws():
-            monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-            client.cache_clear()
-            client("cloudformation").create_stack(
-                StackName="model-promotion",
-                TemplateBody=json.dumps(template),
-                Parameters=[{"ParameterKey": "Stages", "ParameterValue": "dev,uat,prod"}],
-            )
-            target = cli.stack_target("model-promotion", None, "eu-west-1", environ)
-            with pytest.raises(cli.UsageError, match="stack nope does not exist"):
-                cli.stack_target("nope", None, "eu-west-1", environ)
-    finally:
-        client.cache_clear()
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    before = dict(os.environ)
+    with mock_aws():
+        boto3.client("cloudformation", region_name="eu-west-1").create_stack(
+            StackName="model-promotion",
+            TemplateBody=json.dumps(template),
+            Parameters=[{"ParameterKey": "Stages", "ParameterValue": "dev,uat,prod"}],
+        )
+        target = cli.stack_target("model-promotion", None, "eu-west-1")
+        with pytest.raises(cli.UsageError, match="stack nope does not exist"):
+            cli.stack_target("nope", None, "eu-west-1")
 
-    assert environ == {"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1"}
+    assert dict(os.environ) == before
+    assert target.region == "eu-west-1" and target.executions().client("stepfunctions").meta.region_name == "eu-west-1"
     assert target.state_machine_arn == outputs["PromotionStateMachineArn"]
     assert (target.approvals_table, target.decision_log_table) == ("mp-approvals", "mp-decisions")
     assert target.approval_base_url == outputs["ApprovalApiUrl"] and target.stages == ("dev", "uat", "prod")
@@ -677,12 +722,10 @@ def test_aws_failures_are_one_line_without_a_traceback() -> None:
 
 def test_a_not_found_answer_exits_1_with_one_line(monkeypatch: pytest.MonkeyPatch, world: World) -> None:
     target = cli.Target("the test", "arn:aws:states:us-east-1:1:stateMachine:x", "a", "d", "s@example.com", BASE_URL)
-    monkeypatch.setattr(cli, "resolve_target", lambda args: target)
-
-    def run(args: Any, target: Any) -> Any:
-        return decision_history(log=world.log, group=args.group)
-
-    monkeypatch.setattr(cli, "run", run)
+    monkeypatch.setattr(cli, "resolve_target", lambda invocation: target)
+    monkeypatch.setattr(
+        cli, "decision_history", lambda log, group, **kwargs: decision_history(log=world.log, group=group)
+    )
     out, err = io.StringIO(), io.StringIO()
 
     assert cli.main(["--local", "history", GROUP], stdout=out, stderr=err) == 1

@@ -19,7 +19,8 @@ import pytest
 from botocore.stub import ANY, Stubber
 from builders import PACKAGE_ARN, STAGES
 
-from model_promotion.adapters import aws, sagemaker_registry
+from model_promotion.adapters import aws
+from model_promotion.adapters.aws import DEFAULT_CLIENTS
 from model_promotion.adapters.sagemaker_registry import SageMakerRegistry
 from model_promotion.domain.stages import Outcome, approval_description, stage_metadata_after
 
@@ -36,18 +37,18 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    aws.client.cache_clear()
+    aws.DEFAULT_CLIENTS.clear()
     real = boto3.client("sagemaker", region_name="us-east-1")
     requests: list[dict[str, Any]] = []
     real.meta.events.register(
         "provide-client-params.sagemaker.UpdateModelPackage", lambda params, **_: requests.append(dict(params))
     )
-    monkeypatch.setattr(sagemaker_registry, "client", lambda service: real)
+    monkeypatch.setattr(DEFAULT_CLIENTS, "client", lambda service: real)
     with Stubber(real) as stubber:
         for _ in range(3):
             stubber.add_response("update_model_package", {"ModelPackageArn": PACKAGE_ARN}, _any_update())
         yield requests
-    aws.client.cache_clear()
+    aws.DEFAULT_CLIENTS.clear()
 
 
 def _any_update() -> dict[str, Any]:

@@ -18,7 +18,8 @@ from botocore.stub import ANY, Stubber
 from builders import EXECUTION_NAME, GROUP, PACKAGE_ARN
 from transform_fakes import ACCOUNT, EXECUTION_ROLE_ARN, REGION, transform_settings
 
-from model_promotion.adapters import aws, sagemaker_transforms
+from model_promotion.adapters import aws
+from model_promotion.adapters.aws import DEFAULT_CLIENTS
 from model_promotion.adapters.sagemaker_transforms import SageMakerTransforms
 from model_promotion.domain.errors import ConfigurationError, TransientAwsError
 from model_promotion.domain.transforms import TransformPlan, model_name, transform_job_name
@@ -73,7 +74,7 @@ def sagemaker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL_SAGEMAKER", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    aws.client.cache_clear()
+    aws.DEFAULT_CLIENTS.clear()
     real = boto3.client("sagemaker", region_name=REGION)
     asked: list[str] = []
 
@@ -81,12 +82,12 @@ def sagemaker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
         asked.append(service)
         return real
 
-    monkeypatch.setattr(sagemaker_transforms, "client", client)
+    monkeypatch.setattr(DEFAULT_CLIENTS, "client", client)
     with Stubber(real) as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
     assert set(asked) <= {"sagemaker"}
-    aws.client.cache_clear()
+    aws.DEFAULT_CLIENTS.clear()
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from model_promotion.adapters import aws, ses_mailer
+from model_promotion.adapters import aws
+from model_promotion.adapters.aws import DEFAULT_CLIENTS
 from model_promotion.adapters.ses_mailer import SesMailer
 from model_promotion.domain.errors import ConfigurationError, NoticeRefused, TransientAwsError
 from model_promotion.domain.presentation import Email
@@ -35,13 +36,13 @@ def ses(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    aws.client.cache_clear()
+    aws.DEFAULT_CLIENTS.clear()
     real = boto3.client("sesv2", region_name="eu-west-1")
-    monkeypatch.setattr(ses_mailer, "client", lambda service: real)
+    monkeypatch.setattr(DEFAULT_CLIENTS, "client", lambda service: real)
     with Stubber(real) as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
-    aws.client.cache_clear()
+    aws.DEFAULT_CLIENTS.clear()
 
 
 def _refuse(ses: Stubber, code: str, message: str, status: int = 400) -> None:

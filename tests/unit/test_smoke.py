@@ -32,6 +32,7 @@ from fakes import (
 
 from embedded_aws.strict.request_rules import violations
 from model_promotion import cli
+from model_promotion.adapters.aws import DEFAULT_CLIENTS
 from model_promotion.config import OutcomeSettings
 from model_promotion.domain.approvals import ApprovalRequest, Decision, DecisionRecord, StageTask, iso, request_key
 from model_promotion.domain.errors import ConfigurationError
@@ -473,7 +474,7 @@ def test_a_refused_upload_fails_at_upload_with_exit_2_before_anything_is_registe
 def test_a_group_the_stack_does_not_promote_is_refused_before_anything_is_printed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(cli, "resolve_target", lambda args: _target(ModelPackageGroupNames="churn-model"))
+    monkeypatch.setattr(cli, "resolve_target", lambda invocation: _target(ModelPackageGroupNames="churn-model"))
     monkeypatch.setattr(cli, "smoke_test", lambda *args, **kwargs: pytest.fail("the smoke test ran"))
     out, err = io.StringIO(), io.StringIO()
 
@@ -648,7 +649,7 @@ def test_the_registration_requests_are_ones_sagemaker_and_s3_accept(monkeypatch:
     fake = RecordingClient(
         {"create_model_package": {"ModelPackageArn": "arn:aws:sagemaker:us-east-1:1:model-package/g/1"}}
     )
-    monkeypatch.setattr(smoke_aws, "client", lambda service: fake)
+    monkeypatch.setattr(DEFAULT_CLIENTS, "client", lambda service: fake)
     config = GateConfig.parse(LOCAL_GATES)
     request = {
         "group": DEFAULT_GROUP,
@@ -695,7 +696,7 @@ def test_the_history_is_read_as_event_types_and_state_names_only(monkeypatch: py
         ]
     }
     fake = RecordingClient({"get_execution_history": [dict(page, nextToken="2"), {"events": []}]})
-    monkeypatch.setattr(smoke_aws, "client", lambda service: fake)
+    monkeypatch.setattr(DEFAULT_CLIENTS, "client", lambda service: fake)
 
     events = smoke_aws.StepFunctionsHistory().events(EXECUTION_ARN_PREFIX + "x-v1")
 
@@ -716,7 +717,7 @@ def test_a_missing_bucket_is_named_as_the_operators_bucket(monkeypatch: pytest.M
         def put_object(self, **kwargs: Any) -> None:
             raise ClientError({"Error": {"Code": "NoSuchBucket", "Message": "nope"}}, "PutObject")
 
-    monkeypatch.setattr(smoke_aws, "client", lambda service: NoBucket())
+    monkeypatch.setattr(DEFAULT_CLIENTS, "client", lambda service: NoBucket())
 
     with pytest.raises(ConfigurationError, match="the model artifacts bucket demo-model-artifacts does not exist"):
         smoke_aws.S3ArtifactUploads().put(
@@ -727,17 +728,18 @@ def test_a_missing_bucket_is_named_as_the_operators_bucket(monkeypatch: pytest.M
 # The CLI: arguments, the stack's settings, the printed steps and the exit status
 
 
-def test_smoke_test_takes_a_group_a_wait_and_an_operator_after_a_default_state_file() -> None:
-    args = cli.parse_args(["--local", "smoke-test"])
-    assert (args.local, args.command, args.group, args.wait_for_approval, args.operator) == (
-        cli.DEFAULT_STATE_FILE,
-        "smoke-test",
-        DEFAULT_GROUP,
-        None,
-        None,
-    )
-    args = cli.parse_args(["--stack-name", "s", "smoke-test", "--group", "g1", "--wait-for-approval", "600", "--json"])
-    assert (args.group, args.wait_for_approval, args.json) == ("g1", 600, True)
+def test_smoke_test_takes_a_group_a_wait_and_an_operator(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[cli.SmokeRequest] = []
+    monkeypatch.setattr(cli, "resolve_target", lambda invocation: _target())
+    monkeypatch.setattr(cli, "smoke_test_main", lambda request, target, invocation: seen.append(request) or 0)
+
+    assert cli.main(["--local", "smoke-test"]) == 0
+    assert cli.main(["--stack-name", "s", "smoke-test", "--group", "g1", "--wait-for-approval", "600", "--json"]) == 0
+
+    assert seen == [
+        cli.SmokeRequest(group=DEFAULT_GROUP, wait_for_approval=None, operator=None),
+        cli.SmokeRequest(group="g1", wait_for_approval=600, operator=None),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -776,9 +778,7 @@ def _target(**parameters: Any) -> cli.Target:
 
 
 def test_the_settings_come_from_the_stacks_parameters_and_region() -> None:
-    args = cli.parse_args(["--stack-name", "mp", "smoke-test"])
-
-    settings = cli.smoke_settings(args, _target(), "ops")
+    settings = cli.smoke_settings(cli.SmokeRequest(), _target(), "ops")
 
     assert (settings.bucket, settings.operations_email, settings.parameter_prefix) == (BUCKET, OPERATIONS, "/mp")
     assert settings.gates == GateConfig.parse(LOCAL_GATES) and settings.stages == ("dev", "prod")
@@ -794,9 +794,8 @@ def test_the_settings_come_from_the_stacks_parameters_and_region() -> None:
     ],
 )
 def test_a_stack_without_what_the_smoke_test_needs_is_a_usage_error(parameters: dict[str, str], message: str) -> None:
-    args = cli.parse_args(["--stack-name", "mp", "smoke-test"])
     with pytest.raises(cli.UsageError, match=message):
-        cli.smoke_settings(args, _target(**parameters), "ops")
+        cli.smoke_settings(cli.SmokeRequest(), _target(**parameters), "ops")
 
 
 def test_the_stacks_region_is_read_from_its_stack_id() -> None:
@@ -813,12 +812,14 @@ def test_people_see_each_step_as_it_ends_and_a_summary_of_what_was_left_behind(
 ) -> None:
     result = _passed(clock)
 
-    def fake_smoke(args: Any, target: Any, on_step: Any = None, notice: Any = None, plan: Any = None) -> dict[str, Any]:
+    def fake_smoke(
+        request: Any, target: Any, on_step: Any = None, notice: Any = None, plan: Any = None
+    ) -> dict[str, Any]:
         for step in result["steps"]:
             on_step(step)
         return result
 
-    monkeypatch.setattr(cli, "resolve_target", lambda args: _target())
+    monkeypatch.setattr(cli, "resolve_target", lambda invocation: _target())
     monkeypatch.setattr(cli, "smoke_test", fake_smoke)
     out, err = io.StringIO(), io.StringIO()
 
@@ -841,8 +842,8 @@ def test_a_failure_exits_non_zero_with_one_line_naming_the_step_and_json_keeps_i
     monkeypatch: pytest.MonkeyPatch, clock: FakeClock
 ) -> None:
     result, _, _ = smoke(World(clock, start_after=None), start_timeout=3.0)
-    monkeypatch.setattr(cli, "resolve_target", lambda args: _target())
-    monkeypatch.setattr(cli, "smoke_test", lambda args, target, **kwargs: result)
+    monkeypatch.setattr(cli, "resolve_target", lambda invocation: _target())
+    monkeypatch.setattr(cli, "smoke_test", lambda request, target, **kwargs: result)
     out, err = io.StringIO(), io.StringIO()
 
     assert cli.main(["--stack-name", "mp", "--json", "smoke-test", "--operator", "ops"], stdout=out, stderr=err) == 1

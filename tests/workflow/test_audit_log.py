@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,7 @@ import pytest
 import requests
 from boto3.dynamodb.types import TypeSerializer
 
-from stack_helpers import new_group, register
-
-from .test_cli import PROJECT_ROOT, _env
+from stack_helpers import PROJECT_ROOT, new_group, operator_command, operator_env, register
 
 pytestmark = pytest.mark.workflow
 
@@ -32,14 +29,13 @@ def state_file(single_stage_stack, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def audit_verify(state_file: Path, group: str, *, json_output: bool = True) -> tuple[int, str, str]:
-    """`python -m model_promotion.cli --local STATE_FILE [--json] audit verify GROUP`: exit status, stdout, stderr."""
-    command = [sys.executable, "-m", "model_promotion.cli", "--local", str(state_file)]
-    command += ["--json"] if json_output else []
+    """`model-promotion --local --state-file PATH [--json] audit verify GROUP`: exit status, stdout, stderr."""
+    json_flag = ["--json"] if json_output else []
     process = subprocess.run(
-        [*command, "audit", "verify", group],
+        operator_command(state_file, *json_flag, "audit", "verify", group),
         capture_output=True,
         text=True,
-        env=_env(),
+        env=operator_env(),
         cwd=PROJECT_ROOT,
         timeout=60,
         check=False,

@@ -4,9 +4,7 @@ session's embedded stack: status, pending, history, resend, cancel and reconcile
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,11 +14,10 @@ import requests
 
 from embedded_aws.client import StackClient
 from embedded_aws.scenario import publish_model, publish_model_quality, register_version
-from stack_helpers import Promotion, new_group, register
+from stack_helpers import PROJECT_ROOT, Promotion, new_group, operator_command, operator_env, register
 
 pytestmark = pytest.mark.workflow
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STAGES = ["dev", "test", "uat", "prod"]
 
 
@@ -30,20 +27,6 @@ def state_file(stack: StackClient, tmp_path_factory: pytest.TempPathFactory) -> 
     path = tmp_path_factory.mktemp("cli") / "stack.json"
     path.write_text(json.dumps(stack.info))
     return path
-
-
-def _command(state_file: Path, args: tuple[str, ...]) -> list[str]:
-    return [sys.executable, "-m", "model_promotion.cli", "--local", str(state_file), "--json", *args]
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(PROJECT_ROOT / "functions/promotion"), env.get("PYTHONPATH")])
-    )
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        env.pop(key, None)  # the state file alone says where AWS is
-    return env
 
 
 def cli(state_file: Path, *args: str, expect: int = 0) -> Any:
@@ -56,11 +39,11 @@ def cli_all(state_file: Path, commands: list[tuple[str, ...]], expect: int = 0) 
     """Runs independent commands side by side (each is a Python start-up) and returns their answers in order."""
     processes = [
         subprocess.Popen(
-            _command(state_file, args),
+            operator_command(state_file, "--json", *args),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=_env(),
+            env=operator_env(),
             cwd=PROJECT_ROOT,
         )
         for args in commands

@@ -5,19 +5,16 @@ audit log, the execution and SSM say afterwards."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from embedded_aws.client import StackClient
-from stack_helpers import Promotion, new_group
+from stack_helpers import PROJECT_ROOT, Promotion, new_group, operator_command, operator_env
 
 pytestmark = pytest.mark.workflow
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SMOKE_GROUP = "model-promotion-smoke"
 OPERATOR = "ops.oncall@example.com"
 STEPS = ["upload", "register", "start", "request", "cancel", "registry", "audit", "aborted"]
@@ -36,15 +33,13 @@ def state_file(stack: StackClient, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def smoke_test(state_file: Path, *args: str) -> subprocess.Popen[str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(PROJECT_ROOT / "functions/promotion"), env.get("PYTHONPATH")])
-    )
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        env.pop(key, None)  # the state file alone says where AWS is
-    command = [sys.executable, "-m", "model_promotion.cli", "--local", str(state_file), *args]
     return subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=PROJECT_ROOT
+        operator_command(state_file, *args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=operator_env(),
+        cwd=PROJECT_ROOT,
     )
 
 

@@ -1,13 +1,15 @@
-"""The operators' command line: where promotions stand, what waits for whom, who decided what, and the
-interventions (mail a request again, cancel a promotion, start the promotions whose events were lost).
+"""The operators' command line, `model-promotion`: where promotions stand, what waits for whom, who decided
+what, which version is approved where, and the interventions (mail a request again, cancel a promotion,
+retry one, start the promotions whose events were lost).
 
-    PYTHONPATH=functions/promotion python -m model_promotion.cli \\
-        [--local [STATE_FILE] | --stack-name NAME] [--profile P] [--region R] [--stages LIST] [--json] COMMAND ...
+    model-promotion [--local [--state-file PATH] | --stack-name NAME] [--profile P] [--region R]
+                    [--stages LIST] [--json] COMMAND ...
 
     status GROUP [--version N]          every version (newest first) or one: registry, stages, execution, waiting
     pending                             every approval that waits: for whom, since when, until when, reminded
     history GROUP [--stage S] [--version N]
                                         every recorded outcome of the group: who, when, what, why
+    approved GROUP --stage S            the version approved for a stage, as an inference pipeline reads it
     resend GROUP VERSION [--stage S]    mail the pending request's approvers fresh links to the same request
     cancel GROUP VERSION --reason TEXT [--operator WHO] [--stage S]
                                         stop the promotion and record who cancelled it and why
@@ -23,20 +25,22 @@ interventions (mail a request again, cancel a promotion, start the promotions wh
 
 The target is the embedded AWS (`--local`, reading the state file `make up` writes, default
 .local/stack.json) or a deployed stack (`--stack-name`, reading its CloudFormation outputs with the given
-profile and region). `--json` prints stable JSON for scripts; otherwise aligned tables for people.
+profile and region). Either way the adapters get one boto3 session built for the target; the process's
+environment is never edited. `--json` (before or after the command) prints stable JSON for scripts;
+otherwise aligned tables for people.
 
-Exit status: 0 done; 1 not found or nothing to do (no such version, nothing pending, no decision recorded);
-2 bad arguments or configuration, or AWS refused or could not be reached. Errors are one line on stderr.
-smoke-test exits 0 only when every check held, 1 when one did not (within its time), 2 when AWS refused.
-audit verify exits 0 when the chain holds, 1 when a link is broken (named on stderr) or nothing is recorded.
-No output ever carries a task token: no command reads one.
+Exit status: 0 done; 1 not found or nothing to do (no such version, nothing pending, no decision recorded,
+nothing approved); 2 bad arguments or configuration, or AWS refused or could not be reached. Errors are one
+line on stderr. smoke-test exits 0 only when every check held, 1 when one did not (within its time), 2 when
+AWS refused. audit verify exits 0 when the chain holds, 1 when a link is broken (named on stderr) or nothing
+is recorded. No output ever carries a task token: no command reads one.
 
-Service logic lives in services/operations.py; this module parses arguments, builds adapters and prints.
+Service logic lives in services/operations.py; this module parses arguments (click), builds adapters and
+prints.
 """
 
 from __future__ import annotations
 
-import argparse
 import getpass
 import json
 import os
@@ -44,14 +48,17 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, TextIO
 
+import click
+
+from .adapters.aws import DEFAULT_CLIENTS, AwsClients
 from .domain.approvals import utc_now
 from .domain.errors import ConfigurationError, DomainError, TransientAwsError
 from .domain.stages import DEFAULT_STAGES, StageStatus, parse_stages
 from .services.operations import (
+    NotFound,
     OperationError,
     cancel_promotion,
     decision_history,
@@ -65,10 +72,9 @@ from .services.smoke import DEFAULT_GROUP as SMOKE_GROUP
 from .services.smoke import SmokePorts, SmokeSettings, run_smoke_test
 from .services.smoke import check_settings as check_smoke_settings
 
-PROG = "python -m model_promotion.cli"
+PROG = "model-promotion"
 SMOKE_TEST = "smoke-test"
 AUDIT = "audit"
-COMMANDS = ("status", "pending", "history", "resend", "cancel", "reconcile", "retry", AUDIT, SMOKE_TEST)
 DEFAULT_STATE_FILE = ".local/stack.json"
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
@@ -77,8 +83,9 @@ _GROUP = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _STAGE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 # smoke-test --wait-for-approval: at most a day, so a forgotten run does not hold a terminal for a week.
 SMOKE_WAIT_MAX = 86_400
-# Placeholder credentials for the embedded AWS, which checks none.
+# Placeholder credentials for the embedded AWS, which checks none of the administrator's.
 LOCAL_CREDENTIALS = "embedded"
+REASON_HELP = "why (recorded; at most 1000 characters)"
 
 
 class UsageError(Exception):
@@ -88,151 +95,101 @@ class UsageError(Exception):
 # Arguments
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of printing a usage block and exiting, so every error is one line."""
+class _Checked(click.ParamType):
+    """A string argument checked against a rule, with a message that says what it must be."""
 
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see {PROG} --help)")
+    def __init__(self, name: str, accepts: Callable[[str], bool], must_be: str, convert: Callable[[str], Any] = str):
+        self.name = name
+        self._accepts = accepts
+        self._must_be = must_be
+        self._convert = convert
 
-
-def _group(text: str) -> str:
-    if not _GROUP.match(text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a model package group name (letters, digits and '-', at most 63 characters)"
-        )
-    return text
-
-
-def _version(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a version number (a positive integer)")
-    return int(text)
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        if not self._accepts(value):
+            self.fail(f"{value!r} is not {self._must_be}", param, ctx)
+        return self._convert(value)
 
 
-def _stage(text: str) -> str:
-    if not _STAGE.match(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a stage name")
-    return text
+GROUP = _Checked(
+    "group",
+    lambda t: bool(_GROUP.match(t)),
+    "a model package group name (letters, digits and '-', at most 63 characters)",
+)
+VERSION = _Checked("version", lambda t: t.isdigit() and int(t) >= 1, "a version number (a positive integer)", int)
+STAGE = _Checked("stage", lambda t: bool(_STAGE.match(t)), "a stage name")
+SECONDS = _Checked(
+    "seconds",
+    lambda t: t.isdigit() and 1 <= int(t) <= SMOKE_WAIT_MAX,
+    f"a number of seconds from 1 to {SMOKE_WAIT_MAX}",
+    int,
+)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog=PROG,
-        description="Operate the model promotion workflow: status, pending approvals, history, resend, cancel.",
-    )
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument(
-        "--local",
-        nargs="?",
-        const=DEFAULT_STATE_FILE,
-        metavar="STATE_FILE",
-        help=f"the embedded AWS, from its state file (default {DEFAULT_STATE_FILE})",
-    )
-    where.add_argument("--stack-name", metavar="NAME", help="a deployed stack, from its CloudFormation outputs")
-    parser.add_argument("--profile", help="AWS profile (with --stack-name)")
-    parser.add_argument("--region", help="AWS region (with --stack-name)")
-    parser.add_argument(
-        "--stages", help="stages in order, e.g. dev,test,uat,prod (default: the stack's Stages parameter)"
-    )
-    json_flag: dict[str, Any] = {"action": "store_true", "help": "print JSON for scripts"}
-    parser.add_argument("--json", **json_flag)
-    # --json also after the command; SUPPRESS keeps the value given before it.
-    common = _Parser(add_help=False)
-    common.add_argument("--json", **{**json_flag, "default": argparse.SUPPRESS})
+@dataclass
+class Invocation:
+    """The options before the command, and where output goes."""
 
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    commands.required = True
-    status = commands.add_parser("status", parents=[common], help="where each version of a group stands")
-    status.add_argument("group", type=_group, metavar="GROUP")
-    status.add_argument("--version", type=_version, metavar="N", help="only this version")
+    stdout: TextIO
+    stderr: TextIO
+    local: bool = False
+    state_file: str = DEFAULT_STATE_FILE
+    stack_name: str | None = None
+    profile: str | None = None
+    region: str | None = None
+    stages: str | None = None
+    as_json: bool = False
 
-    commands.add_parser("pending", parents=[common], help="every approval that waits for a decision")
 
-    history = commands.add_parser("history", parents=[common], help="every recorded outcome of a group")
-    history.add_argument("group", type=_group, metavar="GROUP")
-    history.add_argument("--stage", type=_stage, metavar="S", help="only this stage")
-    history.add_argument("--version", type=_version, metavar="N", help="only this version")
+def _json_after_the_command(function: Callable[..., Any]) -> Callable[..., Any]:
+    """--json is accepted after the command too, as scripts write it either way."""
 
-    resend = commands.add_parser("resend", parents=[common], help="mail a pending request's approvers again")
-    resend.add_argument("group", type=_group, metavar="GROUP")
-    resend.add_argument("version", type=_version, metavar="VERSION")
-    resend.add_argument("--stage", type=_stage, metavar="S", help="the stage whose request to resend")
+    def remember(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value:
+            ctx.find_object(Invocation).as_json = True
 
-    cancel = commands.add_parser("cancel", parents=[common], help="stop a version's promotion, with a reason")
-    cancel.add_argument("group", type=_group, metavar="GROUP")
-    cancel.add_argument("version", type=_version, metavar="VERSION")
-    cancel.add_argument("--reason", required=True, metavar="TEXT", help="why (recorded; at most 1000 characters)")
-    cancel.add_argument("--operator", metavar="WHO", help="who cancels (default: your AWS identity's ARN)")
-    cancel.add_argument("--stage", type=_stage, metavar="S", help="the stage whose request to cancel")
-
-    retry = commands.add_parser(
-        "retry", parents=[common], help="start a new attempt of a promotion that expired, failed or was cancelled"
-    )
-    retry.add_argument("group", type=_group, metavar="GROUP")
-    retry.add_argument("version", type=_version, metavar="VERSION")
-    retry.add_argument("--reason", required=True, metavar="TEXT", help="why (recorded; at most 1000 characters)")
-    retry.add_argument("--operator", metavar="WHO", help="who retries (default: your AWS identity's ARN)")
-
-    reconcile = commands.add_parser(
-        "reconcile", parents=[common], help="start a promotion for every pending version that has none"
-    )
-    reconcile.add_argument(
-        "--group", dest="groups", action="append", type=_group, metavar="G", help="only this group (repeatable)"
+    return click.option("--json", is_flag=True, expose_value=False, callback=remember, help="print JSON for scripts")(
+        function
     )
 
-    audit = commands.add_parser(AUDIT, help="check the audit log")
-    audit_actions = audit.add_subparsers(dest="audit_action", metavar="ACTION", parser_class=_Parser)
-    audit_actions.required = True
-    verify = audit_actions.add_parser(
-        "verify",
-        parents=[common],
-        help="recompute a group's hash-chained audit log and name the first broken link, if any",
-    )
-    verify.add_argument("group", type=_group, metavar="GROUP")
 
-    smoke = commands.add_parser(
-        SMOKE_TEST,
-        parents=[common],
-        help="prove a fresh stack is wired end to end: register a tiny model and walk its first stage",
-    )
-    smoke.add_argument(
-        "--group",
-        type=_group,
-        default=SMOKE_GROUP,
-        metavar="G",
-        help=f"the model package group (default {SMOKE_GROUP})",
-    )
-    smoke.add_argument(
-        "--wait-for-approval",
-        type=_seconds,
-        metavar="SECONDS",
-        help="instead of cancelling, wait this long for a person to decide on the review page",
-    )
-    smoke.add_argument("--operator", metavar="WHO", help="who runs it (default: your AWS identity's ARN)")
-    return parser
-
-
-def _seconds(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= SMOKE_WAIT_MAX:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 1 to {SMOKE_WAIT_MAX}")
-    return int(text)
-
-
-def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    return build_parser().parse_args(_default_state_file(list(argv)))
-
-
-def _default_state_file(argv: list[str]) -> list[str]:
-    """`--local status GROUP` means the default state file: argparse would take `status` as the file."""
-    out: list[str] = []
-    for i, arg in enumerate(argv):
-        if arg in COMMANDS:
-            return out + argv[i:]
-        out.append(arg)
-        following = argv[i + 1] if i + 1 < len(argv) else None
-        if arg == "--local" and following is not None and (following in COMMANDS or following.startswith("-")):
-            out.append(DEFAULT_STATE_FILE)
-    return out
+@click.group(
+    name=PROG,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+    no_args_is_help=False,
+)
+@click.version_option(package_name="model-promotion", prog_name=PROG)
+@click.option("--local", is_flag=True, help="the embedded AWS (make up), from its state file")
+@click.option(
+    "--state-file",
+    default=DEFAULT_STATE_FILE,
+    show_default=True,
+    metavar="PATH",
+    help="the embedded AWS's state file (with --local)",
+)
+@click.option("--stack-name", metavar="NAME", help="a deployed stack, from its CloudFormation outputs")
+@click.option("--profile", metavar="P", help="AWS profile (with --stack-name)")
+@click.option("--region", metavar="R", help="AWS region (with --stack-name)")
+@click.option("--stages", metavar="LIST", help="stages in order, e.g. dev,test,uat,prod (default: the stack's)")
+@click.option("--json", "as_json", is_flag=True, help="print JSON for scripts")
+@click.pass_obj
+def app(
+    invocation: Invocation,
+    local: bool,
+    state_file: str,
+    stack_name: str | None,
+    profile: str | None,
+    region: str | None,
+    stages: str | None,
+    as_json: bool,
+) -> None:
+    """Operate the model promotion workflow: status, pending approvals, history, resend, cancel, retry."""
+    if local and stack_name:
+        raise UsageError("--local and --stack-name name two targets: choose one")
+    invocation.local, invocation.state_file, invocation.stack_name = local, state_file, stack_name
+    invocation.profile, invocation.region, invocation.stages = profile, region, stages
+    invocation.as_json = invocation.as_json or as_json
 
 
 # Target
@@ -240,7 +197,8 @@ def _default_state_file(argv: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Target:
-    """Where the stack's resources are, from the embedded AWS's state file or the stack's outputs."""
+    """Where the stack's resources are, from the embedded AWS's state file or the stack's outputs, and the
+    clients (one boto3 session) that reach them."""
 
     description: str
     state_machine_arn: str
@@ -253,32 +211,69 @@ class Target:
     # The stack's parameters and region: what smoke-test needs beyond the outputs (bucket, gates, ...).
     parameters: Mapping[str, Any] = field(default_factory=dict)
     region: str = ""
+    clients: AwsClients = DEFAULT_CLIENTS
+    local: bool = False
+
+    def approvals(self) -> Any:
+        from .adapters.dynamodb_approvals import DynamoDbApprovalStore
+
+        return DynamoDbApprovalStore(self.approvals_table, self.clients)
+
+    def decision_log(self) -> Any:
+        from .adapters.dynamodb_decision_log import DynamoDbDecisionLog
+
+        return DynamoDbDecisionLog(self.decision_log_table, clients=self.clients)
+
+    def executions(self) -> Any:
+        from .adapters.step_functions import StepFunctionsWorkflow
+
+        return StepFunctionsWorkflow(self.state_machine_arn, self.clients)
+
+    def catalog(self) -> Any:
+        from .adapters.sagemaker_registry import SageMakerCatalog
+
+        return SageMakerCatalog(self.clients)
+
+    def registry(self) -> Any:
+        from .adapters.sagemaker_registry import SageMakerRegistry
+
+        return SageMakerRegistry(self.clients)
+
+    def mailer(self) -> Any:
+        from .adapters.ses_mailer import SesMailer
+
+        return SesMailer(self.sender, self.clients)
 
 
-def resolve_target(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Target:
-    """Points the AWS SDK at the target (through the environment the adapters' clients read) and reads it."""
-    environ = os.environ if environ is None else environ
-    if args.local is not None:
-        target = local_target(Path(args.local), environ)
-    elif args.stack_name:
-        target = stack_target(args.stack_name, args.profile, args.region, environ)
-    else:
-        raise UsageError("choose a target: --local [STATE_FILE] for the embedded AWS, or --stack-name NAME")
-    return target
+def resolve_target(invocation: Invocation) -> Target:
+    if invocation.local:
+        return local_target(Path(invocation.state_file))
+    if invocation.stack_name:
+        return stack_target(invocation.stack_name, invocation.profile, invocation.region)
+    raise UsageError("choose a target: --local for the embedded AWS, or --stack-name NAME")
 
 
-def _reset_clients() -> None:
-    from .adapters.aws import client
+def local_session(region: str) -> Any:
+    """A session for the embedded AWS: its placeholder credentials, and none of the operator's profiles (an
+    AWS_PROFILE naming a profile this machine lacks would otherwise fail every call)."""
+    import boto3
+    import botocore.session
 
-    client.cache_clear()
+    core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    return boto3.session.Session(
+        aws_access_key_id=LOCAL_CREDENTIALS,
+        aws_secret_access_key=LOCAL_CREDENTIALS,
+        region_name=region,
+        botocore_session=core,
+    )
 
 
-def local_target(path: Path, environ: dict[str, str]) -> Target:
+def local_target(path: Path) -> Target:
     try:
         info = json.loads(path.read_text())
     except FileNotFoundError:
         raise UsageError(
-            f"no embedded AWS state file at {path}: start the embedded AWS (make up) or give --local PATH"
+            f"no embedded AWS state file at {path}: start the embedded AWS (make up) or give --state-file PATH"
         ) from None
     except (OSError, json.JSONDecodeError) as exc:
         raise UsageError(f"cannot read the state file {path}: {exc}") from None
@@ -289,16 +284,11 @@ def local_target(path: Path, environ: dict[str, str]) -> Target:
         approvals, decisions = resources["ApprovalsTable"], resources["DecisionLogTable"]
     except (KeyError, TypeError) as exc:
         raise UsageError(f"the state file {path} lacks {exc}: is it the embedded AWS's state file?") from None
-    for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
-        environ.pop(key, None)
-    environ.update(
-        AWS_ENDPOINT_URL=endpoint,
-        AWS_REGION=region,
-        AWS_DEFAULT_REGION=region,
-        AWS_ACCESS_KEY_ID=LOCAL_CREDENTIALS,
-        AWS_SECRET_ACCESS_KEY=LOCAL_CREDENTIALS,
-    )
-    _reset_clients()
+    pid = info.get("pid")
+    if isinstance(pid, int) and not process_alive(pid):
+        raise UsageError(
+            f"the embedded AWS that wrote {path} (process {pid}) is no longer running: start it again with make up"
+        )
     return Target(
         description=f"the embedded AWS at {endpoint}",
         state_machine_arn=str(state_machine),
@@ -310,21 +300,31 @@ def local_target(path: Path, environ: dict[str, str]) -> Target:
         groups=_groups(parameters.get("ModelPackageGroupNames")),
         parameters=dict(parameters),
         region=region,
+        clients=AwsClients(local_session(region), endpoint_url=endpoint),
+        local=True,
     )
 
 
-def stack_target(name: str, profile: str | None, region: str | None, environ: dict[str, str]) -> Target:
-    if profile:
-        environ["AWS_PROFILE"] = profile
-    if region:
-        environ.update(AWS_REGION=region, AWS_DEFAULT_REGION=region)
-    _reset_clients()
+def process_alive(pid: int) -> bool:
+    """Whether a process of this machine has that id (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # somebody else's process: alive
+        return True
+    return True
+
+
+def stack_target(name: str, profile: str | None, region: str | None) -> Target:
+    import boto3
     from botocore.exceptions import ClientError
 
-    from .adapters.aws import client, error_code
+    from .adapters.aws import error_code
 
+    clients = AwsClients(boto3.session.Session(profile_name=profile, region_name=region))
     try:
-        stacks = client("cloudformation").describe_stacks(StackName=name)["Stacks"]
+        stacks = clients.client("cloudformation").describe_stacks(StackName=name)["Stacks"]
     except ClientError as exc:
         if error_code(exc) == "ValidationError":
             raise UsageError(f"stack {name} does not exist in this account and region") from None
@@ -346,7 +346,10 @@ def stack_target(name: str, profile: str | None, region: str | None, environ: di
         stages=_stages_or_none(parameters.get("Stages"), f"stack {name}: Stages"),
         groups=_groups(parameters.get("ModelPackageGroupNames")),
         parameters=parameters,
-        region=_stack_region(str(stack.get("StackId") or "")) or client("cloudformation").meta.region_name or "",
+        region=_stack_region(str(stack.get("StackId") or ""))
+        or clients.client("cloudformation").meta.region_name
+        or "",
+        clients=clients,
     )
 
 
@@ -371,120 +374,265 @@ def _groups(value: Any) -> tuple[str, ...]:
     return tuple(g.strip() for g in parts if isinstance(g, str) and g.strip())
 
 
-def stages_of(args: argparse.Namespace, target: Target) -> tuple[str, ...]:
-    if args.stages:
+def stages_of(option: str | None, target: Target) -> tuple[str, ...]:
+    if option:
         try:
-            return parse_stages(args.stages)
+            return parse_stages(option)
         except ConfigurationError as exc:
             raise UsageError(f"--stages: {exc}") from None
     return target.stages or DEFAULT_STAGES
 
 
-def caller_identity() -> str:
+def caller_identity(target: Target) -> str:
     """Who runs the CLI: the AWS identity's ARN, else the local user name."""
-    from .adapters.aws import client
-
     try:
-        return str(client("sts").get_caller_identity()["Arn"])
+        return str(target.clients.client("sts").get_caller_identity()["Arn"])
     except Exception:
         return os.environ.get("USER") or getpass.getuser()
 
 
-# Commands
+# Commands: each resolves the target, calls one use case of services/operations.py and prints its result.
 
 
-def run(args: argparse.Namespace, target: Target, now: datetime | None = None) -> Any:
-    """Carries out the command against the target's adapters and returns its result (dicts and lists)."""
-    from .adapters.dynamodb_approvals import DynamoDbApprovalStore
-    from .adapters.dynamodb_decision_log import DynamoDbDecisionLog
-    from .adapters.sagemaker_registry import SageMakerCatalog, SageMakerRegistry
-    from .adapters.ses_mailer import SesMailer
-    from .adapters.step_functions import StepFunctionsWorkflow
-    from .services.reconcile import reconcile
+def _print(invocation: Invocation, command: str, result: Any) -> int:
+    print(render(command, result, invocation.as_json), file=invocation.stdout)
+    return EXIT_OK
 
-    now = now or utc_now()
-    stages = stages_of(args, target)
-    if getattr(args, "stage", None) and args.stage not in stages:
-        raise UsageError(f"stage {args.stage!r} is not one of the stages {', '.join(stages)}")
-    store = DynamoDbApprovalStore(target.approvals_table)
-    workflow = StepFunctionsWorkflow(target.state_machine_arn)
-    if args.command == "status":
-        return version_status(
-            catalog=SageMakerCatalog(),
-            executions=workflow,
-            store=store,
-            group=args.group,
-            stages=stages,
-            now=now,
-            version=args.version,
-        )
-    if args.command == "pending":
-        return pending_approvals(store=store, now=now)
-    if args.command == "history":
-        return decision_history(
-            log=DynamoDbDecisionLog(target.decision_log_table),
-            group=args.group,
-            stage=args.stage,
-            version=args.version,
-            stages=stages,
-        )
-    if args.command == "resend":
-        if not target.sender or not target.approval_base_url:
-            raise UsageError(f"{target.description} names no sender address or approval base URL")
-        return resend_request(
-            store=store,
-            mailer=SesMailer(target.sender),
-            base_url=target.approval_base_url,
-            group=args.group,
-            version=args.version,
-            stage=args.stage,
-            now=now,
-        )
-    if args.command == "cancel":
-        return cancel_promotion(
-            store=store,
-            executions=workflow,
-            registry=SageMakerRegistry(),
-            log=DynamoDbDecisionLog(target.decision_log_table),
-            group=args.group,
-            version=args.version,
-            reason=args.reason,
-            operator=args.operator if args.operator is not None else caller_identity(),
-            stage=args.stage,
-            now=now,
-        )
-    if args.command == "retry":
-        return retry_promotion(
-            catalog=SageMakerCatalog(),
-            registry=SageMakerRegistry(),
-            executions=workflow,
-            workflow=workflow,
-            log=DynamoDbDecisionLog(target.decision_log_table),
-            group=args.group,
-            version=args.version,
-            reason=args.reason,
-            operator=args.operator if args.operator is not None else caller_identity(),
-            stages=stages,
-            now=now,
-        )
-    if args.command == "reconcile":
-        return reconcile(
-            catalog=SageMakerCatalog(),
-            workflow=workflow,
-            stages=stages,
-            groups=tuple(args.groups or ()) or target.groups,
-        )
-    if args.command == AUDIT:
-        return verify_audit_log(log=DynamoDbDecisionLog(target.decision_log_table), group=args.group)
-    if args.command == SMOKE_TEST:
-        return smoke_test(args, target)
-    raise UsageError(f"unknown command {args.command!r}")  # argparse refuses it first
+
+def _target_and_stages(invocation: Invocation, stage: str | None = None) -> tuple[Target, tuple[str, ...]]:
+    target = resolve_target(invocation)
+    stages = stages_of(invocation.stages, target)
+    if stage and stage not in stages:
+        raise UsageError(f"stage {stage!r} is not one of the stages {', '.join(stages)}")
+    return target, stages
+
+
+@app.command()
+@click.argument("group", type=GROUP)
+@click.option("--version", type=VERSION, metavar="N", help="only this version")
+@_json_after_the_command
+@click.pass_obj
+def status(invocation: Invocation, group: str, version: int | None) -> int:
+    """Where each version of a group stands, newest first."""
+    target, stages = _target_and_stages(invocation)
+    result = version_status(
+        catalog=target.catalog(),
+        executions=target.executions(),
+        store=target.approvals(),
+        group=group,
+        stages=stages,
+        now=utc_now(),
+        version=version,
+    )
+    return _print(invocation, "status", result)
+
+
+@app.command()
+@_json_after_the_command
+@click.pass_obj
+def pending(invocation: Invocation) -> int:
+    """Every approval that waits: for whom, since and until when."""
+    target = resolve_target(invocation)
+    return _print(invocation, "pending", pending_approvals(store=target.approvals(), now=utc_now()))
+
+
+@app.command()
+@click.argument("group", type=GROUP)
+@click.option("--stage", type=STAGE, metavar="S", help="only this stage")
+@click.option("--version", type=VERSION, metavar="N", help="only this version")
+@_json_after_the_command
+@click.pass_obj
+def history(invocation: Invocation, group: str, stage: str | None, version: int | None) -> int:
+    """Every recorded outcome of a group: who, when, what, why."""
+    target, stages = _target_and_stages(invocation, stage)
+    result = decision_history(log=target.decision_log(), group=group, stage=stage, version=version, stages=stages)
+    return _print(invocation, "history", result)
+
+
+@app.command()
+@click.argument("group", type=GROUP)
+@click.option("--stage", type=STAGE, metavar="S", required=True, help="the stage, e.g. prod")
+@click.option("--prefix", metavar="P", help="the SSM parameter prefix (default: the stack's ParameterPrefix)")
+@_json_after_the_command
+@click.pass_obj
+def approved(invocation: Invocation, group: str, stage: str, prefix: str | None) -> int:
+    """The version approved for a stage, as pipelines read it.
+
+    Read from SSM Parameter Store, as model_promotion.client.get_approved_model reads it.
+    """
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    from .client import DEFAULT_PREFIX, NothingApproved, get_approved_model
+
+    target, _ = _target_and_stages(invocation, stage)
+    prefix = prefix or str(target.parameters.get("ParameterPrefix") or DEFAULT_PREFIX)
+    try:
+        model = get_approved_model(group, stage, prefix=prefix, max_age=0, ssm_client=target.clients.client("ssm"))
+    except NothingApproved as exc:
+        raise NotFound(str(exc)) from None
+    except ValueError as exc:  # a prefix that cannot be one, or a record the workflow did not write
+        raise UsageError(str(exc)) from None
+    except GetParameterError as exc:  # no access, no network: says nothing about what is approved
+        raise UsageError(f"cannot read the approved model of {group} for {stage}: {exc}") from None
+    return _print(invocation, "approved", model)
+
+
+@app.command()
+@click.argument("group", type=GROUP)
+@click.argument("version", type=VERSION)
+@click.option("--stage", type=STAGE, metavar="S", help="the stage whose request to resend")
+@_json_after_the_command
+@click.pass_obj
+def resend(invocation: Invocation, group: str, version: int, stage: str | None) -> int:
+    """Mail a pending request's approvers fresh links to it."""
+    target, _ = _target_and_stages(invocation, stage)
+    if not target.sender or not target.approval_base_url:
+        raise UsageError(f"{target.description} names no sender address or approval base URL")
+    result = resend_request(
+        store=target.approvals(),
+        mailer=target.mailer(),
+        base_url=target.approval_base_url,
+        group=group,
+        version=version,
+        stage=stage,
+        now=utc_now(),
+    )
+    return _print(invocation, "resend", result)
+
+
+@app.command()
+@click.argument("group", type=GROUP)
+@click.argument("version", type=VERSION)
+@click.option("--reason", required=True, metavar="TEXT", help=REASON_HELP)
+@click.option("--operator", metavar="WHO", help="who cancels (default: your AWS identity's ARN)")
+@click.option("--stage", type=STAGE, metavar="S", help="the stage whose request to cancel")
+@_json_after_the_command
+@click.pass_obj
+def cancel(
+    invocation: Invocation, group: str, version: int, reason: str, operator: str | None, stage: str | None
+) -> int:
+    """Stop a promotion; record who cancelled it and why."""
+    target, _ = _target_and_stages(invocation, stage)
+    result = cancel_promotion(
+        store=target.approvals(),
+        executions=target.executions(),
+        registry=target.registry(),
+        log=target.decision_log(),
+        group=group,
+        version=version,
+        reason=reason,
+        operator=operator if operator is not None else caller_identity(target),
+        stage=stage,
+        now=utc_now(),
+    )
+    return _print(invocation, "cancel", result)
+
+
+@app.command()
+@click.argument("group", type=GROUP)
+@click.argument("version", type=VERSION)
+@click.option("--reason", required=True, metavar="TEXT", help=REASON_HELP)
+@click.option("--operator", metavar="WHO", help="who retries (default: your AWS identity's ARN)")
+@_json_after_the_command
+@click.pass_obj
+def retry(invocation: Invocation, group: str, version: int, reason: str, operator: str | None) -> int:
+    """Start a new attempt of an ended promotion; audited.
+
+    For a promotion that expired, failed or was cancelled: it starts at its first stage not yet approved.
+    """
+    target, stages = _target_and_stages(invocation)
+    workflow = target.executions()
+    result = retry_promotion(
+        catalog=target.catalog(),
+        registry=target.registry(),
+        executions=workflow,
+        workflow=workflow,
+        log=target.decision_log(),
+        group=group,
+        version=version,
+        reason=reason,
+        operator=operator if operator is not None else caller_identity(target),
+        stages=stages,
+        now=utc_now(),
+    )
+    return _print(invocation, "retry", result)
+
+
+@app.command()
+@click.option("--group", "groups", multiple=True, type=GROUP, metavar="G", help="only this group (repeatable)")
+@_json_after_the_command
+@click.pass_obj
+def reconcile(invocation: Invocation, groups: tuple[str, ...]) -> int:
+    """Start a promotion for each pending version without one."""
+    from .services.reconcile import reconcile as reconcile_promotions
+
+    target, stages = _target_and_stages(invocation)
+    result = reconcile_promotions(
+        catalog=target.catalog(), workflow=target.executions(), stages=stages, groups=groups or target.groups
+    )
+    return _print(invocation, "reconcile", result)
+
+
+@app.group(name=AUDIT, no_args_is_help=False)
+def audit() -> None:
+    """Check the audit log."""
+
+
+@audit.command()
+@click.argument("group", type=GROUP)
+@_json_after_the_command
+@click.pass_obj
+def verify(invocation: Invocation, group: str) -> int:
+    """Check a group's hash chain; name its first broken link.
+
+    Recomputes every entry's hash: OK with the number of entries and the newest hash, or the first broken link.
+    """
+    target = resolve_target(invocation)
+    result = verify_audit_log(log=target.decision_log(), group=group)
+    _print(invocation, AUDIT, result)
+    if not result["ok"]:
+        print(f"error: the audit log of {group} is broken: {result['broken']['message']}", file=invocation.stderr)
+        return EXIT_NOT_FOUND
+    return EXIT_OK
+
+
+@app.command(name=SMOKE_TEST)
+@click.option("--group", type=GROUP, default=SMOKE_GROUP, show_default=True, metavar="G", help="the group")
+@click.option(
+    "--wait-for-approval",
+    type=SECONDS,
+    metavar="SECONDS",
+    help="instead of cancelling, wait this long for a person to decide on the review page",
+)
+@click.option("--operator", metavar="WHO", help="who runs it (default: your AWS identity's ARN)")
+@_json_after_the_command
+@click.pass_obj
+def smoke_test_command(invocation: Invocation, group: str, wait_for_approval: int | None, operator: str | None) -> int:
+    """Prove a stack is wired: a tiny model through stage one.
+
+    Registers a tiny model and walks its first stage: cancels it, or waits for a person's decision.
+    """
+    target = resolve_target(invocation)
+    request = SmokeRequest(
+        group=group, wait_for_approval=wait_for_approval, operator=operator, stages=invocation.stages
+    )
+    return smoke_test_main(request, target, invocation)
 
 
 # smoke-test
 
 
-def smoke_settings(args: argparse.Namespace, target: Target, operator: str) -> SmokeSettings:
+@dataclass(frozen=True)
+class SmokeRequest:
+    """smoke-test's own options."""
+
+    group: str = SMOKE_GROUP
+    wait_for_approval: int | None = None
+    operator: str | None = None
+    stages: str | None = None
+
+
+def smoke_settings(request: SmokeRequest, target: Target, operator: str) -> SmokeSettings:
     """What the smoke test reads of the stack: the artifacts bucket, the registered gate, OperationsEmail."""
     from .domain.gates import GateConfig
     from .services.smoke import sklearn_image_uri
@@ -499,18 +647,17 @@ def smoke_settings(args: argparse.Namespace, target: Target, operator: str) -> S
         gates = GateConfig.parse(str(parameters.get("QualityGates") or "{}"))
     except ConfigurationError as exc:
         raise UsageError(f"{where}: QualityGates: {exc}") from None
-    local = args.local is not None
     try:
         image = sklearn_image_uri(target.region)
     except KeyError:
-        if not local:
+        if not target.local:
             raise UsageError(
                 f"no SageMaker scikit-learn image is known for region {target.region or '(none)'}: give --region"
             ) from None
         image = sklearn_image_uri("us-east-1")  # nothing pulls it locally: any region's image will do
     return SmokeSettings(
-        group=args.group,
-        stages=stages_of(args, target),
+        group=request.group,
+        stages=stages_of(request.stages, target),
         bucket=bucket,
         gates=gates,
         operations_email=operations,
@@ -518,62 +665,60 @@ def smoke_settings(args: argparse.Namespace, target: Target, operator: str) -> S
         image_uri=image,
         operator=operator,
         promoted_groups=target.groups,
-        wait_for_approval=args.wait_for_approval,
+        wait_for_approval=request.wait_for_approval,
         # The embedded AWS answers in milliseconds; a deployed stack is polled more gently.
-        poll_interval=0.2 if local else 1.0,
+        poll_interval=0.2 if target.local else 1.0,
     )
 
 
-def smoke_plan(args: argparse.Namespace, target: Target) -> tuple[SmokeSettings, SmokePorts]:
+def smoke_plan(request: SmokeRequest, target: Target) -> tuple[SmokeSettings, SmokePorts]:
     """The settings and the adapters, checked before anything is printed or written."""
-    from .adapters.dynamodb_approvals import DynamoDbApprovalStore
-    from .adapters.dynamodb_decision_log import DynamoDbDecisionLog
-    from .adapters.sagemaker_registry import SageMakerRegistry
     from .adapters.smoke_aws import S3ArtifactUploads, SageMakerRegistration, StepFunctionsHistory
     from .adapters.ssm_approved_models import SsmApprovedModels
-    from .adapters.step_functions import StepFunctionsWorkflow
 
-    operator = args.operator if args.operator is not None else caller_identity()
-    settings = smoke_settings(args, target, operator)
+    operator = request.operator if request.operator is not None else caller_identity(target)
+    settings = smoke_settings(request, target, operator)
     check_smoke_settings(settings)
+    clients = target.clients
     ports = SmokePorts(
-        artifacts=S3ArtifactUploads(),
-        registration=SageMakerRegistration(),
-        registry=SageMakerRegistry(),
-        executions=StepFunctionsWorkflow(target.state_machine_arn),
-        history=StepFunctionsHistory(),
-        store=DynamoDbApprovalStore(target.approvals_table),
-        log=DynamoDbDecisionLog(target.decision_log_table),
-        approved_models=SsmApprovedModels(),
+        artifacts=S3ArtifactUploads(clients),
+        registration=SageMakerRegistration(clients),
+        registry=target.registry(),
+        executions=target.executions(),
+        history=StepFunctionsHistory(clients),
+        store=target.approvals(),
+        log=target.decision_log(),
+        approved_models=SsmApprovedModels(clients),
     )
     return settings, ports
 
 
 def smoke_test(
-    args: argparse.Namespace,
+    request: SmokeRequest,
     target: Target,
     on_step: Callable[[Mapping[str, Any]], None] | None = None,
     notice: Callable[[str], None] | None = None,
     plan: tuple[SmokeSettings, SmokePorts] | None = None,
 ) -> dict[str, Any]:
-    settings, ports = plan or smoke_plan(args, target)
+    settings, ports = plan or smoke_plan(request, target)
     return run_smoke_test(settings, ports, on_step=on_step, notice=notice)
 
 
-def smoke_test_main(args: argparse.Namespace, target: Target, *, stdout: TextIO, stderr: TextIO) -> int:
+def smoke_test_main(request: SmokeRequest, target: Target, invocation: Invocation) -> int:
     """Runs the smoke test, printing each step as it ends (people) or one JSON document at the end (scripts).
 
     A failure is also one line on stderr naming the step and what to look at.
     """
-    plan = smoke_plan(args, target)  # a bad configuration is one line on stderr, before any output
-    if args.json:
-        result = smoke_test(args, target, notice=lambda text: print(text, file=stderr, flush=True), plan=plan)
+    stdout, stderr = invocation.stdout, invocation.stderr
+    plan = smoke_plan(request, target)  # a bad configuration is one line on stderr, before any output
+    if invocation.as_json:
+        result = smoke_test(request, target, notice=lambda text: print(text, file=stderr, flush=True), plan=plan)
         print(to_json(result), file=stdout)
     else:
         print(f"Smoke test of {target.description}", file=stdout)
         print(SMOKE_HEADER, file=stdout, flush=True)
         result = smoke_test(
-            args,
+            request,
             target,
             on_step=lambda step: print(render_smoke_step(step), file=stdout, flush=True),
             notice=lambda text: print(f"  … {text}", file=stdout, flush=True),
@@ -830,7 +975,22 @@ def render_audit(result: Mapping[str, Any]) -> str:
     )
 
 
+def render_approved(model: Any) -> str:
+    rows = [
+        ("package", model.package_arn),
+        ("model data", model.model_data_url or "-"),
+        ("approved by", model.approver),
+        ("approved at", model.approved_at),
+        ("decision", model.decision_id or "-"),
+    ]
+    width = max(len(label) for label, _ in rows) + 1
+    lines = [f"{model.group} version {model.version} is approved for {model.stage}"]
+    lines.extend(f"  {label + ':':<{width}} {value}" for label, value in rows)
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, Callable[[Any], str]] = {
+    "approved": render_approved,
     "status": render_status,
     "pending": render_pending,
     "history": render_history,
@@ -844,40 +1004,40 @@ RENDERERS: dict[str, Callable[[Any], str]] = {
 
 
 def render(command: str, result: Any, as_json: bool) -> str:
-    return to_json(result) if as_json else RENDERERS[command](result)
+    if as_json:
+        return to_json(result.to_payload() if hasattr(result, "to_payload") else result)
+    return RENDERERS[command](result)
 
 
 # Entry point
 
 
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
-    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
+    """Runs one command; returns its exit status. Every error is one line on stderr, never a traceback."""
+    invocation = Invocation(stdout=stdout or sys.stdout, stderr=stderr or sys.stderr)
+    arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parse_args(sys.argv[1:] if argv is None else argv)
-    except UsageError as exc:
-        print(f"error: {exc}", file=stderr)
+        code = app.main(args=arguments, prog_name=PROG, obj=invocation, standalone_mode=False)
+    except click.UsageError as exc:
+        print(f"error: {_one_line(exc.format_message())} (see {PROG} --help)", file=invocation.stderr)
         return EXIT_BAD
-    except SystemExit as exc:  # --help
-        return exc.code if isinstance(exc.code, int) else EXIT_OK
-    try:
-        target = resolve_target(args)
-        if args.command == SMOKE_TEST:
-            return smoke_test_main(args, target, stdout=stdout, stderr=stderr)
-        result = run(args, target)
+    except click.ClickException as exc:
+        print(f"error: {_one_line(exc.format_message())}", file=invocation.stderr)
+        return EXIT_BAD
     except OperationError as exc:
-        print(f"error: {exc}", file=stderr)
+        print(f"error: {exc}", file=invocation.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("error: interrupted", file=stderr)
+    except (KeyboardInterrupt, click.Abort):
+        print("error: interrupted", file=invocation.stderr)
         return EXIT_BAD
     except Exception as exc:  # never a traceback: one line that says what failed
-        print(f"error: {describe_failure(exc)}", file=stderr)
+        print(f"error: {describe_failure(exc)}", file=invocation.stderr)
         return EXIT_BAD
-    print(render(args.command, result, args.json), file=stdout)
-    if args.command == AUDIT and not result["ok"]:
-        print(f"error: the audit log of {args.group} is broken: {result['broken']['message']}", file=stderr)
-        return EXIT_NOT_FOUND
-    return EXIT_OK
+    return code if isinstance(code, int) else EXIT_OK
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def describe_failure(exc: Exception) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
+import threading
 from typing import TYPE_CHECKING, Any
 
 from ..domain.errors import TransientAwsError
@@ -53,25 +53,70 @@ def _config(attempts: int) -> Any:
     )
 
 
-@cache
-def client(service: str) -> BaseClient:
-    """One client per service and process. boto3 is imported here, not at module import, to keep cold
-    starts short for handlers that never reach AWS (a rejected request, a malformed event).
+class AwsClients:
+    """Where adapters get their boto3 clients: one client per service and attempt policy, built on first use.
 
-    botocore's "standard" retry mode retries throttling and 5xx with exponential backoff and full jitter.
+    In a function this is the default session (the function's role, region and endpoint from its environment).
+    The operators' CLI builds its own from --profile and --region, or for the embedded AWS from its state file,
+    and hands it to every adapter, so nothing is redirected by editing the process's environment.
+
+    boto3 is imported on first use, not at module import, to keep cold starts short for handlers that never
+    reach AWS (a rejected request, a malformed event). botocore's "standard" retry mode retries throttling
+    and 5xx with exponential backoff and full jitter.
     """
-    import boto3
 
-    return boto3.client(service, config=_config(MAX_ATTEMPTS))
+    def __init__(self, session: Any = None, endpoint_url: str | None = None):
+        self._session = session
+        self.endpoint_url = endpoint_url
+        self._clients: dict[tuple[str, int], BaseClient] = {}
+        self._lock = threading.Lock()
+
+    def client(self, service: str) -> BaseClient:
+        return self._get(service, MAX_ATTEMPTS)
+
+    def single_attempt(self, service: str) -> BaseClient:
+        """A client that never retries by itself, for a write whose repeat is not the same write: the caller
+        checks what a lost answer left behind before it tries again (see SsmApprovedModels.put)."""
+        return self._get(service, 1)
+
+    def clear(self) -> None:
+        """Forget the clients built so far (tests that change the environment between clients)."""
+        with self._lock:
+            self._clients.clear()
+
+    def _get(self, service: str, attempts: int) -> BaseClient:
+        key = (service, attempts)
+        found = self._clients.get(key)
+        if found is not None:
+            return found
+        # boto3's session is not thread-safe while it builds a client (the approval pages serve in threads).
+        with self._lock:
+            if key not in self._clients:
+                if self._session is None:
+                    import boto3
+
+                    self._session = boto3.session.Session()
+                self._clients[key] = self._session.client(
+                    service, config=_config(attempts), endpoint_url=self.endpoint_url
+                )
+            return self._clients[key]
 
 
-@cache
-def single_attempt_client(service: str) -> BaseClient:
-    """A client that never retries by itself, for a write whose repeat is not the same write: the caller
-    checks what a lost answer left behind before it tries again (see SsmApprovedModels.put)."""
-    import boto3
+# The functions' clients: the default session of the process.
+DEFAULT_CLIENTS = AwsClients()
 
-    return boto3.client(service, config=_config(1))
+
+class AwsAdapter:
+    """An adapter whose AWS calls go through one AwsClients (the default session's unless given)."""
+
+    def __init__(self, clients: AwsClients | None = None):
+        self.clients = clients or DEFAULT_CLIENTS
+
+    def client(self, service: str) -> BaseClient:
+        return self.clients.client(service)
+
+    def single_attempt_client(self, service: str) -> BaseClient:
+        return self.clients.single_attempt(service)
 
 
 def outcome_unknown(exc: Exception) -> bool:

@@ -15,20 +15,21 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..domain.errors import ConfigurationError
 from ..domain.identity import federated_groups
 from ..ports import Directory, DirectoryEntry
-from .aws import client, error_code, is_transient, transient
+from .aws import AwsAdapter, AwsClients, error_code, is_transient, transient
 
 # AdminListGroupsForUser answers at most 60 groups a page.
 GROUPS_PAGE = 60
 
 
-class CognitoDirectory(Directory):
-    def __init__(self, user_pool_id: str, is_approver_group: Callable[[str], bool]):
+class CognitoDirectory(AwsAdapter, Directory):
+    def __init__(self, user_pool_id: str, is_approver_group: Callable[[str], bool], clients: AwsClients | None = None):
+        super().__init__(clients)
         self.user_pool_id = user_pool_id
         self.is_approver_group = is_approver_group
 
     def _call(self, action: str, **request: object) -> dict[str, object]:
         try:
-            return dict(getattr(client("cognito-idp"), action)(UserPoolId=self.user_pool_id, **request))
+            return dict(getattr(self.client("cognito-idp"), action)(UserPoolId=self.user_pool_id, **request))
         except (ClientError, BotoCoreError) as exc:
             if error_code(exc) == "UserNotFoundException":
                 raise

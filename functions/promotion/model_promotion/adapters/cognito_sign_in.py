@@ -24,7 +24,7 @@ from ..config import SignInConfig
 from ..domain.errors import ConfigurationError, TransientAwsError
 from ..domain.identity import NotSignedIn
 from ..ports import SignIn
-from .aws import client, error_code, is_transient, transient
+from .aws import DEFAULT_CLIENTS, AwsAdapter, AwsClients, error_code, is_transient, transient
 
 # Clock skew tolerated between Cognito and this function when checking exp and iat.
 LEEWAY_SECONDS = 30
@@ -32,25 +32,27 @@ SCOPES = "openid email profile"
 HTTP_TIMEOUT_SECONDS = 10
 
 
-class CognitoSignIn(SignIn):
-    def __init__(self, config: SignInConfig):
+class CognitoSignIn(AwsAdapter, SignIn):
+    def __init__(self, config: SignInConfig, clients: AwsClients | None = None):
+        super().__init__(clients)
         self.user_pool_id = config.user_pool_id
         self.client_id = config.client_id
         self.issuer = config.issuer
         self.hosted_ui_url = config.sign_in_url
 
     @classmethod
-    def from_parameter(cls, name: str) -> CognitoSignIn:
+    def from_parameter(cls, name: str, clients: AwsClients | None = None) -> CognitoSignIn:
         """Reads the sign-in wiring the template stored in SSM (see SignInConfig)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
+        clients = clients or DEFAULT_CLIENTS
         try:
-            text = client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+            text = clients.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
         except (ClientError, BotoCoreError) as exc:
             if is_transient(exc):
                 raise transient("GetParameter", exc) from exc
             raise ConfigurationError(f"sign-in parameter {name} cannot be read: {error_code(exc)}") from exc
-        return cls(SignInConfig.from_json(name, text))
+        return cls(SignInConfig.from_json(name, text), clients)
 
     @property
     def origin(self) -> str:
@@ -128,7 +130,7 @@ class CognitoSignIn(SignIn):
     def _keys(self) -> Any:
         import jwt
 
-        endpoint = client("cognito-idp").meta.endpoint_url.rstrip("/")
+        endpoint = self.client("cognito-idp").meta.endpoint_url.rstrip("/")
         # Keys are cached for the life of this execution environment; an unknown kid refetches them.
         return jwt.PyJWKClient(f"{endpoint}/{self.user_pool_id}/.well-known/jwks.json", cache_keys=True, timeout=10)
 

@@ -24,7 +24,7 @@ from ..domain.approvals import (
 )
 from ..domain.errors import ApprovalClosed, ConfigurationError
 from ..ports import ApprovalLink, ApprovalStore, QuorumMoved
-from .aws import client, error_code, is_transient, transient
+from .aws import AwsAdapter, AwsClients, error_code, is_transient, transient
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 PENDING_INDEX = "pending-by-expiry"
@@ -50,13 +50,14 @@ def table_error(table: str, action: str, exc: ClientError | BotoCoreError, kind:
     return ConfigurationError(f"{kind} {table} refused {action}: {error_code(exc)}")
 
 
-class DynamoDbApprovalStore(ApprovalStore):
-    def __init__(self, table: str):
+class DynamoDbApprovalStore(AwsAdapter, ApprovalStore):
+    def __init__(self, table: str, clients: AwsClients | None = None):
+        super().__init__(clients)
         self.table = table
 
     def _call(self, action: str, **request: Any) -> dict[str, Any]:
         try:
-            return getattr(client("dynamodb"), action)(TableName=self.table, **request)
+            return getattr(self.client("dynamodb"), action)(TableName=self.table, **request)
         except (ClientError, BotoCoreError) as exc:
             error = table_error(self.table, action, exc)
             if error is exc:
@@ -269,7 +270,7 @@ class DynamoDbApprovalStore(ApprovalStore):
     def _keys_in(self, partition: str) -> list[str]:
         """The keys the sparse index holds under one partition (pending, or sending), soonest expiry first."""
         pages = (
-            client("dynamodb")
+            self.client("dynamodb")
             .get_paginator("query")
             .paginate(
                 TableName=self.table,
@@ -317,7 +318,7 @@ class DynamoDbApprovalStore(ApprovalStore):
 
     def _batch_get(self, request_items: dict[str, Any]) -> dict[str, Any]:
         try:
-            return client("dynamodb").batch_get_item(RequestItems=request_items)
+            return self.client("dynamodb").batch_get_item(RequestItems=request_items)
         except (ClientError, BotoCoreError) as exc:
             if is_transient(exc):
                 raise transient("BatchGetItem", exc) from exc

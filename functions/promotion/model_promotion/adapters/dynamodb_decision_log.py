@@ -52,7 +52,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..domain.audit_chain import ENTRY_HASH, PREVIOUS_HASH, SEQUENCE, chain
 from ..domain.errors import ConfigurationError, TransientAwsError
 from ..ports import DecisionLog
-from .aws import client, error_code, is_transient, transient
+from .aws import AwsAdapter, AwsClients, error_code, is_transient, transient
 
 # The partition of a group's chain positions: "<group>#chain". SageMaker group names are [a-zA-Z0-9-].
 CHAIN_PARTITION_SUFFIX = "#chain"
@@ -68,7 +68,7 @@ _TRANSIENT_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceede
 _REASONS_IN_MESSAGE = re.compile(r"\[([A-Za-z, ]+)\]")
 
 
-class DynamoDbDecisionLog(DecisionLog):
+class DynamoDbDecisionLog(AwsAdapter, DecisionLog):
     def __init__(
         self,
         table: str,
@@ -76,8 +76,10 @@ class DynamoDbDecisionLog(DecisionLog):
         attempts: int = MAX_APPEND_ATTEMPTS,
         sleep: Callable[[float], None] = time.sleep,
         page_size: int | None = None,
+        clients: AwsClients | None = None,
     ):
         """page_size: items per Query page when reading entries (DynamoDB's own 1 MB pages when None)."""
+        super().__init__(clients)
         self.table = table
         self.attempts = attempts
         self.sleep = sleep
@@ -88,7 +90,7 @@ class DynamoDbDecisionLog(DecisionLog):
         for attempt in range(self.attempts):
             linked = chain(self.head(group), entry)
             try:
-                client("dynamodb").transact_write_items(
+                self.client("dynamodb").transact_write_items(
                     TransactItems=[
                         {"Put": self._put(_item(linked))},
                         {"Put": self._put(_item(_position(group, linked)))},
@@ -124,7 +126,7 @@ class DynamoDbDecisionLog(DecisionLog):
     def head(self, group: str) -> dict[str, Any] | None:
         """The chain's newest position: sequence, entryHash, previousHash and the entryKey it chains."""
         try:
-            answer = client("dynamodb").query(
+            answer = self.client("dynamodb").query(
                 TableName=self.table,
                 KeyConditionExpression="modelPackageGroupName = :p",
                 ExpressionAttributeValues={":p": {"S": group + CHAIN_PARTITION_SUFFIX}},
@@ -143,7 +145,7 @@ class DynamoDbDecisionLog(DecisionLog):
         return {k: position.get(k) for k in (SEQUENCE, ENTRY_HASH, PREVIOUS_HASH, "chainedEntryKey")}
 
     def entries(self, group: str) -> list[dict[str, Any]]:
-        paginator = client("dynamodb").get_paginator("query")
+        paginator = self.client("dynamodb").get_paginator("query")
         pages = paginator.paginate(
             TableName=self.table,
             KeyConditionExpression="modelPackageGroupName = :g",

@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..domain.identity import Approver, FederatedIdentity
 from ..domain.web_security import PendingLogin, Refill, Session
 from ..ports import SessionStore
-from .aws import client
+from .aws import AwsAdapter, AwsClients
 from .dynamodb_approvals import table_error
 
 # Items stay this long past their own expiry before TTL may purge them: long enough to tell "expired" from
@@ -31,13 +31,14 @@ from .dynamodb_approvals import table_error
 PURGE_AFTER = timedelta(days=1)
 
 
-class DynamoDbSessionStore(SessionStore):
-    def __init__(self, table: str):
+class DynamoDbSessionStore(AwsAdapter, SessionStore):
+    def __init__(self, table: str, clients: AwsClients | None = None):
+        super().__init__(clients)
         self.table = table
 
     def _call(self, action: str, **request: Any) -> dict[str, Any]:
         try:
-            return getattr(client("dynamodb"), action)(TableName=self.table, **request)
+            return getattr(self.client("dynamodb"), action)(TableName=self.table, **request)
         except (ClientError, BotoCoreError) as exc:
             error = table_error(self.table, action, exc, "sessions table")
             if error is exc:

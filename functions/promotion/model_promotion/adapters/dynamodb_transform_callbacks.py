@@ -12,19 +12,20 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.errors import ConfigurationError
 from ..ports import TransformCallbacks
-from .aws import client, error_code, is_transient, transient
+from .aws import AwsAdapter, AwsClients, error_code, is_transient, transient
 
 TRANSFORM_PARTITION = "TRANSFORM"
 PENDING_INDEX = "pending-by-expiry"
 
 
-class DynamoDbTransformCallbacks(TransformCallbacks):
-    def __init__(self, table: str):
+class DynamoDbTransformCallbacks(AwsAdapter, TransformCallbacks):
+    def __init__(self, table: str, clients: AwsClients | None = None):
+        super().__init__(clients)
         self.table = table
 
     def remember(self, job_name: str, task_token: str, purge_at: datetime) -> None:
         try:
-            client("dynamodb").put_item(
+            self.client("dynamodb").put_item(
                 TableName=self.table,
                 Item={
                     "pk": {"S": f"transform#{job_name}"},
@@ -44,7 +45,7 @@ class DynamoDbTransformCallbacks(TransformCallbacks):
         names: list[str] = []
         try:
             pages = (
-                client("dynamodb")
+                self.client("dynamodb")
                 .get_paginator("query")
                 .paginate(
                     TableName=self.table,
@@ -64,7 +65,7 @@ class DynamoDbTransformCallbacks(TransformCallbacks):
     def take(self, job_name: str) -> str | None:
         # A conditional delete hands the token to exactly one of several concurrent deliveries.
         try:
-            answer = client("dynamodb").delete_item(
+            answer = self.client("dynamodb").delete_item(
                 TableName=self.table,
                 Key={"pk": {"S": f"transform#{job_name}"}},
                 ConditionExpression="attribute_exists(taskToken)",

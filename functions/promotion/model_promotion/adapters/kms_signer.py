@@ -13,21 +13,22 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.errors import ConfigurationError
 from ..ports import DecisionSigner
-from .aws import client, error_code, is_transient, transient
+from .aws import AwsAdapter, AwsClients, error_code, is_transient, transient
 
 MAC_ALGORITHM = "HMAC_SHA_256"
 # GenerateMac and VerifyMac take at most 4096 bytes; callers seal a digest, not a whole record.
 MESSAGE_MAX_BYTES = 4096
 
 
-class KmsDecisionSigner(DecisionSigner):
-    def __init__(self, key_id: str):
+class KmsDecisionSigner(AwsAdapter, DecisionSigner):
+    def __init__(self, key_id: str, clients: AwsClients | None = None):
+        super().__init__(clients)
         self.key_id = key_id
 
     def seal(self, message: bytes) -> str:
         _check(message)
         try:
-            answer = client("kms").generate_mac(KeyId=self.key_id, Message=message, MacAlgorithm=MAC_ALGORITHM)
+            answer = self.client("kms").generate_mac(KeyId=self.key_id, Message=message, MacAlgorithm=MAC_ALGORITHM)
         except (ClientError, BotoCoreError) as exc:
             if is_transient(exc):
                 raise transient("GenerateMac", exc) from exc
@@ -43,7 +44,9 @@ class KmsDecisionSigner(DecisionSigner):
         if not 1 <= len(mac) <= 6144:  # VerifyMac's own bounds: a longer or empty Mac is no seal
             return False
         try:
-            answer = client("kms").verify_mac(KeyId=self.key_id, Message=message, Mac=mac, MacAlgorithm=MAC_ALGORITHM)
+            answer = self.client("kms").verify_mac(
+                KeyId=self.key_id, Message=message, Mac=mac, MacAlgorithm=MAC_ALGORITHM
+            )
         except (ClientError, BotoCoreError) as exc:
             if error_code(exc) == "KMSInvalidMacException":
                 return False

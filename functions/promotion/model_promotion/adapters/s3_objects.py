@@ -6,7 +6,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.errors import ConfigurationError, InvalidPayload
 from ..ports import ObjectStore
-from .aws import client, error_code, is_transient, transient
+from .aws import AwsAdapter, error_code, is_transient, transient
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -16,11 +16,11 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-class S3Objects(ObjectStore):
+class S3Objects(AwsAdapter, ObjectStore):
     def read_text(self, uri: str) -> str | None:
         bucket, key = split_s3_uri(uri)
         try:
-            body = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+            body = self.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
         except (ClientError, BotoCoreError) as exc:
             if error_code(exc) in {"NoSuchKey", "404"}:
                 return None
@@ -32,7 +32,7 @@ class S3Objects(ObjectStore):
     def write_text(self, uri: str, text: str, content_type: str) -> None:
         bucket, key = split_s3_uri(uri)
         try:
-            client("s3").put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"), ContentType=content_type)
+            self.client("s3").put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"), ContentType=content_type)
         except (ClientError, BotoCoreError) as exc:
             if is_transient(exc):
                 raise transient("PutObject", exc) from exc

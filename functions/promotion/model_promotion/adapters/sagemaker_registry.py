@@ -11,13 +11,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.errors import ConfigurationError, InvalidPayload
 from ..ports import ModelCatalog, ModelRegistry, ModelVersions
-from .aws import client, error_code, is_refused, is_transient, transient
+from .aws import AwsAdapter, error_code, is_refused, is_transient, transient
 
 
-class SageMakerRegistry(ModelRegistry):
+class SageMakerRegistry(AwsAdapter, ModelRegistry):
     def describe(self, package_arn: str) -> Mapping[str, Any]:
         try:
-            answer = client("sagemaker").describe_model_package(ModelPackageName=package_arn)
+            answer = self.client("sagemaker").describe_model_package(ModelPackageName=package_arn)
         except (ClientError, BotoCoreError) as exc:
             if is_transient(exc):
                 raise transient("DescribeModelPackage", exc) from exc
@@ -44,7 +44,7 @@ class SageMakerRegistry(ModelRegistry):
             "ClientToken": client_token(package_arn, metadata, approval_status, description),
         }
         try:
-            client("sagemaker").update_model_package(**request)
+            self.client("sagemaker").update_model_package(**request)
         except (ClientError, BotoCoreError) as exc:
             if is_transient(exc):
                 raise transient("UpdateModelPackage", exc) from exc
@@ -63,9 +63,9 @@ def client_token(package_arn: str, metadata: Mapping[str, str], approval_status:
     return str(uuid.UUID(bytes=digest[:16]))
 
 
-class SageMakerCatalog(ModelCatalog, ModelVersions):
+class SageMakerCatalog(AwsAdapter, ModelCatalog, ModelVersions):
     def pending_versions(self, groups: tuple[str, ...]) -> list[Mapping[str, Any]]:
-        sagemaker = client("sagemaker")
+        sagemaker = self.client("sagemaker")
         try:
             names = list(groups) or [
                 g["ModelPackageGroupName"]
@@ -79,7 +79,7 @@ class SageMakerCatalog(ModelCatalog, ModelVersions):
                 )
                 for page in pages:
                     for summary in page["ModelPackageSummaryList"]:
-                        found.append(SageMakerRegistry().describe(summary["ModelPackageArn"]))
+                        found.append(SageMakerRegistry(self.clients).describe(summary["ModelPackageArn"]))
         except (ClientError, BotoCoreError) as exc:
             if is_transient(exc):
                 raise transient("ListModelPackages", exc) from exc
@@ -87,19 +87,21 @@ class SageMakerCatalog(ModelCatalog, ModelVersions):
         return found
 
     def versions(self, group: str) -> list[Mapping[str, Any]]:
-        return [SageMakerRegistry().describe(summary["ModelPackageArn"]) for summary in self._summaries(group)]
+        return [
+            SageMakerRegistry(self.clients).describe(summary["ModelPackageArn"]) for summary in self._summaries(group)
+        ]
 
     def version(self, group: str, version: int) -> Mapping[str, Any] | None:
         for summary in self._summaries(group):
             if summary.get("ModelPackageVersion") == version:
-                return SageMakerRegistry().describe(summary["ModelPackageArn"])
+                return SageMakerRegistry(self.clients).describe(summary["ModelPackageArn"])
         return None
 
     def _summaries(self, group: str) -> list[dict[str, Any]]:
         """ListModelPackages of the group, newest first. The version's ARN comes from here, never built by hand."""
         try:
             pages = (
-                client("sagemaker")
+                self.client("sagemaker")
                 .get_paginator("list_model_packages")
                 .paginate(ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending")
             )

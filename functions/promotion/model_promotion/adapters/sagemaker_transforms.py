@@ -11,15 +11,15 @@ from ..config import TransformSettings
 from ..domain.errors import ConfigurationError
 from ..domain.transforms import TransformPlan
 from ..ports import BatchTransforms, TransformJobs
-from .aws import client, error_code, is_transient, transient
+from .aws import AwsAdapter, AwsClients, error_code, is_transient, transient
 
 
-class SageMakerTransformJobs(TransformJobs):
+class SageMakerTransformJobs(AwsAdapter, TransformJobs):
     """Reads transform jobs; needs no transform settings (the sweep that reconciles lost completions)."""
 
     def _call(self, action: str, **request: Any) -> dict[str, Any]:
         try:
-            return getattr(client("sagemaker"), action)(**request)
+            return getattr(self.client("sagemaker"), action)(**request)
         except (ClientError, BotoCoreError) as exc:
             if is_transient(exc):
                 raise transient(action, exc) from exc
@@ -39,7 +39,8 @@ class SageMakerTransformJobs(TransformJobs):
 
 
 class SageMakerTransforms(SageMakerTransformJobs, BatchTransforms):
-    def __init__(self, settings: TransformSettings):
+    def __init__(self, settings: TransformSettings, clients: AwsClients | None = None):
+        super().__init__(clients)
         self.settings = settings
 
     def ensure_model(self, name: str, package_arn: str) -> None:

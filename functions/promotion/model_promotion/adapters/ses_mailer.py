@@ -12,15 +12,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..domain.errors import ConfigurationError, NoticeRefused
 from ..domain.presentation import Email
 from ..ports import Mailer
-from .aws import client, error_code, is_transient, transient
+from .aws import AwsAdapter, AwsClients, error_code, is_transient, transient
 
 # Answers about this message's recipients: sending it again gets the same answer, but another
 # recipient may well get it. In the sandbox, MessageRejected names each unverified address.
 REFUSED_RECIPIENT_CODES = frozenset({"MessageRejected", "BadRequestException"})
 
 
-class SesMailer(Mailer):
-    def __init__(self, sender: str):
+class SesMailer(AwsAdapter, Mailer):
+    def __init__(self, sender: str, clients: AwsClients | None = None):
+        super().__init__(clients)
         self.sender = sender
 
     def send(self, email: Email) -> str:
@@ -33,7 +34,7 @@ class SesMailer(Mailer):
         message.set_content(email.text)
         message.add_alternative(email.html, subtype="html")
         try:
-            answer = client("sesv2").send_email(
+            answer = self.client("sesv2").send_email(
                 FromEmailAddress=self.sender,
                 Destination={"ToAddresses": list(email.to)},
                 Content={"Raw": {"Data": message.as_bytes()}},

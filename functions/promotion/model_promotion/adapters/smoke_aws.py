@@ -10,18 +10,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.errors import ConfigurationError
 from ..services.smoke import ArtifactUploads, ExecutionHistory, HistoryEvent, ModelRegistration
-from .aws import client, error_code, is_transient, transient
+from .aws import AwsAdapter, error_code, is_transient, transient
 from .s3_objects import split_s3_uri
 
 # A fresh smoke execution has about 15 events; this bounds a history someone pointed us at by mistake.
 HISTORY_PAGES_MAX = 20
 
 
-class S3ArtifactUploads(ArtifactUploads):
+class S3ArtifactUploads(AwsAdapter, ArtifactUploads):
     def put(self, uri: str, body: bytes, content_type: str) -> None:
         bucket, key = split_s3_uri(uri)
         try:
-            client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+            self.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
         except (ClientError, BotoCoreError) as exc:
             if is_transient(exc):
                 raise transient("PutObject", exc) from exc
@@ -36,9 +36,9 @@ class S3ArtifactUploads(ArtifactUploads):
             ) from exc
 
 
-class SageMakerRegistration(ModelRegistration):
+class SageMakerRegistration(AwsAdapter, ModelRegistration):
     def ensure_group(self, group: str, description: str) -> bool:
-        sagemaker = client("sagemaker")
+        sagemaker = self.client("sagemaker")
         try:
             sagemaker.describe_model_package_group(ModelPackageGroupName=group)
             return False
@@ -64,7 +64,7 @@ class SageMakerRegistration(ModelRegistration):
         task: str,
     ) -> str:
         try:
-            answer = client("sagemaker").create_model_package(
+            answer = self.client("sagemaker").create_model_package(
                 ModelPackageGroupName=group,
                 ModelPackageDescription=description,
                 ModelApprovalStatus="PendingManualApproval",
@@ -91,13 +91,13 @@ class SageMakerRegistration(ModelRegistration):
         raise ConfigurationError(f"{action} of {group} refused: {error_code(exc)} {message}".strip()) from exc
 
 
-class StepFunctionsHistory(ExecutionHistory):
+class StepFunctionsHistory(AwsAdapter, ExecutionHistory):
     def events(self, execution_arn: str) -> list[HistoryEvent]:
         found: list[HistoryEvent] = []
         request: dict[str, str | int] = {"executionArn": execution_arn, "maxResults": 1000}
         try:
             for _ in range(HISTORY_PAGES_MAX):
-                page = client("stepfunctions").get_execution_history(**request)
+                page = self.client("stepfunctions").get_execution_history(**request)
                 for event in page.get("events", []):
                     # Only the type and the state's name: inputs and parameters hold the task token.
                     entered = event.get("stateEnteredEventDetails") or {}

@@ -13,15 +13,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..domain.errors import ConfigurationError
 from ..domain.records import approved_model_json
 from ..ports import ApprovedModels
-from .aws import client, error_code, is_transient, outcome_unknown, single_attempt_client, transient
+from .aws import AwsAdapter, error_code, is_transient, outcome_unknown, transient
 
 PUT_ATTEMPTS = 5
 
 
-class SsmApprovedModels(ApprovedModels):
+class SsmApprovedModels(AwsAdapter, ApprovedModels):
     def get(self, name: str) -> dict[str, Any] | None:
         try:
-            value = client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+            value = self.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
         except (ClientError, BotoCoreError) as exc:
             if error_code(exc) == "ParameterNotFound":
                 return None
@@ -42,7 +42,7 @@ class SsmApprovedModels(ApprovedModels):
         value = approved_model_json(record)
         for attempt in range(1, PUT_ATTEMPTS + 1):
             try:
-                single_attempt_client("ssm").put_parameter(
+                self.single_attempt_client("ssm").put_parameter(
                     Name=name,
                     Value=value,
                     Type="String",
@@ -62,6 +62,6 @@ class SsmApprovedModels(ApprovedModels):
 
     def _holds(self, name: str, value: str) -> bool:
         try:
-            return bool(client("ssm").get_parameter(Name=name)["Parameter"]["Value"] == value)
+            return bool(self.client("ssm").get_parameter(Name=name)["Parameter"]["Value"] == value)
         except (ClientError, BotoCoreError):
             return False

@@ -19,21 +19,22 @@ from ..ports import (
     TaskResult,
     Workflow,
 )
-from .aws import client, error_code, is_transient, outcome_unknown, single_attempt_client, transient
+from .aws import AwsAdapter, AwsClients, error_code, is_transient, outcome_unknown, transient
 
 # Step Functions' answers for a token nobody waits on any more. None of them is a server fault.
 CLOSED_TOKEN_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 CAUSE_MAX = 32768
 
 
-class StepFunctionsWorkflow(Workflow, ExecutionControl, ExecutionHistory):
-    def __init__(self, state_machine_arn: str = ""):
+class StepFunctionsWorkflow(AwsAdapter, Workflow, ExecutionControl, ExecutionHistory):
+    def __init__(self, state_machine_arn: str = "", clients: AwsClients | None = None):
+        super().__init__(clients)
         self.state_machine_arn = state_machine_arn
 
     def execution_exists(self, name: str) -> bool:
         arn = f"{self.state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
         try:
-            client("stepfunctions").describe_execution(executionArn=arn)
+            self.client("stepfunctions").describe_execution(executionArn=arn)
         except (ClientError, BotoCoreError) as exc:
             if error_code(exc) == "ExecutionDoesNotExist":
                 return False
@@ -44,7 +45,7 @@ class StepFunctionsWorkflow(Workflow, ExecutionControl, ExecutionHistory):
 
     def start(self, name: str, execution_input: Mapping[str, Any]) -> str:
         try:
-            answer = client("stepfunctions").start_execution(
+            answer = self.client("stepfunctions").start_execution(
                 stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(execution_input)
             )
         except (ClientError, BotoCoreError) as exc:
@@ -60,7 +61,7 @@ class StepFunctionsWorkflow(Workflow, ExecutionControl, ExecutionHistory):
 
     def describe_execution(self, name: str) -> Mapping[str, Any] | None:
         try:
-            answer = client("stepfunctions").describe_execution(executionArn=self.execution_arn(name))
+            answer = self.client("stepfunctions").describe_execution(executionArn=self.execution_arn(name))
         except (ClientError, BotoCoreError) as exc:
             if error_code(exc) == "ExecutionDoesNotExist":
                 return None
@@ -72,7 +73,9 @@ class StepFunctionsWorkflow(Workflow, ExecutionControl, ExecutionHistory):
 
     def stop(self, execution_arn: str, error: str, cause: str) -> None:
         try:
-            client("stepfunctions").stop_execution(executionArn=execution_arn, error=error, cause=cause[:CAUSE_MAX])
+            self.client("stepfunctions").stop_execution(
+                executionArn=execution_arn, error=error, cause=cause[:CAUSE_MAX]
+            )
         except (ClientError, BotoCoreError) as exc:
             if is_transient(exc):
                 raise transient("StopExecution", exc) from exc
@@ -88,7 +91,7 @@ class StepFunctionsWorkflow(Workflow, ExecutionControl, ExecutionHistory):
         """One attempt, never the SDK's retries: a repeat of a send whose answer was lost meets a spent token
         (TaskTimedOut) and hides what happened. The caller reads the history instead (task_result)."""
         try:
-            getattr(single_attempt_client("stepfunctions"), action)(**request)
+            getattr(self.single_attempt_client("stepfunctions"), action)(**request)
         except (ClientError, BotoCoreError) as exc:
             if error_code(exc) in CLOSED_TOKEN_CODES:
                 raise TaskClosed(error_code(exc)) from exc
@@ -102,7 +105,7 @@ class StepFunctionsWorkflow(Workflow, ExecutionControl, ExecutionHistory):
         """Reads the history back to the TaskScheduled event that carries the token; the first task event after
         it says how the wait ended (one task waits at a time in this state machine)."""
         seen: list[dict[str, Any]] = []
-        for events in _newest_first(execution_arn, include_data=True):
+        for events in self._newest_first(execution_arn, include_data=True):
             seen.extend(events)
             scheduled = [e for e in seen if e.get("type") == "TaskScheduled" and _carries(e, task_token)]
             if scheduled:
@@ -113,32 +116,31 @@ class StepFunctionsWorkflow(Workflow, ExecutionControl, ExecutionHistory):
     def latest_stay(self, execution_arn: str, state: str) -> list[TaskAttempt]:
         """Reads the history back to the latest entry into `state` (domain/task_history.py reads the attempts)."""
         seen: list[dict[str, Any]] = []
-        for events in _newest_first(execution_arn, include_data=False):
+        for events in self._newest_first(execution_arn, include_data=False):
             seen.extend(events)
             if any(_enters(e, state) for e in events):
                 break
         return latest_stay(seen, state)
 
-
-def _newest_first(execution_arn: str, *, include_data: bool) -> Iterator[list[dict[str, Any]]]:
-    """The execution's history events, a page at a time, newest page first, so a long history is read only as
-    far back as a caller needs; nothing when the execution is gone. Callers order events by id, never by the
-    order of the pages (moto ignores reverseOrder)."""
-    try:
-        pages = client("stepfunctions").get_paginator("get_execution_history")
-        for page in pages.paginate(
-            executionArn=execution_arn,
-            reverseOrder=True,
-            includeExecutionData=include_data,
-            PaginationConfig={"PageSize": 1000},
-        ):
-            yield list(page.get("events", []))
-    except (ClientError, BotoCoreError) as exc:
-        if error_code(exc) == "ExecutionDoesNotExist":
-            return
-        if is_transient(exc) or outcome_unknown(exc):
-            raise transient("GetExecutionHistory", exc) from exc
-        raise ConfigurationError(f"GetExecutionHistory refused: {error_code(exc)}") from exc
+    def _newest_first(self, execution_arn: str, *, include_data: bool) -> Iterator[list[dict[str, Any]]]:
+        """The execution's history events, a page at a time, newest page first, so a long history is read only as
+        far back as a caller needs; nothing when the execution is gone. Callers order events by id, never by the
+        order of the pages (moto ignores reverseOrder)."""
+        try:
+            pages = self.client("stepfunctions").get_paginator("get_execution_history")
+            for page in pages.paginate(
+                executionArn=execution_arn,
+                reverseOrder=True,
+                includeExecutionData=include_data,
+                PaginationConfig={"PageSize": 1000},
+            ):
+                yield list(page.get("events", []))
+        except (ClientError, BotoCoreError) as exc:
+            if error_code(exc) == "ExecutionDoesNotExist":
+                return
+            if is_transient(exc) or outcome_unknown(exc):
+                raise transient("GetExecutionHistory", exc) from exc
+            raise ConfigurationError(f"GetExecutionHistory refused: {error_code(exc)}") from exc
 
 
 def _enters(event: Mapping[str, Any], state: str) -> bool:

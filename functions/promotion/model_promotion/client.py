@@ -6,28 +6,22 @@ reads it through Powertools Parameters, so a batch job or an endpoint updater th
 invocation costs one SSM call per max_age seconds, not one per call, and picks up a new approval
 within max_age seconds without a redeploy.
 
-Also a command line for people and shell scripts:
-
-    python -m model_promotion.approved_models --group churn --stage prod [--prefix /model-promotion] [--json]
-
-It uses the standard AWS credential and endpoint chain (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL).
-Exit status: 0 with the record, 1 when nothing is approved, 2 for bad arguments, 3 when the record
-cannot be read (no access, no network, a malformed record).
+It is part of the `model-promotion` distribution (`pip install model-promotion`, or `pip install .` from a
+checkout) and needs only boto3 and Powertools: an inference pipeline imports it without the Lambda package.
+It uses the standard AWS credential and endpoint chain (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL), or the
+SSM client it is given. People and shell scripts ask the same with `model-promotion approved GROUP --stage S`.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from .domain.errors import ConfigurationError
 from .domain.records import approved_model_parameter_name, validate_parameter_prefix
@@ -38,7 +32,6 @@ __all__ = [
     "InvalidApprovedRecord",
     "NothingApproved",
     "get_approved_model",
-    "main",
     "parameter_name",
 ]
 
@@ -46,10 +39,6 @@ DEFAULT_PREFIX = "/model-promotion"
 DEFAULT_MAX_AGE = 300
 _GROUP_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-
-EXIT_NOTHING_APPROVED = 1
-EXIT_BAD_ARGUMENTS = 2
-EXIT_UNREADABLE = 3
 
 
 class NothingApproved(LookupError):
@@ -132,11 +121,18 @@ class ApprovedModel:
 
 
 def get_approved_model(
-    group: str, stage: str, *, prefix: str = DEFAULT_PREFIX, max_age: int = DEFAULT_MAX_AGE
+    group: str,
+    stage: str,
+    *,
+    prefix: str = DEFAULT_PREFIX,
+    max_age: int = DEFAULT_MAX_AGE,
+    ssm_client: Any = None,
 ) -> ApprovedModel:
     """The version of `group` approved for `stage`, cached for `max_age` seconds.
 
     max_age=0 reads SSM on every call, and leaves what earlier calls cached in place for them.
+    ssm_client: read with this boto3 SSM client (another account, profile or endpoint) instead of the default
+    chain's; such reads are cached only by the provider built for that call.
 
     Raises NothingApproved when no version has been approved for the stage, ValueError for a name that
     cannot be a model package group, a stage or a prefix, and InvalidApprovedRecord when the parameter
@@ -148,7 +144,11 @@ def get_approved_model(
         raise ValueError(f"max_age must be a number of seconds >= 0, not {max_age!r}")
     try:
         # Powertools serves a cached value even for max_age=0 (it only stops caching), so force the read.
-        record = parameters.get_parameter(name, transform="json", max_age=max_age, force_fetch=max_age == 0)
+        if ssm_client is None:
+            record = parameters.get_parameter(name, transform="json", max_age=max_age, force_fetch=max_age == 0)
+        else:
+            provider = parameters.SSMProvider(boto3_client=ssm_client)
+            record = provider.get(name, transform="json", max_age=max_age, force_fetch=max_age == 0)
     except GetParameterError as exc:
         if _is_parameter_not_found(exc):
             raise NothingApproved(group, stage, name) from None
@@ -198,57 +198,3 @@ def _required(record: Mapping[str, Any], key: str, parameter_name: str) -> str:
 def _optional(record: Mapping[str, Any], key: str) -> str | None:
     value = record.get(key)
     return value if isinstance(value, str) and value else None
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Prints the approved version of a group for a stage; returns the exit status (see the module doc)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m model_promotion.approved_models",
-        description="Show the model version approved for a stage by the promotion workflow.",
-    )
-    parser.add_argument("--group", required=True, help="model package group name")
-    parser.add_argument("--stage", required=True, help="stage, e.g. prod")
-    parser.add_argument("--prefix", default=DEFAULT_PREFIX, help=f"SSM parameter prefix (default {DEFAULT_PREFIX})")
-    parser.add_argument("--json", action="store_true", help="print the record as JSON")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else EXIT_BAD_ARGUMENTS
-
-    try:
-        model = get_approved_model(args.group, args.stage, prefix=args.prefix, max_age=0)
-    except NothingApproved as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_NOTHING_APPROVED
-    except InvalidApprovedRecord as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_UNREADABLE
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_ARGUMENTS
-    except (GetParameterError, BotoCoreError) as exc:
-        print(f"error: cannot read the approved model of {args.group} for {args.stage}: {exc}", file=sys.stderr)
-        return EXIT_UNREADABLE
-
-    if args.json:
-        print(json.dumps(model.to_payload(), indent=2, sort_keys=True))
-    else:
-        print(_readable(model))
-    return 0
-
-
-def _readable(model: ApprovedModel) -> str:
-    rows = [
-        ("package", model.package_arn),
-        ("model data", model.model_data_url or "-"),
-        ("approved by", model.approver),
-        ("approved at", model.approved_at),
-    ]
-    width = max(len(label) for label, _ in rows) + 1
-    lines = [f"{model.group} version {model.version} is approved for {model.stage}"]
-    lines.extend(f"  {label + ':':<{width}} {value}" for label, value in rows)
-    return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
