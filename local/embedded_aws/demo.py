@@ -11,7 +11,6 @@ Everything printed is read back from the registry, SSM, the execution and the ou
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -95,19 +94,14 @@ def _show_records(stack: StackClient, package: dict[str, Any]) -> int:
 
 
 def _show_inference_pipeline_view(stack: StackClient) -> None:
-    """Seed step 9: an inference pipeline asks which version is approved for its environment."""
-    os.environ.update(
-        AWS_ENDPOINT_URL=stack.info["aws_endpoint"],
-        AWS_ACCESS_KEY_ID="embedded",
-        AWS_SECRET_ACCESS_KEY="embedded",
-        AWS_DEFAULT_REGION=stack.info["region"],
-    )
-    sys.path.insert(0, str(PROJECT_ROOT / "functions" / "promotion"))
-    from model_promotion.approved_models import get_approved_model
+    """Seed step 9: an inference pipeline asks which version is approved for its environment (the installed
+    model_promotion.client, reading the embedded SSM through the client it is given)."""
+    from model_promotion.client import get_approved_model
 
+    ssm = stack.client("ssm")
     print("\nInference pipelines: get_approved_model(group, stage)")
     for stage in stack.parameters["Stages"].split(","):
-        model = get_approved_model(GROUP, stage, prefix=stack.parameters["ParameterPrefix"])
+        model = get_approved_model(GROUP, stage, prefix=stack.parameters["ParameterPrefix"], ssm_client=ssm)
         print(f"  {stage:<5} -> version {model.version}  {model.model_data_url}")
 
 
