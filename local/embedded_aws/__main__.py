@@ -22,7 +22,14 @@ def up(args: argparse.Namespace) -> int:
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("botocore").setLevel(logging.WARNING)
+    state = Path(args.state_file)
+    running = _running_stack(state)
+    if running:
+        print(f"embedded AWS: {running}", file=sys.stderr)
+        return 2
     try:
+        # The stack's own files (iam.json) live beside its state file.
+        state.parent.mkdir(parents=True, exist_ok=True)
         stack = EmbeddedStack(
             overrides=parse_overrides(args.parameter),
             aws_port=args.aws_port,
@@ -30,19 +37,22 @@ def up(args: argparse.Namespace) -> int:
             host=args.host,
             transform_seconds=args.transform_seconds,
             schedule_seconds=args.schedule_seconds,
-            # The stack's own files (iam.json) live beside its state file.
-            state_dir=Path(args.state_file).resolve().parent,
+            state_dir=state.resolve().parent,
             ses_production_access=args.ses_production_access,
         )
-        info = stack.start()
-    except TemplateError as exc:
+        stack.preflight()  # ports and configuration, before anything starts
+    except (TemplateError, OSError) as exc:
         print(f"embedded AWS: {exc}", file=sys.stderr)
+        return 2
+    try:
+        info = stack.start()
+    except Exception as exc:  # one line, and nothing left running
+        print(f"embedded AWS failed to start: {type(exc).__name__}: {exc}", file=sys.stderr)
+        stack.stop()
         return 2
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    state = Path(args.state_file)
-    state.parent.mkdir(parents=True, exist_ok=True)
     temporary = state.with_suffix(".tmp")
     temporary.write_text(json.dumps(info.to_json(), indent=2))
     temporary.replace(state)  # readers never see a half-written file
@@ -63,17 +73,33 @@ def up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _running_stack(state: Path) -> str:
+    """Why `up` must not start: another one is running with this state file. A file left by a stack that is
+    gone is stale; `up` replaces it."""
+    from .client import StateFileError, read_state
+
+    try:
+        info = read_state(state)
+    except StateFileError:
+        return ""
+    return (
+        f"another embedded AWS (process {info.get('pid')}) is running with {state}, at {info.get('api_url')}: "
+        "stop it first, or give --state-file another path"
+    )
+
+
 def register(args: argparse.Namespace) -> int:
     """Registers a demo model version against a running `up` stack, as a training pipeline would."""
-    from .client import StackClient
+    from .client import StackClient, StateFileError, read_state
     from .demo_model import build_demo_assets
     from .scenario import RegistrantSession, publish_batches, publish_model, publish_model_quality, register_version
 
     state = Path(args.state_file)
-    if not state.exists():
-        print(f"No running embedded AWS found ({state} is missing). Start one with `make up`.", file=sys.stderr)
+    try:
+        stack = StackClient(read_state(state))
+    except StateFileError as exc:
+        print(f"embedded AWS: {exc}", file=sys.stderr)
         return 2
-    stack = StackClient(json.loads(state.read_text()))
     assets = build_demo_assets(state.parent / "demo-assets")
     publish_batches(stack, assets)
     url = publish_model(stack, assets.model_archive, f"{args.group}/model.tar.gz")

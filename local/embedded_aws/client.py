@@ -56,6 +56,32 @@ class StackError(RuntimeError):
     pass
 
 
+class StateFileError(StackError):
+    """No running embedded AWS behind a state file: missing, unreadable, or left by a process that is gone."""
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """The state file `up` writes, once its process is known to be alive (signal 0 checks without sending)."""
+    try:
+        info = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise StateFileError(f"no embedded AWS is running ({path} is missing): start one with `make up`") from None
+    except (OSError, ValueError) as exc:
+        raise StateFileError(f"cannot read the state file {path}: {exc}") from None
+    pid = info.get("pid") if isinstance(info, dict) else None
+    if not isinstance(pid, int):
+        raise StateFileError(f"{path} is not an embedded AWS state file (no process id): start one with `make up`")
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        raise StateFileError(
+            f"the embedded AWS that wrote {path} (process {pid}) is no longer running: start it again with `make up`"
+        ) from None
+    except PermissionError:  # somebody else's process: alive
+        pass
+    return info
+
+
 class StackClient:
     def __init__(self, info: dict[str, Any]):
         self.info = info

@@ -36,6 +36,8 @@ log = logging.getLogger("embedded_aws")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
+# What a KMS key's ARN names before KMS has created the key (preflight resolves the functions' environments).
+PLACEHOLDER_KEY = "00000000-0000-4000-8000-000000000000"
 # A federated approver of every embedded stack: signed in "at the corporate IdP" (the stand-in's form), a dev and
 # test approver by the IdP's group claim alone. Her IdP subject is also her IAM Identity Center user name.
 FEDERATED_USER = "fran.federated@example.com"
@@ -261,13 +263,20 @@ class EmbeddedStack:
     def _globals(self) -> dict[str, Any]:
         return self.template.get("Globals", {}).get("Function", {})
 
+    def _raw_variables(self, props: dict[str, Any]) -> dict[str, Any]:
+        """A function's environment variables as the template writes them (Globals first), before resolving."""
+        variables = dict(self._globals().get("Environment", {}).get("Variables", {}))
+        variables.update(props.get("Environment", {}).get("Variables", {}))
+        return variables
+
+    def _environment(self, props: dict[str, Any]) -> dict[str, str]:
+        return {k: str(v) for k, v in self.resolver.resolve(self._raw_variables(props)).items()}
+
     def _function_specs(self) -> list[FunctionSpec]:
         defaults = self._globals()
         specs = []
         for lid, resource in self._resources("AWS::Serverless::Function"):
             props = resource.get("Properties", {})
-            environment = dict(self.resolver.resolve(defaults.get("Environment", {}).get("Variables", {})))
-            environment.update(self.resolver.resolve(props.get("Environment", {}).get("Variables", {})))
             specs.append(
                 FunctionSpec(
                     logical_id=lid,
@@ -275,7 +284,7 @@ class EmbeddedStack:
                     arn=self.resolver.attributes[(lid, "Arn")],
                     code_uri=(self.root / props["CodeUri"]).resolve(),
                     handler=props["Handler"],
-                    environment={k: str(v) for k, v in environment.items()},
+                    environment=self._environment(props),
                     timeout=int(props.get("Timeout", defaults.get("Timeout", 3))),
                     memory_size=int(props.get("MemorySize", defaults.get("MemorySize", 128))),
                     role_arn=self.principals.function_roles[lid],
@@ -407,6 +416,35 @@ class EmbeddedStack:
         return rules, routes
 
     # -- lifecycle ---------------------------------------------------------------------------------
+    def preflight(self) -> None:
+        """What `up` checks before it starts anything, so that a stack that cannot work never says it is up:
+        both ports are free, and each function's settings read from the environment the template gives it,
+        by the function's own code (model_promotion.config), as its first invocation would read them.
+        Raises TemplateError with one line that names the port or the parameter."""
+        for port, option in ((self.aws_port, "--aws-port"), (self.api_port, "--api-port")):
+            if port_in_use(self.host, port):
+                raise TemplateError(
+                    f"port {port} on {self.host} ({option}) is in use: another `make up` may be running; "
+                    f"stop it, or choose another port with {option}"
+                )
+        self._name_resources()
+        for lid, _ in self._resources("AWS::KMS::Key"):  # the key's real ARN exists once KMS creates it
+            self.resolver.attributes.setdefault(
+                (lid, "Arn"), f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{PLACEHOLDER_KEY}"
+            )
+        for lid, resource in self._resources("AWS::Serverless::Function"):
+            props = resource.get("Properties", {})
+            code_uri = str((self.root / props["CodeUri"]).resolve())
+            if code_uri not in sys.path:  # the function's own code, from its CodeUri
+                sys.path.append(code_uri)
+            from model_promotion.config import check_function_settings
+            from model_promotion.domain.errors import ConfigurationError
+
+            try:
+                check_function_settings(props["Handler"].rpartition(".")[0], self._environment(props))
+            except ConfigurationError as exc:
+                raise TemplateError(_named_by_parameter(str(exc), self._raw_variables(props), lid)) from None
+
     def start(self) -> StackInfo:
         self._start_moto()
         self._name_resources()
@@ -651,6 +689,31 @@ class EmbeddedStack:
             self.runtime.stop()
         if self._moto is not None:
             self._moto.stop()
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something listens on the port already. SO_REUSEADDR, as the servers set it: a port whose last
+    connections linger in TIME_WAIT is free."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _named_by_parameter(message: str, variables: dict[str, Any], function: str) -> str:
+    """A function's configuration error in the template's terms: 'QUALITY_GATES: ...' becomes 'parameter
+    QualityGates: ...' when the variable is a Ref to that parameter; otherwise the function names it."""
+    for name, value in variables.items():
+        if (
+            isinstance(value, dict)
+            and set(value) == {"Ref"}
+            and (message.startswith(f"{name}:") or message.startswith(f"{name}=") or f"variable {name} " in message)
+        ):
+            return f"parameter {value['Ref']}: {message.removeprefix(f'{name}: ')}"
+    return f"{function}: {message}"
 
 
 def _override_text(value: Any) -> str:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import typing
+from pathlib import Path
 from typing import Any
 
 import pytest
 from builders import APPROVAL_API_ENV, APPROVAL_ENV, OUTCOME_ENV, STARTER_ENV
 
 from model_promotion.config import (
+    FUNCTION_SETTINGS,
     ApprovalApiSettings,
     ApprovalRequestSettings,
     OutcomeSettings,
@@ -337,3 +341,21 @@ def test_a_malformed_sign_in_value_names_the_parameter_and_the_value(key: str, v
     # Then
     assert str(raised.value).startswith(f"parameter {SIGN_IN_PARAMETER}: ")
     assert repr(value) in str(raised.value)
+
+
+def test_the_settings_checked_at_start_up_are_the_ones_each_function_reads() -> None:
+    handlers_dir = Path(importlib.import_module("model_promotion.handlers").__file__).parent
+    with_settings = {
+        f"model_promotion.handlers.{path.stem}"
+        for path in handlers_dir.glob("*.py")
+        if "def settings()" in path.read_text(encoding="utf-8")
+    }
+    assert with_settings <= set(FUNCTION_SETTINGS)
+    for module_name, read in FUNCTION_SETTINGS.items():
+        module = importlib.import_module(module_name)
+        settings_class = read.__self__  # type: ignore[attr-defined]
+        if module_name in with_settings:
+            assert typing.get_type_hints(module.settings)["return"] is settings_class, module_name
+        else:  # the approval pages read theirs in pages()
+            assert "ApprovalApiSettings.from_environ(os.environ)" in Path(module.__file__).read_text(encoding="utf-8")
+            assert settings_class is ApprovalApiSettings

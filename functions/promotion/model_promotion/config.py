@@ -370,3 +370,28 @@ class ReconcileSettings:
         starter = StarterSettings.from_environ(environ)
         groups = tuple(g.strip() for g in environ.get("MODEL_PACKAGE_GROUPS", "").split(",") if g.strip())
         return cls(state_machine_arn=starter.state_machine_arn, stages=starter.stages, groups=groups)
+
+
+# What each function reads at its first invocation: its handler's settings() (handlers/<name>.py). The embedded
+# AWS reads the same from each function's environment before it says it is up, so a bad parameter is named at
+# start-up instead of failing the first registration.
+FUNCTION_SETTINGS: Mapping[str, Callable[[Mapping[str, str]], object]] = {
+    "model_promotion.handlers.start_promotion": StarterSettings.from_environ,
+    "model_promotion.handlers.request_approval": ApprovalRequestSettings.from_environ,
+    "model_promotion.handlers.approval_api": ApprovalApiSettings.from_environ,
+    "model_promotion.handlers.record_outcome": OutcomeSettings.from_environ,
+    "model_promotion.handlers.check_registered_metrics": MetricsSettings.from_environ,
+    "model_promotion.handlers.collect_metrics": MetricsSettings.from_environ,
+    "model_promotion.handlers.plan_scoring": TransformSettings.from_environ,
+    "model_promotion.handlers.start_transform": TransformSettings.from_environ,
+    "model_promotion.handlers.sweep_approvals": SweepSettings.from_environ,
+    "model_promotion.handlers.reconcile": ReconcileSettings.from_environ,
+}
+
+
+def check_function_settings(handler_module: str, environ: Mapping[str, str]) -> None:
+    """Reads a function's settings from its environment as its first invocation would; raises the
+    ConfigurationError that invocation would raise (it names the variable)."""
+    read = FUNCTION_SETTINGS.get(handler_module)
+    if read is not None:
+        read(environ)
