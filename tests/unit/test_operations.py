@@ -19,6 +19,7 @@ import pytest
 from builders import GROUP, STAGES, decision_record, model_description, model_version, stage_task_payload
 from fakes import (
     FakeApprovalStore,
+    FakeApprovedModels,
     FakeDecisionLog,
     FakeExecutions,
     FakeMailer,
@@ -39,9 +40,11 @@ from model_promotion.services.operations import (
     BadRequest,
     CancelIncomplete,
     NotFound,
+    OperationError,
     cancel_promotion,
     decision_history,
     pending_approvals,
+    request_rollback,
     resend_request,
     retry_promotion,
     version_status,
@@ -856,3 +859,93 @@ def test_a_retry_whose_start_was_lost_is_started_again_under_the_same_attempt(wo
     # Then attempt 2 starts (not 3), and the registry is not written again
     assert result["attempt"] == 2 and set(workflow.started) == {execution_name(GROUP, 3, attempt=2)}
     assert len(world.registry.updates) == 1
+
+
+# rollback
+
+V3_ARN = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/3"
+
+
+def _rollback(world: World, to_version: int = 2, **kwargs: Any) -> tuple[dict[str, Any], FakeWorkflow]:
+    """Version 2 was approved for dev before (with its batch results); version 3 runs in dev now."""
+    world.log.append(
+        {
+            **audit_entry(task("dev", 2), Outcome.APPROVED, "2026-11-18T09:00:00Z", decision=decision_record("dev")),
+            "evidence": {"stage": "dev", "metrics": {"accuracy": 0.93}},
+        }
+    )
+    approved_models = FakeApprovedModels()
+    approved_models.put(f"/model-promotion/{GROUP}/dev", {"modelVersion": 3, "modelPackageArn": V3_ARN})
+    workflow = FakeWorkflow()
+    arguments: dict[str, Any] = {
+        "catalog": FakeModelVersions(world.registry),
+        "log": world.log,
+        "approved_models": approved_models,
+        "workflow": workflow,
+        "parameter_prefix": "/model-promotion",
+        "group": GROUP,
+        "stage": "dev",
+        "to_version": to_version,
+        "reason": "version 3 misroutes claims",
+        "operator": OPERATOR,
+        "stages": STAGES,
+        "now": NOW,
+    }
+    return request_rollback(**{**arguments, **kwargs}), workflow
+
+
+def test_a_rollback_starts_its_execution_with_both_versions_and_the_earlier_approval_and_audits_the_request(
+    world: World,
+) -> None:
+    result, workflow = _rollback(world)
+
+    ((name, execution_input),) = workflow.started.items()
+    assert name == f"{GROUP}-v2-rollback-dev-20261121T150000Z" and result["executionName"] == name
+    assert execution_input["model"]["version"] == 2 and execution_input["stage"] == "dev"
+    assert execution_input["evidence"] == {"stage": "dev", "metrics": {"accuracy": 0.93}}
+    assert execution_input["rollback"] == {
+        "reason": "version 3 misroutes claims",
+        "requestedBy": OPERATOR,
+        "requestedAt": "2026-11-21T15:00:00Z",
+        "replacesVersion": 3,
+        "replacesPackageArn": V3_ARN,
+        "approvedBefore": "0f1e2d3c4b5a6978",
+        "approvedBeforeBy": "lead@example.com",
+        "approvedBeforeAt": "2026-11-18T09:00:00Z",
+    }
+    StageTask.from_payload({**execution_input, "executionArn": result["executionArn"]})  # what the functions read
+    requested = world.log.entries(GROUP)[-1]
+    assert (requested["outcome"], requested["actor"], requested["reason"]) == (
+        "rollback-requested",
+        OPERATOR,
+        "version 3 misroutes claims",
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"to_version": 3}, "was never approved for dev"),
+        ({"to_version": 9}, f"{GROUP} has no version 9"),
+        ({"reason": "  "}, "needs a reason"),
+        ({"operator": ""}, "needs an operator"),
+        ({"stage": "staging"}, "is not one of the stages"),
+    ],
+)
+def test_a_rollback_that_cannot_be_signed_is_refused_and_starts_nothing(
+    world: World, arguments: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(OperationError, match=message):
+        _rollback(world, **arguments)
+    assert [e["outcome"] for e in world.log.entries(GROUP)] == ["approved"]
+
+
+def test_a_rollback_to_the_version_running_there_or_to_one_rejected_since_is_refused(world: World) -> None:
+    world.log.append(
+        audit_entry(task("dev", 3), Outcome.APPROVED, "2026-11-20T09:00:00Z", decision=decision_record("dev"))
+    )
+    with pytest.raises(OperationError, match=r"runs .* version 3 already"):
+        _rollback(world, to_version=3)
+    world.registry.descriptions[task("dev", 2).model.package_arn]["ModelApprovalStatus"] = "Rejected"
+    with pytest.raises(OperationError, match="was rejected after its dev approval"):
+        _rollback(world)

@@ -844,3 +844,82 @@ def test_a_decision_by_the_registrant_is_refused_again_where_it_is_recorded() ->
     with pytest.raises(DecisionNotAuthentic, match="registered the version"):
         world.record(_approved("dev", decision_override=signed))
     assert world.log.entries(GROUP) == []
+
+
+# a signed rollback (statemachines/rollback.asl.json)
+
+REPLACED_ARN = PACKAGE_ARN.rsplit("/", 1)[0] + f"/{VERSION + 1}"
+ROLLBACK = {
+    "reason": "version 4 misroutes claims",
+    "requestedBy": "olga.operator@example.com",
+    "requestedAt": "2026-11-21T14:00:00Z",
+    "replacesVersion": VERSION + 1,
+    "replacesPackageArn": REPLACED_ARN,
+    "approvedBefore": "d-earlier",
+    "approvedBeforeBy": "Dana Dev",
+    "approvedBeforeAt": "2026-11-01T10:00:00Z",
+}
+
+
+def _rollback_world() -> World:
+    """Version VERSION was approved for dev before; VERSION + 1 runs in dev now."""
+    world = _world("Approved", {"dev": "Approved", "test": "Approved", **_signed("dev", "dana@example.com")})
+    replaced = model_description(status="Approved", metadata={**REGISTRANT_KEYS, "dev": "Approved"})
+    replaced.update(ModelPackageArn=REPLACED_ARN, ModelPackageVersion=VERSION + 1)
+    world.registry.descriptions[REPLACED_ARN] = replaced
+    world.approved_models.put(DEV_PARAMETER, {"modelVersion": VERSION + 1, "modelPackageArn": REPLACED_ARN})
+    return world
+
+
+def test_a_signed_rollback_points_ssm_at_the_earlier_version_and_marks_the_replaced_one_rolled_back() -> None:
+    world = _rollback_world()
+
+    result = world.record(
+        outcome_payload("dev", "rolled-back", decision=decision_record("dev").to_payload(), rollback=ROLLBACK)
+    )
+
+    assert result["parameterName"] == DEV_PARAMETER
+    record = world.approved_models.get(DEV_PARAMETER)
+    assert record is not None and (record["modelVersion"], record["approvedBy"]) == (VERSION, "lead@example.com")
+    # The version rolled back to: dev signed again, its later stages untouched, no promotion-ended marker
+    assert world.package["CustomerMetadataProperties"] == {
+        **REGISTRANT_KEYS,
+        "dev": "Approved",
+        "test": "Approved",
+        **_signed("dev"),
+    }
+    replaced = world.registry.descriptions[REPLACED_ARN]["CustomerMetadataProperties"]
+    assert replaced["dev"] == "RolledBack" and replaced["dev-signed-by"] == f"rolled back to version {VERSION}"
+    [entry] = world.log.entries(GROUP)
+    assert (entry["outcome"], entry["meaning"]) == ("rolled-back", f"rolled dev back to version {VERSION}")
+    assert entry["rollback"] == ROLLBACK and entry["actor"] == "lead@example.com"
+
+
+@pytest.mark.parametrize("outcome", ["rejected", "expired"])
+def test_a_declined_or_expired_rollback_changes_nothing_but_the_audit_log_and_tells_operations(outcome: str) -> None:
+    world = _rollback_world()
+    before = json.dumps(world.registry.descriptions, sort_keys=True, default=str)
+    payload = _rejected("dev") if outcome == "rejected" else outcome_payload("dev", "expired")
+
+    result = world.record({**payload, "rollback": ROLLBACK})
+
+    assert json.dumps(world.registry.descriptions, sort_keys=True, default=str) == before
+    assert world.approved_models.get(DEV_PARAMETER) == {"modelVersion": VERSION + 1, "modelPackageArn": REPLACED_ARN}
+    [entry] = world.log.entries(GROUP)
+    assert entry["outcome"] == outcome and entry["meaning"].startswith(f"rollback of dev to version {VERSION}: ")
+    assert result["notifiedTo"] == [SETTINGS.operations_email]
+    [mail] = world.mailer.sent
+    assert mail.subject.startswith(f"{GROUP}: the rollback of dev to version {VERSION} ")
+
+
+def test_a_rollback_records_only_rolled_back_and_only_a_rollback_does() -> None:
+    world = _rollback_world()
+    approval = decision_record("dev").to_payload()
+
+    with pytest.raises(InvalidPayload, match="records the outcome 'rolled-back'"):
+        world.record(outcome_payload("dev", "approved", decision=approval, rollback=ROLLBACK))
+    with pytest.raises(InvalidPayload, match="only a rollback's execution"):
+        world.record(outcome_payload("dev", "rolled-back", decision=approval))
+    with pytest.raises(InvalidPayload, match=r"rollback\.reason"):
+        world.record(outcome_payload("dev", "rolled-back", decision=approval, rollback={**ROLLBACK, "reason": ""}))
+    assert world.log.entries(GROUP) == []

@@ -17,6 +17,9 @@ retry one, start the promotions whose events were lost).
     retry GROUP VERSION --reason TEXT [--operator WHO]
                                         start a new attempt of a promotion that expired, failed or was
                                         cancelled, at its first stage not yet approved; audited
+    rollback GROUP --stage S --to VERSION --reason TEXT [--operator WHO]
+                                        ask the stage's approvers to sign a rollback to a version they
+                                        approved for it before; audited
     audit verify GROUP                  recompute the group's hash-chained audit log: OK with the number of
                                         entries and the newest hash, or the first broken link
     smoke-test [--group G] [--wait-for-approval SECONDS] [--operator WHO]
@@ -63,6 +66,7 @@ from .services.operations import (
     cancel_promotion,
     decision_history,
     pending_approvals,
+    request_rollback,
     resend_request,
     retry_promotion,
     verify_audit_log,
@@ -213,6 +217,7 @@ class Target:
     region: str = ""
     clients: AwsClients = DEFAULT_CLIENTS
     local: bool = False
+    rollback_state_machine_arn: str = ""
 
     def approvals(self) -> Any:
         from .adapters.dynamodb_approvals import DynamoDbApprovalStore
@@ -238,6 +243,22 @@ class Target:
         from .adapters.sagemaker_registry import SageMakerRegistry
 
         return SageMakerRegistry(self.clients)
+
+    def rollbacks(self) -> Any:
+        from .adapters.step_functions import StepFunctionsWorkflow
+
+        if not self.rollback_state_machine_arn:
+            raise UsageError(f"{self.description} has no rollback state machine: deploy this version of the stack")
+        return StepFunctionsWorkflow(self.rollback_state_machine_arn, self.clients)
+
+    def approved_models(self) -> Any:
+        from .adapters.ssm_approved_models import SsmApprovedModels
+
+        return SsmApprovedModels(self.clients)
+
+    @property
+    def parameter_prefix(self) -> str:
+        return str(self.parameters.get("ParameterPrefix") or "/model-promotion")
 
     def mailer(self) -> Any:
         from .adapters.ses_mailer import SesMailer
@@ -302,6 +323,7 @@ def local_target(path: Path) -> Target:
         region=region,
         clients=AwsClients(local_session(region), endpoint_url=endpoint),
         local=True,
+        rollback_state_machine_arn=str(resources.get("RollbackStateMachine") or ""),
     )
 
 
@@ -350,6 +372,7 @@ def stack_target(name: str, profile: str | None, region: str | None) -> Target:
         or clients.client("cloudformation").meta.region_name
         or "",
         clients=clients,
+        rollback_state_machine_arn=outputs.get("RollbackStateMachineArn", ""),
     )
 
 
@@ -556,6 +579,39 @@ def retry(invocation: Invocation, group: str, version: int, reason: str, operato
         now=utc_now(),
     )
     return _print(invocation, "retry", result)
+
+
+@app.command()
+@click.argument("group", type=GROUP)
+@click.option("--stage", type=STAGE, metavar="S", required=True, help="the stage to roll back")
+@click.option("--to", "to_version", type=VERSION, metavar="VERSION", required=True, help="the version it returns to")
+@click.option("--reason", required=True, metavar="TEXT", help=REASON_HELP)
+@click.option("--operator", metavar="WHO", help="who asks (default: your AWS identity's ARN)")
+@_json_after_the_command
+@click.pass_obj
+def rollback(invocation: Invocation, group: str, stage: str, to_version: int, reason: str, operator: str | None) -> int:
+    """Ask a stage's approvers to sign a rollback.
+
+    The version must have been approved for the stage before. Nothing changes until the stage's approvers sign
+    it on the review page; then the SSM record and the registry return to that version, and the audit log
+    records who asked, who signed and why.
+    """
+    target, stages = _target_and_stages(invocation, stage)
+    result = request_rollback(
+        catalog=target.catalog(),
+        log=target.decision_log(),
+        approved_models=target.approved_models(),
+        workflow=target.rollbacks(),
+        parameter_prefix=target.parameter_prefix,
+        group=group,
+        stage=stage,
+        to_version=to_version,
+        reason=reason,
+        operator=operator if operator is not None else caller_identity(target),
+        stages=stages,
+        now=utc_now(),
+    )
+    return _print(invocation, "rollback", result)
 
 
 @app.command()
@@ -949,6 +1005,19 @@ def render_retry(result: Mapping[str, Any]) -> str:
     )
 
 
+def render_rollback(result: Mapping[str, Any]) -> str:
+    now = f"version {result['replacesVersion']}" if result["replacesVersion"] else "no approved version"
+    return "\n".join(
+        [
+            f"Asked the {result['stage']} approvers of {result['group']} to sign a rollback to version "
+            f"{result['toVersion']} ({result['stage']} runs {now}).",
+            f"  approved before  by {result['approvedBefore']['by']} at {result['approvedBefore']['at']}",
+            f"  execution        {result['executionArn']} waits for their signature",
+            f"  audit log        requested by {result['requestedBy']} at {result['requestedAt']}: {result['reason']}",
+        ]
+    )
+
+
 def render_audit(result: Mapping[str, Any]) -> str:
     count = result["entries"]
     entries = f"{count} entr{'ies' if count != 1 else 'y'}"
@@ -998,6 +1067,7 @@ RENDERERS: dict[str, Callable[[Any], str]] = {
     "cancel": render_cancel,
     "reconcile": render_reconcile,
     "retry": render_retry,
+    "rollback": render_rollback,
     AUDIT: render_audit,
     SMOKE_TEST: render_smoke,
 }

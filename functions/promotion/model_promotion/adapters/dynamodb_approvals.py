@@ -71,7 +71,7 @@ class DynamoDbApprovalStore(AwsAdapter, ApprovalStore):
             "kind": {"S": "request"},
             "status": {"S": RequestStatus.PENDING.value},
             "taskToken": {"S": task_token},
-            "task": {"S": json.dumps(_task_payload(task))},
+            "task": {"S": json.dumps(task.to_payload())},
             "evidence": {"S": json.dumps(request.evidence)},
             "champion": {"S": json.dumps(request.champion)},
             "recipients": {"L": [{"S": r} for r in request.recipients]},
@@ -362,16 +362,6 @@ class DynamoDbApprovalStore(AwsAdapter, ApprovalStore):
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
-
-
-def _task_payload(task: StageTask) -> dict[str, Any]:
-    return {
-        "executionArn": task.execution_arn,
-        "model": task.model.to_payload(),
-        "stage": task.stage,
-        "stageIndex": task.stage_index,
-        "stages": list(task.stages),
-    }
 
 
 def _request_from_item(item: dict[str, Any]) -> ApprovalRequest:

@@ -82,15 +82,85 @@ def parse_time(text: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+REASON_MAX = 1000
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """A stage asked back to a version its approvers signed before (`model-promotion rollback`): who asked,
+    when and why, the version the stage runs now, and the earlier approval of the version asked for (its
+    audit entry, who signed it and when)."""
+
+    reason: str
+    requested_by: str
+    requested_at: str
+    replaces_version: int | None
+    replaces_package_arn: str | None
+    approved_before: str
+    approved_before_by: str
+    approved_before_at: str
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "requestedBy": self.requested_by,
+            "requestedAt": self.requested_at,
+            "replacesVersion": self.replaces_version,
+            "replacesPackageArn": self.replaces_package_arn,
+            "approvedBefore": self.approved_before,
+            "approvedBeforeBy": self.approved_before_by,
+            "approvedBeforeAt": self.approved_before_at,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> Rollback:
+        if not isinstance(payload, Mapping):
+            raise InvalidPayload("'rollback' must be an object")
+        texts = {}
+        limits = {
+            "reason": REASON_MAX,
+            "requestedBy": 2048,
+            "requestedAt": 64,
+            "approvedBefore": 256,
+            "approvedBeforeBy": 2048,
+            "approvedBeforeAt": 64,
+        }
+        for key, limit in limits.items():
+            value = payload.get(key)
+            if not isinstance(value, str) or not value.strip() or len(value) > limit:
+                raise InvalidPayload(f"'rollback.{key}' must be a non-empty string of at most {limit} characters")
+            texts[key] = value
+        replaces = payload.get("replacesVersion")
+        if replaces is not None and (not isinstance(replaces, int) or isinstance(replaces, bool) or replaces < 1):
+            raise InvalidPayload("'rollback.replacesVersion' must be a version number or null")
+        replaces_arn = payload.get("replacesPackageArn")
+        if replaces_arn is not None and not (isinstance(replaces_arn, str) and ":model-package/" in replaces_arn):
+            raise InvalidPayload("'rollback.replacesPackageArn' must be a model package ARN or null")
+        if (replaces is None) != (replaces_arn is None):
+            raise InvalidPayload("'rollback' names the version it replaces by both its number and its ARN, or neither")
+        return cls(
+            reason=texts["reason"],
+            requested_by=texts["requestedBy"],
+            requested_at=texts["requestedAt"],
+            replaces_version=replaces,
+            replaces_package_arn=replaces_arn,
+            approved_before=texts["approvedBefore"],
+            approved_before_by=texts["approvedBeforeBy"],
+            approved_before_at=texts["approvedBeforeAt"],
+        )
+
+
 @dataclass(frozen=True)
 class StageTask:
-    """What the state machine hands to every per-stage task."""
+    """What the state machine hands to every per-stage task. `rollback` is set only in a rollback's execution
+    (statemachines/rollback.asl.json): the stage is asked to return to `model`, a version it ran before."""
 
     execution_arn: str
     model: ModelVersion
     stage: str
     stage_index: int
     stages: tuple[str, ...]
+    rollback: Rollback | None = None
 
     @property
     def execution_name(self) -> str:
@@ -114,13 +184,27 @@ class StageTask:
             raise InvalidPayload("'stage' must be a string and 'stageIndex' an integer")
         if not 0 <= index < len(stages) or stages[index] != stage:
             raise InvalidPayload(f"'stageIndex' {index} does not point at stage {stage!r} in {stages}")
+        rollback = payload.get("rollback")
         return cls(
             execution_arn=execution_arn,
             model=ModelVersion.from_payload(payload.get("model")),
             stage=stage,
             stage_index=index,
             stages=tuple(stages),
+            rollback=Rollback.from_payload(rollback) if rollback is not None else None,
         )
+
+    def to_payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "executionArn": self.execution_arn,
+            "model": self.model.to_payload(),
+            "stage": self.stage,
+            "stageIndex": self.stage_index,
+            "stages": list(self.stages),
+        }
+        if self.rollback is not None:
+            payload["rollback"] = self.rollback.to_payload()
+        return payload
 
 
 @dataclass(frozen=True)

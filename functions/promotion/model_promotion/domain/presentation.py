@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from .approvals import ApprovalRequest, iso
+from .approvals import ApprovalRequest, StageTask, iso
 from .model_version import ModelVersion
 from .stages import Outcome
 
@@ -164,6 +164,8 @@ def approval_email(request: ApprovalRequest, recipient: str, link: str, *, remin
     task = request.task
     model = task.model
     subject = f"Approval needed: {model.group} version {model.version} for {task.stage}"
+    if task.rollback is not None:
+        subject = f"Rollback to sign: {task.stage} back to {model.group} version {model.version}"
     if reminder:
         subject = f"Reminder, expires {iso(request.expires_at)}: {subject}"
     evidence = evidence_rows(request.evidence)
@@ -172,10 +174,16 @@ def approval_email(request: ApprovalRequest, recipient: str, link: str, *, remin
     expires = iso(request.expires_at)
     evidence_text = _text_table(evidence) if evidence else "  No batch results yet: this is the first stage."
     comparison_text = _comparison_text(comparison, champion_version)
+    asked = f"{model.group} version {model.version} waits for your approval to be promoted to {task.stage}."
+    results_heading = "Previous stage's batch results"
+    if task.rollback is not None:
+        asked = rollback_text(task)
+        results_heading = f"Batch results when version {model.version} was approved for {task.stage}"
+        evidence_text = _text_table(evidence) if evidence else "  None were recorded with that approval."
     text = (
-        f"{model.group} version {model.version} waits for your approval to be promoted to {task.stage}.\n\n"
+        f"{asked}\n\n"
         f"Model\n{_text_table(model_rows(model))}\n\n"
-        f"Previous stage's batch results\n{evidence_text}\n\n"
+        f"{results_heading}\n{evidence_text}\n\n"
         f"Now approved for {task.stage}\n  {champion_summary(task.stage, request.champion, request.evidence)}\n"
         + (f"{comparison_text}\n" if comparison_text else "")
         + (f"\n{_quorum_text(request)}\n" if request.quorum > 1 else "")
@@ -183,13 +191,19 @@ def approval_email(request: ApprovalRequest, recipient: str, link: str, *, remin
         f"Sign in to review it and decide (opening the page decides nothing):\n{link}\n"
     )
     evidence_html = _html_table(evidence) if evidence else "<p>No batch results yet: this is the first stage.</p>"
+    asked_html = (
+        f"<p><strong>{escape(model.group)}</strong> version <strong>{model.version}</strong> waits for your "
+        f"approval to be promoted to <strong>{escape(task.stage)}</strong>.</p>"
+    )
+    if task.rollback is not None:
+        asked_html = f"<p class='rollback'>{escape(rollback_text(task))}</p>"
+        evidence_html = _html_table(evidence) if evidence else "<p>None were recorded with that approval.</p>"
     html = _document(
         subject,
         f"<h1>{escape(subject)}</h1>"
-        f"<p><strong>{escape(model.group)}</strong> version <strong>{model.version}</strong> waits for your "
-        f"approval to be promoted to <strong>{escape(task.stage)}</strong>.</p>"
+        f"{asked_html}"
         f"<h2>Model</h2>{_html_table(model_rows(model))}"
-        f"<h2>Previous stage's batch results</h2>{evidence_html}"
+        f"<h2>{escape(results_heading)}</h2>{evidence_html}"
         f"<h2>Now approved for {escape(task.stage)}</h2>"
         f"<p>{escape(champion_summary(task.stage, request.champion, request.evidence))}</p>"
         f"{_comparison_html(comparison, champion_version)}"
@@ -211,6 +225,7 @@ def outcome_email(
     execution_arn: str,
     *,
     note: str | None = None,
+    rollback: bool = False,
 ) -> Email:
     verb = {
         Outcome.REJECTED: "was rejected",
@@ -220,8 +235,11 @@ def outcome_email(
         Outcome.GATE_FAILED: "was rejected by the quality gate",
         Outcome.TAMPERED: "refused a decision nobody signed on a review page",
         Outcome.CANCELLED: "was cancelled",
+        Outcome.ROLLED_BACK: "was rolled back to this version",
     }[outcome]
     subject = f"{model.group} version {model.version}: {stage} {verb}"
+    if rollback:
+        subject = f"{model.group}: the rollback of {stage} to version {model.version} {verb}"
     text = f"{subject}.\n\n{summary}\n\nModel\n{_text_table(model_rows(model))}\n\nExecution: {execution_arn}\n"
     note_html = ""
     if note:
@@ -261,6 +279,15 @@ def review_page(
     title = f"Approve {model.group} version {model.version} for {task.stage}?"
     evidence = evidence_rows(request.evidence)
     evidence_html = _html_table(evidence) if evidence else "<p>No batch results yet: this is the first stage.</p>"
+    results_heading = "Previous stage's batch results"
+    rollback_html = ""
+    approve_label = "Approve"
+    if task.rollback is not None:
+        title = f"Roll {task.stage} back to {model.group} version {model.version}?"
+        rollback_html = f"<p class='rollback' role='note'><strong>Rollback.</strong> {escape(rollback_text(task))}</p>"
+        results_heading = f"Batch results when version {model.version} was approved for {task.stage}"
+        evidence_html = _html_table(evidence) if evidence else "<p>None were recorded with that approval.</p>"
+        approve_label = "Approve the rollback"
     comparison = champion_rows(request.evidence, request.champion)
     champion_version = (request.champion or {}).get("modelVersion")
     error_html = f"<p class='error' role='alert'>{escape(error)}</p>" if error else ""
@@ -271,8 +298,9 @@ def review_page(
         f"<h1>{escape(title)}</h1>{error_html}"
         f"<p>Signed in as <strong>{escape(signer)}</strong>. Stage <strong>{escape(task.stage)}</strong> "
         f"({task.stage_index + 1} of {len(task.stages)}: {escape(' → '.join(task.stages))}).</p>"
+        f"{rollback_html}"
         f"<h2>Model</h2>{_html_table(model_rows(model))}"
-        f"<h2>Previous stage's batch results</h2>{evidence_html}"
+        f"<h2>{escape(results_heading)}</h2>{evidence_html}"
         f"<h2>Now approved for {escape(task.stage)}</h2>"
         f"<p>{escape(champion_summary(task.stage, request.champion, request.evidence))}</p>"
         f"{_comparison_html(comparison, champion_version)}"
@@ -284,11 +312,28 @@ def review_page(
         f"<textarea id='comment' name='comment' rows='4' maxlength='1000'>{escape(comment)}</textarea>"
         "<p class='small'>Your decision is recorded with your name, email and the time, as your signature.</p>"
         "<div class='actions'>"
-        "<button type='submit' name='decision' value='approve' class='approve'>Approve</button>"
+        f"<button type='submit' name='decision' value='approve' class='approve'>{approve_label}</button>"
         "<button type='submit' name='decision' value='reject' class='reject'>Reject</button>"
         "</div></form>"
     )
     return Page(status=400 if error else 200, title=title, html=_document(title, body))
+
+
+def rollback_text(task: StageTask) -> str:
+    """What a rollback asks, in one paragraph: from which version to which, who approved that one, who asks, why."""
+    rollback, model = task.rollback, task.model
+    assert rollback is not None
+    now = (
+        f"{task.stage} runs version {rollback.replaces_version} now"
+        if rollback.replaces_version
+        else f"{task.stage} runs no approved version now"
+    )
+    return (
+        f"{rollback.requested_by} asks to roll {task.stage} back to {model.group} version {model.version} "
+        f"({rollback.requested_at}): {rollback.reason}. {now}; version {model.version} was approved for "
+        f"{task.stage} by {rollback.approved_before_by} at {rollback.approved_before_at}. If you approve, "
+        f"{task.stage} runs version {model.version} again."
+    )
 
 
 def signed_out_page(sign_in_url: str) -> Page:

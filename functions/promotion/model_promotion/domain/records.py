@@ -163,8 +163,14 @@ def audit_entry(
     reason: str | None = None,
     evidence: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One append-only audit item. Its sort key is derived from the event, so a retry writes the same key."""
-    return {
+    """One append-only audit item. Its sort key is derived from the event, so a retry writes the same key.
+    A rollback's entry also says who asked for it, why, and which version the stage ran until then."""
+    meaning = decision.meaning if decision else outcome.value
+    if outcome is Outcome.ROLLED_BACK:
+        meaning = f"rolled {task.stage} back to version {task.model.version}"
+    elif task.rollback is not None:
+        meaning = f"rollback of {task.stage} to version {task.model.version}: {meaning}"
+    entry = {
         "modelPackageGroupName": task.model.group,
         "entryKey": f"{at}#v{task.model.version:08d}#{task.stage}#{outcome.value}",
         "modelVersion": task.model.version,
@@ -172,7 +178,7 @@ def audit_entry(
         "stage": task.stage,
         "outcome": outcome.value,
         "at": at,
-        "meaning": decision.meaning if decision else outcome.value,
+        "meaning": meaning,
         "actor": decision.approver if decision else None,
         "actorName": decision.approver_name if decision else None,
         "actorSubject": decision.approver_subject if decision else None,
@@ -187,3 +193,6 @@ def audit_entry(
         "executionArn": task.execution_arn,
         "evidence": dict(evidence) if evidence else None,
     }
+    if task.rollback is not None:
+        entry["rollback"] = task.rollback.to_payload()
+    return entry

@@ -6,6 +6,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from .model_version import PENDING_MANUAL_APPROVAL
@@ -70,14 +71,23 @@ def execution_name(group: str, version: int, attempt: int = 1) -> str:
     one name ("a.b" and "a_b"), and cutting can too, so whenever the name changes a short hash of the
     original is appended to keep it unique.
     """
-    again = f"-attempt{attempt}" if attempt > 1 else ""
-    raw = f"{group}-v{version}{again}"
+    return _named(group, version, f"-attempt{attempt}" if attempt > 1 else "")
+
+
+def rollback_execution_name(group: str, version: int, stage: str, requested_at: datetime) -> str:
+    """`<group>-v<version>-rollback-<stage>-<UTC time to the second>`: a rollback's execution, one per request
+    (in the rollback state machine, so a promotion's names are never taken)."""
+    return _named(group, version, f"-rollback-{stage}-{requested_at.astimezone(UTC):%Y%m%dT%H%M%SZ}")
+
+
+def _named(group: str, version: int, tail: str) -> str:
+    raw = f"{group}-v{version}{tail}"
     clean = _NOT_ALLOWED_IN_NAME.sub("_", raw)
     if clean == raw and len(clean) <= EXECUTION_NAME_MAX:
         return clean
     digest = hashlib.sha256(raw.encode()).hexdigest()[:10]
-    suffix = f"-v{version}{again}-{digest}"
+    suffix = f"-v{version}{_NOT_ALLOWED_IN_NAME.sub('_', tail)}-{digest}"
     if len(suffix) > EXECUTION_NAME_MAX // 2:
-        suffix = f"-{digest}"  # an absurd version or attempt number: the hash alone keeps the name unique
+        suffix = f"-{digest}"  # an absurd version, attempt or stage: the hash alone keeps the name unique
     head = _NOT_ALLOWED_IN_NAME.sub("_", group)[: EXECUTION_NAME_MAX - len(suffix)]
     return f"{head}{suffix}"

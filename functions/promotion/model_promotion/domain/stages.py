@@ -46,6 +46,8 @@ class Outcome(str, Enum):
     CANCELLED = "cancelled"
     # A decision arrived without the approval pages' valid signature: refused, never counted (an alarm fires).
     TAMPERED = "tampered"
+    # The stage's approvers signed a rollback: the stage runs this version again (`model-promotion rollback`).
+    ROLLED_BACK = "rolled-back"
 
 
 class StageStatus(str, Enum):
@@ -58,6 +60,8 @@ class StageStatus(str, Enum):
     FAILED = "Failed"
     CANCELLED = "Cancelled"
     REFUSED = "RefusedUnsignedDecision"
+    # The version a signed rollback took the stage away from.
+    ROLLED_BACK = "RolledBack"
 
 
 _STATUS_OF_OUTCOME = {
@@ -69,6 +73,7 @@ _STATUS_OF_OUTCOME = {
     Outcome.GATE_FAILED: StageStatus.REJECTED,
     Outcome.CANCELLED: StageStatus.CANCELLED,
     Outcome.TAMPERED: StageStatus.REFUSED,
+    Outcome.ROLLED_BACK: StageStatus.APPROVED,
 }
 
 
@@ -180,7 +185,9 @@ def stage_metadata_after(
     for suffix, value in (("signed-by", signed_by), ("signed-at", at)):
         if value:
             merged[f"{stage}-{suffix}"] = metadata_value(value)
-    if outcome is Outcome.APPROVED:
+    if outcome is Outcome.ROLLED_BACK:
+        pass  # the stage runs this version again; how its promotion went on from there is unchanged
+    elif outcome is Outcome.APPROVED:
         for later in stages[stages.index(stage) + 1 :]:
             if merged.get(later) != StageStatus.APPROVED.value:
                 merged[later] = StageStatus.PENDING.value
@@ -247,13 +254,23 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def rolled_back_metadata(stage: str, current: Mapping[str, str], to_version: int, at: str) -> dict[str, str]:
+    """The CustomerMetadataProperties of the version a signed rollback took `stage` away from: the stage reads
+    RolledBack, and `<stage>-signed-by` says which version it went back to and when."""
+    merged = dict(current)
+    merged[stage] = StageStatus.ROLLED_BACK.value
+    merged[f"{stage}-signed-by"] = metadata_value(f"rolled back to version {to_version}")
+    merged[f"{stage}-signed-at"] = metadata_value(at)
+    return merged
+
+
 def approval_status_after(outcome: Outcome, current: str | None) -> str:
     """The ModelApprovalStatus the version has after the outcome.
 
     The first approval makes the version Approved (usable in dev); a rejection at any stage makes it
     Rejected. An expiry or a failure says nothing about the model's quality, so it keeps the status.
     """
-    if outcome is Outcome.APPROVED:
+    if outcome in (Outcome.APPROVED, Outcome.ROLLED_BACK):
         return APPROVED
     if outcome in (Outcome.REJECTED, Outcome.GATE_FAILED):
         return REJECTED
@@ -267,6 +284,7 @@ def approval_description(outcome: Outcome, stage: str, actor: str | None, at: st
     verb = {
         Outcome.GATE_FAILED: "rejected by the quality gate",
         Outcome.TAMPERED: "refused an unsigned or altered decision",
+        Outcome.ROLLED_BACK: "rolled back to this version",
     }.get(outcome, outcome.value)
     text = f"{stage} {verb}{who} at {at}"
     if comment:

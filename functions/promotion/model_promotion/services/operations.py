@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ..domain.approvals import COMMENT_MAX, ApprovalRequest, RequestStatus, iso
+from ..domain.approvals import COMMENT_MAX, ApprovalRequest, RequestStatus, Rollback, iso
 from ..domain.audit_chain import verify as verify_chain
-from ..domain.model_version import APPROVED, PENDING_MANUAL_APPROVAL, ModelVersion
-from ..domain.records import audit_entry
-from ..domain.registration import execution_name
+from ..domain.model_version import APPROVED, PENDING_MANUAL_APPROVAL, REJECTED, ModelVersion
+from ..domain.records import approved_model_parameter_name, audit_entry
+from ..domain.registration import execution_name, rollback_execution_name
 from ..domain.stages import (
     APPROVAL_DESCRIPTION_MAX,
     PROMOTION_ATTEMPT_KEY,
@@ -33,6 +33,7 @@ from ..domain.stages import (
 )
 from ..ports import (
     ApprovalStore,
+    ApprovedModels,
     DecisionLog,
     ExecutionControl,
     ExecutionExists,
@@ -486,6 +487,122 @@ def retry_promotion(
         "executionArn": execution_arn,
         "retriedBy": operator,
         "retriedAt": at,
+        "reason": reason,
+    }
+
+
+# rollback
+
+# The audit outcomes that mean "the stage's approvers signed this version for the stage".
+SIGNED_FOR_STAGE = (Outcome.APPROVED.value, Outcome.ROLLED_BACK.value)
+
+
+def request_rollback(
+    *,
+    catalog: ModelVersions,
+    log: DecisionLog,
+    approved_models: ApprovedModels,
+    workflow: Workflow,
+    parameter_prefix: str,
+    group: str,
+    stage: str,
+    to_version: int,
+    reason: str,
+    operator: str,
+    stages: Sequence[str],
+    now: datetime,
+) -> dict[str, Any]:
+    """Asks a stage's approvers to sign a rollback of the stage to a version they approved for it before.
+
+    Nothing changes until they sign: the rollback's execution (statemachines/rollback.asl.json) waits for the
+    stage's approvers as a promotion's stage does, on the same review page, marked as a rollback and showing
+    the version asked for (its earlier approval and batch results) beside the version the stage runs now.
+    When it is signed, RecordOutcome returns the registry and the SSM record to that version. Refused, with
+    what to do instead: a version never approved for the stage, one rejected since, or the one it runs now.
+    """
+    reason = one_line(reason or "")
+    if not reason:
+        raise BadRequest("a rollback needs a reason: give --reason TEXT")
+    if len(reason) > REASON_MAX:
+        raise BadRequest(f"the reason is {len(reason)} characters long; keep it within {REASON_MAX}")
+    operator = (operator or "").strip()
+    if not operator:
+        raise BadRequest("a rollback needs an operator: give --operator WHO")
+    if stage not in stages:
+        raise BadRequest(f"stage {stage!r} is not one of the stages {', '.join(stages)}")
+    description = catalog.version(group, to_version)
+    if description is None:
+        raise NotFound(f"{group} has no version {to_version}")
+    signed = [
+        e
+        for e in log.entries(group)
+        if e.get("modelVersion") == to_version and e.get("stage") == stage and e.get("outcome") in SIGNED_FOR_STAGE
+    ]
+    if not signed:
+        raise BadRequest(
+            f"{group} version {to_version} was never approved for {stage}: a rollback returns a stage only to a "
+            f"version its approvers signed for it before (see `history {group} --stage {stage}`)"
+        )
+    if description.get("ModelApprovalStatus") == REJECTED:
+        raise BadRequest(
+            f"{group} version {to_version} was rejected after its {stage} approval "
+            f"({description.get('ApprovalDescription') or 'see its history'}): roll back to another version"
+        )
+    current = approved_models.get(approved_model_parameter_name(parameter_prefix, group, stage)) or {}
+    if current.get("modelVersion") == to_version:
+        raise BadRequest(f"{stage} runs {group} version {to_version} already: there is nothing to roll back")
+    earlier = signed[-1]
+    rollback = Rollback(
+        reason=reason,
+        requested_by=operator,
+        requested_at=iso(now),
+        replaces_version=current.get("modelVersion") if current else None,
+        replaces_package_arn=current.get("modelPackageArn") if current else None,
+        approved_before=str(earlier.get("decisionId") or earlier.get("entryKey")),
+        approved_before_by=str(earlier.get("actorName") or earlier.get("actor") or "unknown"),
+        approved_before_at=str(earlier.get("at")),
+    )
+    name = rollback_execution_name(group, to_version, stage, now)
+    execution_arn = workflow.start(
+        name,
+        {
+            "model": ModelVersion.from_description(description).to_payload(),
+            "stage": stage,
+            "stageIndex": list(stages).index(stage),
+            "stages": list(stages),
+            # What the approvers saw when they approved this version for the stage: its batch results.
+            "evidence": earlier.get("evidence"),
+            "rollback": rollback.to_payload(),
+        },
+    )
+    at = rollback.requested_at
+    log.append(
+        {
+            "modelPackageGroupName": group,
+            "entryKey": f"{at}#v{to_version:08d}#{stage}#rollback-requested",
+            "modelVersion": to_version,
+            "modelPackageArn": description["ModelPackageArn"],
+            "stage": stage,
+            "outcome": "rollback-requested",
+            "at": at,
+            "meaning": f"rollback of {stage} to version {to_version} requested",
+            "actor": operator,
+            "reason": reason,
+            "identitySource": "operator",
+            "executionArn": execution_arn,
+            "rollback": rollback.to_payload(),
+        }
+    )
+    return {
+        "group": group,
+        "stage": stage,
+        "toVersion": to_version,
+        "replacesVersion": rollback.replaces_version,
+        "approvedBefore": {"by": rollback.approved_before_by, "at": rollback.approved_before_at},
+        "executionName": name,
+        "executionArn": execution_arn,
+        "requestedBy": operator,
+        "requestedAt": at,
         "reason": reason,
     }
 

@@ -12,7 +12,17 @@ from ..domain.errors import DecisionNotAuthentic, DomainError, InvalidPayload, N
 from ..domain.identity import registrant_of
 from ..domain.presentation import Email, outcome_email
 from ..domain.records import approved_model_parameter_name, approved_model_record, audit_entry
-from ..domain.stages import Outcome, approval_description, approval_status_after, stage_metadata_after
+from ..domain.stages import (
+    APPROVAL_DESCRIPTION_MAX,
+    APPROVED,
+    Outcome,
+    approval_description,
+    approval_status_after,
+    cut_utf16,
+    one_line,
+    rolled_back_metadata,
+    stage_metadata_after,
+)
 from ..domain.task_history import AWAIT_APPROVAL_STATE, forged_failure_reason, sent_failure
 from ..ports import ApprovedModels, DecisionLog, DecisionSigner, ExecutionHistory, Mailer, ModelRegistry
 
@@ -54,9 +64,14 @@ def record_stage_outcome(
         raise InvalidPayload("'recordedAt' must be the time the state machine entered this state")
     recorded_at = iso(parse_time(recorded_at))
 
+    if outcome is Outcome.ROLLED_BACK and task.rollback is None:
+        raise InvalidPayload("only a rollback's execution records the outcome 'rolled-back'")
+    if outcome is Outcome.APPROVED and task.rollback is not None:
+        raise InvalidPayload("a rollback's approval records the outcome 'rolled-back'")
+
     decision: DecisionRecord | None = None
     reason: str | None = None
-    if outcome is Outcome.APPROVED:
+    if outcome in (Outcome.APPROVED, Outcome.ROLLED_BACK):
         decision = DecisionRecord.from_payload(payload.get("decision"))
     elif outcome is Outcome.REJECTED:
         decision = DecisionRecord.from_payload(_cause_json(payload.get("error")))
@@ -79,21 +94,45 @@ def record_stage_outcome(
             # The error's name is whatever the sender chose; only the history tells a sent failure apart.
             outcome, reason = Outcome.TAMPERED, forged_failure_reason(forged, task.stage)
     if decision is not None:
-        expected = Decision.APPROVE if outcome is Outcome.APPROVED else Decision.REJECT
+        expected = Decision.APPROVE if outcome in (Outcome.APPROVED, Outcome.ROLLED_BACK) else Decision.REJECT
         verify_decision(decision, task, settings.quorum.get(task.stage, 1), signer)
         if decision.decision is not expected:
             raise InvalidPayload(f"a {decision.decision.value} decision cannot record the outcome {outcome.value}")
 
     at = decision.decided_at if decision else recorded_at
+    approving = outcome in (Outcome.APPROVED, Outcome.ROLLED_BACK)
     # An approval is signed by its quorum; a rejection by the one who rejected (earlier approvals are its context).
-    signed = decision.approvals if decision and outcome is Outcome.APPROVED else ((decision,) if decision else ())
+    signed = decision.approvals if decision and approving else ((decision,) if decision else ())
     actor = ", ".join(a.signature for a in signed) or None
     summary = approval_description(outcome, task.stage, actor, at, decision.comment if decision else reason)
     record: dict[str, Any] | None = None
-    if outcome is Outcome.APPROVED and decision is not None:
+    if approving and decision is not None:
         # Built, and sized, before the first write: RecordTooLarge must leave nothing half-written.
         record = approved_model_record(task, decision, payload.get("evidence"))
     log.append(audit_entry(task, outcome, at, decision=decision, reason=reason, evidence=payload.get("evidence")))
+
+    if task.rollback is not None and not approving:
+        # A rollback declined, expired or refused changes nothing: the stage keeps the version it runs.
+        summary = f"rollback of {task.stage} to version {task.model.version}: {summary}"
+        return {
+            "outcome": outcome.value,
+            "stage": task.stage,
+            "summary": summary,
+            **_notice(task, outcome, summary, [settings.operations_email], settings, mailer),
+        }
+    if task.rollback is not None and task.rollback.replaces_package_arn:
+        # The version the stage ran until now reads RolledBack there before the pointer moves away from it.
+        replaced = registry.describe(task.rollback.replaces_package_arn)
+        registry.record_stage(
+            task.rollback.replaces_package_arn,
+            rolled_back_metadata(task.stage, replaced.get("CustomerMetadataProperties") or {}, task.model.version, at),
+            str(replaced.get("ModelApprovalStatus") or APPROVED),
+            cut_utf16(
+                one_line(f"{task.stage} rolled back to version {task.model.version} by {actor} at {at}"),
+                APPROVAL_DESCRIPTION_MAX,
+                "…",
+            ),
+        )
 
     description = registry.describe(task.model.package_arn)
     metadata = stage_metadata_after(
@@ -126,18 +165,30 @@ def record_stage_outcome(
             to.append(settings.operations_email)  # a security event: operations must hear of it
         if outcome is Outcome.EXPIRED and settings.escalation_email:
             to.append(settings.escalation_email)  # nobody decided in time: escalate
-        notified, undelivered = _notify(
-            lambda recipients, note: outcome_email(
-                recipients, task.model, task.stage, outcome, summary, task.execution_arn, note=note
-            ),
-            to,
-            settings.operations_email,
-            mailer,
-        )
-        result["notifiedTo"] = notified
-        if undelivered:
-            result["undelivered"] = undelivered
+        result.update(_notice(task, outcome, summary, to, settings, mailer))
     return result
+
+
+def _notice(
+    task: StageTask, outcome: Outcome, summary: str, to: list[str], settings: OutcomeSettings, mailer: Mailer
+) -> dict[str, Any]:
+    """Mails the outcome (best effort, see _notify): `notifiedTo`, and `undelivered` only when something was."""
+    notified, undelivered = _notify(
+        lambda recipients, note: outcome_email(
+            recipients,
+            task.model,
+            task.stage,
+            outcome,
+            summary,
+            task.execution_arn,
+            note=note,
+            rollback=task.rollback is not None,
+        ),
+        to,
+        settings.operations_email,
+        mailer,
+    )
+    return {"notifiedTo": notified, **({"undelivered": undelivered} if undelivered else {})}
 
 
 def verify_decision(decision: DecisionRecord, task: StageTask, quorum: int, signer: DecisionSigner) -> None:
