@@ -861,9 +861,14 @@ ROLLBACK = {
 }
 
 
-def _rollback_world() -> World:
-    """Version VERSION was approved for dev before; VERSION + 1 runs in dev now."""
+def _rollback_world(*, approved_before: bool = True) -> World:
+    """Version VERSION was approved for dev before (its audit entry "d-earlier"); VERSION + 1 runs in dev now."""
     world = _world("Approved", {"dev": "Approved", "test": "Approved", **_signed("dev", "dana@example.com")})
+    if approved_before:
+        world.log.append(
+            {"modelPackageGroupName": GROUP, "entryKey": "earlier", "modelVersion": VERSION, "stage": "dev"}
+            | {"outcome": "approved", "decisionId": "d-earlier"}
+        )
     replaced = model_description(status="Approved", metadata={**REGISTRANT_KEYS, "dev": "Approved"})
     replaced.update(ModelPackageArn=REPLACED_ARN, ModelPackageVersion=VERSION + 1)
     world.registry.descriptions[REPLACED_ARN] = replaced
@@ -890,7 +895,7 @@ def test_a_signed_rollback_points_ssm_at_the_earlier_version_and_marks_the_repla
     }
     replaced = world.registry.descriptions[REPLACED_ARN]["CustomerMetadataProperties"]
     assert replaced["dev"] == "RolledBack" and replaced["dev-signed-by"] == f"rolled back to version {VERSION}"
-    [entry] = world.log.entries(GROUP)
+    entry = world.log.entries(GROUP)[-1]
     assert (entry["outcome"], entry["meaning"]) == ("rolled-back", f"rolled dev back to version {VERSION}")
     assert entry["rollback"] == ROLLBACK and entry["actor"] == "lead@example.com"
 
@@ -905,7 +910,7 @@ def test_a_declined_or_expired_rollback_changes_nothing_but_the_audit_log_and_te
 
     assert json.dumps(world.registry.descriptions, sort_keys=True, default=str) == before
     assert world.approved_models.get(DEV_PARAMETER) == {"modelVersion": VERSION + 1, "modelPackageArn": REPLACED_ARN}
-    [entry] = world.log.entries(GROUP)
+    entry = world.log.entries(GROUP)[-1]
     assert entry["outcome"] == outcome and entry["meaning"].startswith(f"rollback of dev to version {VERSION}: ")
     assert result["notifiedTo"] == [SETTINGS.operations_email]
     [mail] = world.mailer.sent
@@ -922,4 +927,19 @@ def test_a_rollback_records_only_rolled_back_and_only_a_rollback_does() -> None:
         world.record(outcome_payload("dev", "rolled-back", decision=approval))
     with pytest.raises(InvalidPayload, match=r"rollback\.reason"):
         world.record(outcome_payload("dev", "rolled-back", decision=approval, rollback={**ROLLBACK, "reason": ""}))
-    assert world.log.entries(GROUP) == []
+    assert [e["entryKey"] for e in world.log.entries(GROUP)] == ["earlier"]
+
+
+def test_a_rollback_to_a_version_the_audit_log_holds_no_approval_of_is_refused_before_any_write() -> None:
+    # Given a rollback execution started by hand, naming an earlier approval that never happened
+    world = _rollback_world(approved_before=False)
+    before = json.dumps(world.registry.descriptions, sort_keys=True, default=str)
+
+    with pytest.raises(DecisionNotAuthentic, match=r"names an earlier approval \(d-earlier\) that the audit log"):
+        world.record(
+            outcome_payload("dev", "rolled-back", decision=decision_record("dev").to_payload(), rollback=ROLLBACK)
+        )
+
+    assert world.log.entries(GROUP) == [] and world.mailer.sent == []
+    assert json.dumps(world.registry.descriptions, sort_keys=True, default=str) == before
+    assert world.approved_models.get(DEV_PARAMETER) == {"modelVersion": VERSION + 1, "modelPackageArn": REPLACED_ARN}

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from embedded_aws.client import StackClient
+from model_promotion.domain.model_version import ModelVersion
 from stack_helpers import PROJECT_ROOT, Promotion, new_group, operator_command, operator_env, register
 
 pytestmark = pytest.mark.workflow
@@ -145,3 +146,85 @@ def test_a_rollback_to_a_version_never_approved_for_the_stage_or_running_there_i
     assert missing.returncode == 1 and missing.stderr == f"error: {group} has no version 9\n"
     assert current.ssm_record("dev")["modelVersion"] == current.version
     assert [e["outcome"] for e in audit(stack, group)] == ["approved"]
+
+
+def test_an_emergency_rollback_where_the_stack_allows_it_is_immediate_audited_and_alarmed(
+    single_stage_stack: StackClient, demo_assets: Any, state_file: Path
+) -> None:
+    stack = single_stage_stack
+    group = new_group("rollback-emergency")
+    first, second = approved(stack, demo_assets, group), approved(stack, demo_assets, group)
+
+    # When an operator rolls dev back at once, the approvers out of reach
+    done = model_promotion(
+        state_file, "rollback", group, "--stage", "dev", "--to", str(first.version), "--reason", "pager at 3 am",
+        "--operator", OPERATOR, "--emergency",
+    )  # fmt: skip
+
+    # Then SSM points at version 1, marked as an emergency, with no approver's signature
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["emergency"] is True
+    record = first.ssm_record("dev")
+    assert (record["modelVersion"], record["approvedBy"], record["emergency"]) == (first.version, OPERATOR, True)
+    assert second.describe()["CustomerMetadataProperties"]["dev"] == "RolledBack"
+    # And the audit log says who did it and why, and the alarm's metric counts it
+    entry = audit(stack, group)[-1]
+    assert (entry["outcome"], entry["actor"], entry["reason"]) == ("emergency-rollback", OPERATOR, "pager at 3 am")
+    counted = stack.client("cloudwatch").get_metric_statistics(
+        Namespace="ModelPromotion",
+        MetricName="EmergencyRollbacks",
+        Dimensions=[{"Name": "service", "Value": "model-promotion"}],
+        StartTime=entry["at"][:10],
+        EndTime="2100-01-01",
+        Period=60,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    assert sum(point["Sum"] for point in counted) >= 1
+    assert model_promotion(state_file, "audit", "verify", group).returncode == 0
+
+
+def test_a_rollback_started_by_hand_naming_an_approval_that_never_happened_is_refused_as_tampering(
+    single_stage_stack: StackClient, demo_assets: Any
+) -> None:
+    # Given version 2 never approved for dev, and someone who may start the rollback state machine directly
+    stack = single_stage_stack
+    group = new_group("rollback-forged")
+    current = approved(stack, demo_assets, group)
+    unapproved = register(stack, demo_assets, "rollback-forged", group=group)
+    unapproved.approval_email("dev")
+    model = stack.client("sagemaker").describe_model_package(ModelPackageName=unapproved.package_arn)
+    forged = {
+        "model": ModelVersion.from_description(model).to_payload(),
+        "stage": "dev",
+        "stageIndex": 0,
+        "stages": ["dev"],
+        "evidence": None,
+        "rollback": {
+            "reason": "trust me",
+            "requestedBy": "mallory",
+            "requestedAt": "2026-11-21T10:00:00Z",
+            "replacesVersion": current.version,
+            "replacesPackageArn": current.package_arn,
+            "approvedBefore": "an-approval-that-never-happened",
+            "approvedBeforeBy": "Dana Dev",
+            "approvedBeforeAt": "2026-11-01T10:00:00Z",
+        },
+    }
+    machine = stack.resources["RollbackStateMachine"]
+    started = stack.client("stepfunctions").start_execution(
+        stateMachineArn=machine, name=f"{group}-forged", input=json.dumps(forged)
+    )
+
+    # When the dev approver, misled by the page, signs it
+    approver = current.approvers("dev")[0]
+    email = stack.wait_for_email(
+        lambda m: m["subject"] == f"Rollback to sign: dev back to {group} version {unapproved.version}", "the email"
+    )
+    (link,) = stack.links(email)
+    assert stack.decide(link, "approve", "ok", as_user=approver).status_code == 200
+
+    # Then nothing is rolled back: the execution fails, the audit log records tampering, SSM is unchanged
+    finished = stack.wait_for_execution(started["executionArn"])
+    assert (finished["status"], finished.get("error")) == ("FAILED", "RollbackFailed")
+    assert current.ssm_record("dev")["modelVersion"] == current.version
+    assert audit(stack, group)[-1]["outcome"] == "tampered"

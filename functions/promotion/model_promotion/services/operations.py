@@ -15,7 +15,7 @@ from typing import Any
 from ..domain.approvals import COMMENT_MAX, ApprovalRequest, RequestStatus, Rollback, iso
 from ..domain.audit_chain import verify as verify_chain
 from ..domain.model_version import APPROVED, PENDING_MANUAL_APPROVAL, REJECTED, ModelVersion
-from ..domain.records import approved_model_parameter_name, audit_entry
+from ..domain.records import approved_model_json, approved_model_parameter_name, audit_entry
 from ..domain.registration import execution_name, rollback_execution_name
 from ..domain.stages import (
     APPROVAL_DESCRIPTION_MAX,
@@ -29,6 +29,7 @@ from ..domain.stages import (
     promotion_attempt,
     promotion_ended,
     resume_position,
+    rolled_back_metadata,
     stage_metadata_after,
 )
 from ..ports import (
@@ -40,6 +41,7 @@ from ..ports import (
     Mailer,
     ModelRegistry,
     ModelVersions,
+    OperationalMetrics,
     Workflow,
 )
 from .approvals import send_links
@@ -520,38 +522,16 @@ def request_rollback(
     When it is signed, RecordOutcome returns the registry and the SSM record to that version. Refused, with
     what to do instead: a version never approved for the stage, one rejected since, or the one it runs now.
     """
-    reason = one_line(reason or "")
-    if not reason:
-        raise BadRequest("a rollback needs a reason: give --reason TEXT")
-    if len(reason) > REASON_MAX:
-        raise BadRequest(f"the reason is {len(reason)} characters long; keep it within {REASON_MAX}")
-    operator = (operator or "").strip()
-    if not operator:
-        raise BadRequest("a rollback needs an operator: give --operator WHO")
-    if stage not in stages:
-        raise BadRequest(f"stage {stage!r} is not one of the stages {', '.join(stages)}")
-    description = catalog.version(group, to_version)
-    if description is None:
-        raise NotFound(f"{group} has no version {to_version}")
-    signed = [
-        e
-        for e in log.entries(group)
-        if e.get("modelVersion") == to_version and e.get("stage") == stage and e.get("outcome") in SIGNED_FOR_STAGE
-    ]
-    if not signed:
-        raise BadRequest(
-            f"{group} version {to_version} was never approved for {stage}: a rollback returns a stage only to a "
-            f"version its approvers signed for it before (see `history {group} --stage {stage}`)"
-        )
-    if description.get("ModelApprovalStatus") == REJECTED:
-        raise BadRequest(
-            f"{group} version {to_version} was rejected after its {stage} approval "
-            f"({description.get('ApprovalDescription') or 'see its history'}): roll back to another version"
-        )
-    current = approved_models.get(approved_model_parameter_name(parameter_prefix, group, stage)) or {}
-    if current.get("modelVersion") == to_version:
-        raise BadRequest(f"{stage} runs {group} version {to_version} already: there is nothing to roll back")
-    earlier = signed[-1]
+    reason, operator = _rollback_request(reason, operator, stage, stages)
+    description, earlier, current = _rollback_plan(
+        catalog=catalog,
+        log=log,
+        approved_models=approved_models,
+        parameter_prefix=parameter_prefix,
+        group=group,
+        stage=stage,
+        to_version=to_version,
+    )
     rollback = Rollback(
         reason=reason,
         requested_by=operator,
@@ -605,6 +585,172 @@ def request_rollback(
         "requestedAt": at,
         "reason": reason,
     }
+
+
+# What an emergency rollback counts (CloudWatch ModelPromotion/EmergencyRollbacks): EmergencyRollbackAlarm fires.
+EMERGENCY_ROLLBACKS_METRIC = "EmergencyRollbacks"
+
+
+def emergency_rollback(
+    *,
+    catalog: ModelVersions,
+    registry: ModelRegistry,
+    log: DecisionLog,
+    approved_models: ApprovedModels,
+    metrics: OperationalMetrics,
+    parameter_prefix: str,
+    group: str,
+    stage: str,
+    to_version: int,
+    reason: str,
+    operator: str,
+    stages: Sequence[str],
+    now: datetime,
+) -> dict[str, Any]:
+    """Returns a stage to a version approved for it before, at once and without a signature: the break-glass
+    path for when the stage's approvers cannot be reached. The CLI offers it only where the stack enables it
+    (AllowEmergencyRollback), and only a principal with the stack's EmergencyRollbackPolicy can make its writes.
+
+    The same refusals as a signed rollback. Order: the audit log first (who, why: the only signature there is),
+    then the alarm's count, then the registry, then the SSM record, so an inference pipeline never reads a
+    version the registry and the audit log do not already explain. Safe to repeat: a repeat of the same minute
+    finds its audit entry and the SSM record already pointing at the version.
+    """
+    reason, operator = _rollback_request(reason, operator, stage, stages)
+    description, earlier, current = _rollback_plan(
+        catalog=catalog,
+        log=log,
+        approved_models=approved_models,
+        parameter_prefix=parameter_prefix,
+        group=group,
+        stage=stage,
+        to_version=to_version,
+    )
+    model = ModelVersion.from_description(description)
+    at = iso(now)
+    entry_key = f"{at}#v{to_version:08d}#{stage}#emergency-rollback"
+    replaced_version, replaced_arn = current.get("modelVersion"), current.get("modelPackageArn")
+    record = {
+        "modelPackageGroupName": group,
+        "modelPackageArn": model.package_arn,
+        "modelVersion": to_version,
+        "modelDataUrl": model.model_data_url,
+        "stage": stage,
+        "decisionId": entry_key,
+        "approvedBy": operator,
+        "approvedAt": at,
+        "emergency": True,
+    }
+    approved_model_json(record)  # sized before the first write: RecordTooLarge leaves nothing half-written
+    log.append(
+        {
+            "modelPackageGroupName": group,
+            "entryKey": entry_key,
+            "modelVersion": to_version,
+            "modelPackageArn": model.package_arn,
+            "stage": stage,
+            "outcome": "emergency-rollback",
+            "at": at,
+            "meaning": f"rolled {stage} back to version {to_version} in an emergency, without a signature",
+            "actor": operator,
+            "reason": reason,
+            "identitySource": "operator",
+            "rollback": {
+                "replacesVersion": replaced_version,
+                "replacesPackageArn": replaced_arn,
+                "approvedBefore": str(earlier.get("decisionId") or earlier.get("entryKey")),
+            },
+        }
+    )
+    metrics.count(EMERGENCY_ROLLBACKS_METRIC)
+    summary = cut_utf16(
+        one_line(f"{stage} rolled back to version {to_version} in an emergency by {operator} at {at}: {reason}"),
+        APPROVAL_DESCRIPTION_MAX,
+        "…",
+    )
+    if replaced_arn:
+        replaced = registry.describe(str(replaced_arn))
+        registry.record_stage(
+            str(replaced_arn),
+            rolled_back_metadata(stage, replaced.get("CustomerMetadataProperties") or {}, to_version, at),
+            str(replaced.get("ModelApprovalStatus") or APPROVED),
+            summary,
+        )
+    registry.record_stage(
+        model.package_arn,
+        stage_metadata_after(
+            Outcome.ROLLED_BACK,
+            stage,
+            stages,
+            description.get("CustomerMetadataProperties") or {},
+            signed_by=f"{operator} in an emergency",
+            at=at,
+        ),
+        str(description.get("ModelApprovalStatus") or APPROVED),
+        summary,
+    )
+    name = approved_model_parameter_name(parameter_prefix, group, stage)
+    approved_models.put(name, record)
+    return {
+        "group": group,
+        "stage": stage,
+        "toVersion": to_version,
+        "replacesVersion": replaced_version,
+        "parameterName": name,
+        "rolledBackBy": operator,
+        "rolledBackAt": at,
+        "reason": reason,
+        "emergency": True,
+    }
+
+
+def _rollback_request(reason: str, operator: str, stage: str, stages: Sequence[str]) -> tuple[str, str]:
+    reason = one_line(reason or "")
+    if not reason:
+        raise BadRequest("a rollback needs a reason: give --reason TEXT")
+    if len(reason) > REASON_MAX:
+        raise BadRequest(f"the reason is {len(reason)} characters long; keep it within {REASON_MAX}")
+    operator = (operator or "").strip()
+    if not operator:
+        raise BadRequest("a rollback needs an operator: give --operator WHO")
+    if stage not in stages:
+        raise BadRequest(f"stage {stage!r} is not one of the stages {', '.join(stages)}")
+    return reason, operator
+
+
+def _rollback_plan(
+    *,
+    catalog: ModelVersions,
+    log: DecisionLog,
+    approved_models: ApprovedModels,
+    parameter_prefix: str,
+    group: str,
+    stage: str,
+    to_version: int,
+) -> tuple[Mapping[str, Any], Mapping[str, Any], dict[str, Any]]:
+    """The version asked for, its newest approval for the stage, and the stage's record now; or the refusal."""
+    description = catalog.version(group, to_version)
+    if description is None:
+        raise NotFound(f"{group} has no version {to_version}")
+    signed = [
+        e
+        for e in log.entries(group)
+        if e.get("modelVersion") == to_version and e.get("stage") == stage and e.get("outcome") in SIGNED_FOR_STAGE
+    ]
+    if not signed:
+        raise BadRequest(
+            f"{group} version {to_version} was never approved for {stage}: a rollback returns a stage only to a "
+            f"version its approvers signed for it before (see `history {group} --stage {stage}`)"
+        )
+    if description.get("ModelApprovalStatus") == REJECTED:
+        raise BadRequest(
+            f"{group} version {to_version} was rejected after its {stage} approval "
+            f"({description.get('ApprovalDescription') or 'see its history'}): roll back to another version"
+        )
+    current = approved_models.get(approved_model_parameter_name(parameter_prefix, group, stage)) or {}
+    if current.get("modelVersion") == to_version:
+        raise BadRequest(f"{stage} runs {group} version {to_version} already: there is nothing to roll back")
+    return description, signed[-1], current
 
 
 def _pending_request(store: ApprovalStore, group: str, version: int, stage: str | None) -> ApprovalRequest:

@@ -93,6 +93,8 @@ def record_stage_outcome(
         elif forged := sent_failure(history.latest_stay(task.execution_arn, AWAIT_APPROVAL_STATE)):
             # The error's name is whatever the sender chose; only the history tells a sent failure apart.
             outcome, reason = Outcome.TAMPERED, forged_failure_reason(forged, task.stage)
+    if outcome is Outcome.ROLLED_BACK and task.rollback is not None:
+        _check_approved_before(task, log)
     if decision is not None:
         expected = Decision.APPROVE if outcome in (Outcome.APPROVED, Outcome.ROLLED_BACK) else Decision.REJECT
         verify_decision(decision, task, settings.quorum.get(task.stage, 1), signer)
@@ -189,6 +191,25 @@ def _notice(
         mailer,
     )
     return {"notifiedTo": notified, **({"undelivered": undelivered} if undelivered else {})}
+
+
+def _check_approved_before(task: StageTask, log: DecisionLog) -> None:
+    """A rollback returns a stage only to a version its approvers signed for it: the audit log must hold the
+    earlier approval the rollback names. Anyone who may start the rollback state machine could name another
+    version; the signature on the rollback does not make that version approved, so nothing is written."""
+    assert task.rollback is not None
+    for entry in log.entries(task.model.group):
+        if (
+            entry.get("modelVersion") == task.model.version
+            and entry.get("stage") == task.stage
+            and entry.get("outcome") in (Outcome.APPROVED.value, Outcome.ROLLED_BACK.value)
+            and task.rollback.approved_before in (entry.get("decisionId"), entry.get("entryKey"))
+        ):
+            return
+    raise DecisionNotAuthentic(
+        f"the rollback of {task.stage} to {task.model.group} version {task.model.version} names an earlier approval "
+        f"({task.rollback.approved_before}) that the audit log does not hold: nothing was rolled back"
+    )
 
 
 def verify_decision(decision: DecisionRecord, task: StageTask, quorum: int, signer: DecisionSigner) -> None:
