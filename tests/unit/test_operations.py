@@ -41,6 +41,7 @@ from model_promotion.services.operations import (
     CancelIncomplete,
     NotFound,
     OperationError,
+    batch_metrics,
     cancel_promotion,
     decision_history,
     emergency_rollback,
@@ -1010,3 +1011,36 @@ def test_an_emergency_rollback_is_refused_where_the_stack_does_not_allow_it(monk
 
     assert out.getvalue() == "" and "does not allow emergency rollbacks" in err.getvalue()
     assert "leave out --emergency" in err.getvalue() and err.getvalue().count("\n") == 1
+
+
+# metrics
+
+
+def test_batch_metrics_compare_versions_per_stage_from_the_evidence_each_decision_recorded(world: World) -> None:
+    def approval(version: int, stage: str, at: str, scored_at: str, accuracy: float) -> dict[str, Any]:
+        evidence = {"stage": scored_at, "rowCount": 500, "metrics": {"accuracy": accuracy, "recall": 0.8}}
+        return audit_entry(
+            task(stage, version), Outcome.APPROVED, at, decision=decision_record(stage), evidence=evidence
+        )
+
+    world.log.append(audit_entry(task("dev", 2), Outcome.APPROVED, "2026-11-18T09:00:00Z", decision=decision_record()))
+    world.log.append(approval(2, "test", "2026-11-18T10:00:00Z", "dev", 0.93))
+    world.log.append(approval(2, "uat", "2026-11-18T11:00:00Z", "test", 0.92))
+    world.log.append(approval(3, "test", "2026-11-20T10:00:00Z", "dev", 0.88))
+
+    result = batch_metrics(log=world.log, group=GROUP, stages=STAGES)
+
+    assert result["metrics"] == ["accuracy", "recall"]
+    assert [(r["stage"], r["version"], r["metrics"]["accuracy"]) for r in result["rows"]] == [
+        ("dev", 2, 0.93),
+        ("dev", 3, 0.88),
+        ("test", 2, 0.92),
+    ]
+    text = cli.render("metrics", result, False)
+    header, *lines = text.split("\n\n")[1].splitlines()
+    assert header.split() == ["STAGE", "VERSION", "ROWS", "ACCURACY", "RECALL"]
+    assert lines[1].split() == ["dev", "3", "500", "0.8800", "0.8000"]
+    only_test = batch_metrics(log=world.log, group=GROUP, stages=STAGES, stage="test")
+    assert [r["version"] for r in only_test["rows"]] == [2]
+    with pytest.raises(NotFound, match="no batch metrics are recorded"):
+        batch_metrics(log=world.log, group=GROUP, stages=STAGES, stage="prod")

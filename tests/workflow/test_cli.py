@@ -105,13 +105,14 @@ def test_status_pending_and_history_of_a_group_with_an_approved_and_a_pending_ve
     second.approval_email("dev")
 
     # When an operator asks
-    status, pending, history, prod_v1 = cli_all(
+    status, pending, history, prod_v1, metrics = cli_all(
         state_file,
         [
             ("status", first.group),
             ("pending",),
             ("history", first.group),
             ("history", first.group, "--stage", "prod", "--version", "1"),
+            ("metrics", first.group),
         ],
     )
 
@@ -125,6 +126,10 @@ def test_status_pending_and_history_of_a_group_with_an_approved_and_a_pending_ve
     assert v1["pending"] is None
     assert v2["modelApprovalStatus"] == "PendingManualApproval" and v2["execution"]["status"] == "RUNNING"
     assert v2["pending"]["stage"] == "dev" and v2["pending"]["recipients"] == first.approvers("dev")
+
+    # And metrics shows version 1's batch results at each stage it was scored in before the next one's approval
+    assert [(row["stage"], row["version"]) for row in metrics["rows"]] == [("dev", 1), ("test", 1), ("uat", 1)]
+    assert "accuracy" in metrics["metrics"] and all(row["metrics"] for row in metrics["rows"])
 
     # And pending shows version 2's dev request, for whom, since when and until when
     (waiting,) = [p for p in pending if p["group"] == first.group]

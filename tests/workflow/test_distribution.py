@@ -75,7 +75,8 @@ def test_the_installed_command_answers_help_and_lists_what_waits(
 
     # Then help names every command, and pending lists the version for its dev approvers
     assert helped.returncode == 0, helped.stderr
-    for command in ("status", "pending", "history", "approved", "resend", "cancel", "reconcile", "retry", "audit"):
+    commands = ("status", "pending", "history", "approved", "metrics", "resend", "cancel", "reconcile", "retry")
+    for command in (*commands, "rollback", "audit", "smoke-test"):
         assert f"  {command} " in helped.stdout
     assert listed.returncode == 0, listed.stderr
     (waiting,) = [row for row in json.loads(listed.stdout) if row["group"] == promotion.group]

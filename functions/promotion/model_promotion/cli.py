@@ -10,6 +10,7 @@ retry one, start the promotions whose events were lost).
     history GROUP [--stage S] [--version N]
                                         every recorded outcome of the group: who, when, what, why
     approved GROUP --stage S            the version approved for a stage, as an inference pipeline reads it
+    metrics GROUP [--stage S]           each version's batch metrics per stage, from the audit log
     resend GROUP VERSION [--stage S]    mail the pending request's approvers fresh links to the same request
     cancel GROUP VERSION --reason TEXT [--operator WHO] [--stage S]
                                         stop the promotion and record who cancelled it and why
@@ -59,10 +60,12 @@ import click
 from .adapters.aws import DEFAULT_CLIENTS, AwsClients
 from .domain.approvals import utc_now
 from .domain.errors import ConfigurationError, DomainError, TransientAwsError
+from .domain.presentation import format_metric
 from .domain.stages import DEFAULT_STAGES, StageStatus, parse_stages
 from .services.operations import (
     NotFound,
     OperationError,
+    batch_metrics,
     cancel_promotion,
     decision_history,
     emergency_rollback,
@@ -476,6 +479,22 @@ def history(invocation: Invocation, group: str, stage: str | None, version: int 
     target, stages = _target_and_stages(invocation, stage)
     result = decision_history(log=target.decision_log(), group=group, stage=stage, version=version, stages=stages)
     return _print(invocation, "history", result)
+
+
+@app.command()
+@click.argument("group", type=GROUP)
+@click.option("--stage", type=STAGE, metavar="S", help="only the batches scored at this stage")
+@_json_after_the_command
+@click.pass_obj
+def metrics(invocation: Invocation, group: str, stage: str | None) -> int:
+    """Each version's batch metrics per stage, to compare versions.
+
+    From the audit log: every decision records the batch results its approvers saw.
+    """
+    target, stages = _target_and_stages(invocation, stage)
+    return _print(
+        invocation, "metrics", batch_metrics(log=target.decision_log(), group=group, stages=stages, stage=stage)
+    )
 
 
 @app.command()
@@ -1041,6 +1060,16 @@ def render_retry(result: Mapping[str, Any]) -> str:
     )
 
 
+def render_metrics(result: Mapping[str, Any]) -> str:
+    names = list(result["metrics"])
+    rows = [
+        [row["stage"], row["version"], row["rowCount"], *(format_metric(row["metrics"].get(n)) for n in names)]
+        for row in result["rows"]
+    ]
+    headers = ["STAGE", "VERSION", "ROWS", *(n.upper() for n in names)]
+    return f"{result['group']}: batch metrics by stage and version\n\n" + table(headers, rows)
+
+
 def render_rollback(result: Mapping[str, Any]) -> str:
     now = f"version {result['replacesVersion']}" if result["replacesVersion"] else "no approved version"
     if result.get("emergency"):
@@ -1113,6 +1142,7 @@ RENDERERS: dict[str, Callable[[Any], str]] = {
     "reconcile": render_reconcile,
     "retry": render_retry,
     "rollback": render_rollback,
+    "metrics": render_metrics,
     AUDIT: render_audit,
     SMOKE_TEST: render_smoke,
 }

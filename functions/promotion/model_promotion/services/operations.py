@@ -215,6 +215,41 @@ def decision_history(
     return [_history_row(e) for e in entries]
 
 
+def batch_metrics(*, log: DecisionLog, group: str, stages: Sequence[str], stage: str | None = None) -> dict[str, Any]:
+    """The batch metrics of every version at every stage it was scored in, from the audit log: each decision
+    records the evidence its approvers saw (the previous stage's batch results). One row per version and stage
+    (the newest evidence), versions in order, so a drift between versions shows down a column.
+    """
+    newest: dict[tuple[int, str], Mapping[str, Any]] = {}
+    for entry in log.entries(group):
+        evidence = entry.get("evidence")
+        version = entry.get("modelVersion")
+        if not isinstance(evidence, Mapping) or not isinstance(evidence.get("metrics"), Mapping):
+            continue
+        scored_at = str(evidence.get("stage") or "")
+        if not isinstance(version, int) or not scored_at or (stage is not None and scored_at != stage):
+            continue
+        newest[(version, scored_at)] = {**evidence, "recordedAt": entry.get("at")}
+    if not newest:
+        at = f" at {stage}" if stage else ""
+        raise NotFound(f"no batch metrics are recorded for {group}{at}")
+    order = {name: i for i, name in enumerate(stages)}
+    rows = [
+        {
+            "version": version,
+            "stage": scored_at,
+            "metrics": {k: v for k, v in dict(evidence["metrics"]).items() if isinstance(v, int | float)},
+            "rowCount": evidence.get("rowCount"),
+            "recordedAt": evidence.get("recordedAt"),
+        }
+        for (version, scored_at), evidence in sorted(
+            newest.items(), key=lambda item: (order.get(item[0][1], len(order)), item[0][0])
+        )
+    ]
+    names = sorted({name for row in rows for name in row["metrics"]})
+    return {"group": group, "metrics": names, "rows": rows}
+
+
 def verify_audit_log(*, log: DecisionLog, group: str) -> dict[str, Any]:
     """Recomputes the group's hash chain (domain/audit_chain.py): `ok` with the number of entries and the newest
     entry's hash, or `broken` naming the first link that does not hold (which entry, and why).
