@@ -94,7 +94,7 @@ LAMBDA_PYTHON_VERSION := 3.13
 LAMBDA_PIP ?= $(PROJECT_ROOT)$(SAM_VENV)/bin/python -m pip
 LAMBDA_PLATFORMS := manylinux_2_34_x86_64 manylinux_2_28_x86_64 manylinux2014_x86_64 manylinux1_x86_64
 # What only the `model-promotion` distribution runs (pyproject.toml), never a function: kept out of the artifacts.
-OPERATOR_ONLY := cli.py client.py services/smoke.py adapters/smoke_aws.py adapters/cloudwatch_metrics.py
+OPERATOR_ONLY := cli.py client.py services/smoke.py adapters/smoke_aws.py
 RUNTIME_SDK := boto3 botocore s3transfer jmespath dateutil six urllib3
 RUNTIME_SDK_DISTRIBUTIONS := boto3 botocore s3transfer jmespath python_dateutil six urllib3
 build-%Function:

@@ -65,13 +65,11 @@ def slow_transform_stack(tmp_path_factory: pytest.TempPathFactory, demo_assets: 
 
 @pytest.fixture(scope="session")
 def single_stage_stack(tmp_path_factory: pytest.TempPathFactory, demo_assets: DemoAssets) -> Iterator[StackClient]:
-    """One stage, one approver, no gates: a promotion is a registration and one click. Emergency rollbacks are
-    allowed here (AllowEmergencyRollback)."""
+    """One stage, one approver, no gates: a promotion is a registration and one click."""
     overrides = {
         "Stages": "dev",
         "StageApprovers": "dev=dana.dev@example.com",
         "QualityGates": "{}",
-        "AllowEmergencyRollback": "true",
     }
     yield from start_stack(tmp_path_factory, "single-stage", overrides)
 

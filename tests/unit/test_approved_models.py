@@ -312,7 +312,6 @@ def test_the_cli_prints_the_record_as_json(ssm: Any, monkeypatch: pytest.MonkeyP
         "approvedBySubject": "sub-jane-0001",
         "approvedAt": "2024-05-01T10:15:00Z",
         "decisionId": "d-123",
-        "emergency": False,
     }
 
 

@@ -44,7 +44,6 @@ from model_promotion.services.operations import (
     batch_metrics,
     cancel_promotion,
     decision_history,
-    emergency_rollback,
     pending_approvals,
     request_rollback,
     resend_request,
@@ -953,66 +952,6 @@ def test_a_rollback_to_the_version_running_there_or_to_one_rejected_since_is_ref
         _rollback(world)
 
 
-class CountedMetrics:
-    def __init__(self) -> None:
-        self.counted: list[str] = []
-
-    def count(self, name: str) -> None:
-        self.counted.append(name)
-
-
-def test_an_emergency_rollback_audits_first_counts_for_the_alarm_then_moves_the_registry_and_ssm(world: World) -> None:
-    world.log.append(
-        audit_entry(task("dev", 2), Outcome.APPROVED, "2026-11-18T09:00:00Z", decision=decision_record("dev"))
-    )
-    approved_models = FakeApprovedModels()
-    parameter = f"/model-promotion/{GROUP}/dev"
-    approved_models.put(parameter, {"modelVersion": 3, "modelPackageArn": V3_ARN})
-    metrics = CountedMetrics()
-
-    result = emergency_rollback(
-        catalog=FakeModelVersions(world.registry),
-        registry=world.registry,
-        log=world.log,
-        approved_models=approved_models,
-        metrics=metrics,
-        parameter_prefix="/model-promotion",
-        group=GROUP,
-        stage="dev",
-        to_version=2,
-        reason="pager at 3 am",
-        operator=OPERATOR,
-        stages=STAGES,
-        now=NOW,
-    )
-
-    assert result["emergency"] is True and metrics.counted == ["EmergencyRollbacks"]
-    entry = world.log.entries(GROUP)[-1]
-    assert (entry["outcome"], entry["actor"], entry["reason"]) == ("emergency-rollback", OPERATOR, "pager at 3 am")
-    record = approved_models.get(parameter)
-    assert record is not None and (record["modelVersion"], record["approvedBy"], record["emergency"]) == (
-        2,
-        OPERATOR,
-        True,
-    )
-    assert world.registry.descriptions[V3_ARN]["CustomerMetadataProperties"]["dev"] == "RolledBack"
-    rolled_to = world.registry.descriptions[task("dev", 2).model.package_arn]["CustomerMetadataProperties"]
-    assert rolled_to["dev"] == "Approved" and rolled_to["dev-signed-by"] == f"{OPERATOR} in an emergency"
-
-
-def test_an_emergency_rollback_is_refused_where_the_stack_does_not_allow_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    target = cli.Target("stack mp", "sm", "a", "d", "s@example.com", "", parameters={"AllowEmergencyRollback": "false"})
-    monkeypatch.setattr(cli, "resolve_target", lambda invocation: target)
-    monkeypatch.setattr(cli, "emergency_rollback", lambda **kwargs: pytest.fail("rolled back"))
-    out, err = io.StringIO(), io.StringIO()
-
-    argv = ["--stack-name", "mp", "rollback", GROUP, "--stage", "dev", "--to", "2", "--reason", "r", "--operator", "o"]
-    assert cli.main([*argv, "--emergency"], stdout=out, stderr=err) == 2
-
-    assert out.getvalue() == "" and "does not allow emergency rollbacks" in err.getvalue()
-    assert "leave out --emergency" in err.getvalue() and err.getvalue().count("\n") == 1
-
-
 # metrics
 
 
@@ -1044,3 +983,33 @@ def test_batch_metrics_compare_versions_per_stage_from_the_evidence_each_decisio
     assert [r["version"] for r in only_test["rows"]] == [2]
     with pytest.raises(NotFound, match="no batch metrics are recorded"):
         batch_metrics(log=world.log, group=GROUP, stages=STAGES, stage="prod")
+
+
+def test_cancelling_a_pending_rollback_stops_it_and_audits_it_without_touching_any_version(world: World) -> None:
+    rollback = {
+        "reason": "r",
+        "requestedBy": OPERATOR,
+        "requestedAt": "2026-11-21T14:00:00Z",
+        "replacesVersion": 3,
+        "replacesPackageArn": V3_ARN,
+        "approvedBefore": "d1",
+        "approvedBeforeBy": "lead@example.com",
+        "approvedBeforeAt": "2026-11-18T09:00:00Z",
+    }
+    stage_task = StageTask.from_payload({**task("prod", 2).to_payload(), "rollback": rollback})
+    request = ApprovalRequest(
+        key=request_key(stage_task.execution_name, "prod"),
+        task=stage_task,
+        requested_at=NOW - timedelta(minutes=5),
+        expires_at=NOW + timedelta(hours=1),
+        recipients=("head.of.ml@example.com",),
+        evidence=None,
+    )
+    world.store.save_request(request, TOKEN, NOW + timedelta(days=30))
+    before = json.dumps(world.registry.descriptions, sort_keys=True, default=str)
+
+    world.cancel(version=2, stage="prod", reason="asked for by mistake")
+
+    assert json.dumps(world.registry.descriptions, sort_keys=True, default=str) == before
+    assert [s.execution_arn for s in world.executions.stopped] == [stage_task.execution_arn]
+    assert world.log.entries(GROUP)[-1]["meaning"] == "rollback of prod to version 2 cancelled"

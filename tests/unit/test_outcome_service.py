@@ -21,15 +21,17 @@ from builders import (
     model_description,
     model_version,
     outcome_payload,
+    stage_task_payload,
 )
 from fakes import FakeApprovedModels, FakeDecisionLog, FakeExecutionHistory, FakeMailer, FakeRegistry, FakeSigner
 
 from model_promotion.config import OutcomeSettings
-from model_promotion.domain.approvals import Decision, DecisionRecord
+from model_promotion.domain.approvals import Decision, DecisionRecord, StageTask
 from model_promotion.domain.errors import DecisionNotAuthentic, InvalidPayload
 from model_promotion.domain.identity import registrant_of
 from model_promotion.domain.model_version import ModelVersion
-from model_promotion.domain.stages import metadata_value
+from model_promotion.domain.records import audit_entry
+from model_promotion.domain.stages import Outcome, metadata_value
 from model_promotion.domain.task_history import TaskAttempt
 from model_promotion.services.outcomes import record_stage_outcome
 
@@ -856,18 +858,22 @@ ROLLBACK = {
     "replacesVersion": VERSION + 1,
     "replacesPackageArn": REPLACED_ARN,
     "approvedBefore": "d-earlier",
-    "approvedBeforeBy": "Dana Dev",
-    "approvedBeforeAt": "2026-11-01T10:00:00Z",
+    "approvedBeforeBy": "dana@example.com",
+    "approvedBeforeAt": SIGNED_AT,
 }
+
+
+# The rollback as the approvers were shown it (a case may alter what they saw).
+ROLLBACK_SHOWN: dict[str, Any] = {}
 
 
 def _rollback_world(*, approved_before: bool = True) -> World:
     """Version VERSION was approved for dev before (its audit entry "d-earlier"); VERSION + 1 runs in dev now."""
     world = _world("Approved", {"dev": "Approved", "test": "Approved", **_signed("dev", "dana@example.com")})
     if approved_before:
+        earlier = decision_record("dev", decision_id="d-earlier", approver="dana@example.com")
         world.log.append(
-            {"modelPackageGroupName": GROUP, "entryKey": "earlier", "modelVersion": VERSION, "stage": "dev"}
-            | {"outcome": "approved", "decisionId": "d-earlier"}
+            audit_entry(StageTask.from_payload(stage_task_payload("dev")), Outcome.APPROVED, "T", decision=earlier)
         )
     replaced = model_description(status="Approved", metadata={**REGISTRANT_KEYS, "dev": "Approved"})
     replaced.update(ModelPackageArn=REPLACED_ARN, ModelPackageVersion=VERSION + 1)
@@ -927,19 +933,78 @@ def test_a_rollback_records_only_rolled_back_and_only_a_rollback_does() -> None:
         world.record(outcome_payload("dev", "rolled-back", decision=approval))
     with pytest.raises(InvalidPayload, match=r"rollback\.reason"):
         world.record(outcome_payload("dev", "rolled-back", decision=approval, rollback={**ROLLBACK, "reason": ""}))
-    assert [e["entryKey"] for e in world.log.entries(GROUP)] == ["earlier"]
+    assert [e["outcome"] for e in world.log.entries(GROUP)] == ["approved"]
 
 
-def test_a_rollback_to_a_version_the_audit_log_holds_no_approval_of_is_refused_before_any_write() -> None:
-    # Given a rollback execution started by hand, naming an earlier approval that never happened
-    world = _rollback_world(approved_before=False)
+def _forged_approval(world: World) -> None:
+    """An approval written into the audit table by someone who may PutItem there: no valid seal."""
+    forged = decision_record("dev", decision_id="d-earlier", sealed=False).to_payload()
+    world.log.append(
+        {"modelPackageGroupName": GROUP, "entryKey": "forged", "modelVersion": VERSION, "stage": "dev"}
+        | {"outcome": "approved", "decisionId": "d-earlier", "decisionRecord": forged}
+    )
+
+
+@pytest.mark.parametrize(
+    ("approved_before", "arrange", "error", "message"),
+    [
+        (
+            False,
+            lambda world: None,
+            DecisionNotAuthentic,
+            r"names an earlier approval \(d-earlier\) that the audit log",
+        ),
+        (False, _forged_approval, DecisionNotAuthentic, "with the approval pages' seal"),
+        (
+            True,
+            lambda world: ROLLBACK_SHOWN.update(approvedBeforeBy="someone.else@example.com"),
+            DecisionNotAuthentic,
+            "showed its approvers an earlier approval",
+        ),
+        (
+            True,
+            lambda world: world.approved_models.put(DEV_PARAMETER, {"modelVersion": 9, "modelPackageArn": "x"}),
+            InvalidPayload,
+            "dev runs version 9 now, not version 4",
+        ),
+        (
+            True,
+            lambda world: world.registry.descriptions[PACKAGE_ARN].update(ModelApprovalStatus="Rejected"),
+            InvalidPayload,
+            "was rejected while the rollback waited",
+        ),
+    ],
+    ids=["no-such-approval", "unsealed-approval", "shown-another-signer", "stage-moved-on", "rejected-since"],
+)
+def test_a_rollback_whose_claims_do_not_hold_any_more_is_refused_before_any_write(
+    approved_before: bool, arrange: Any, error: type[Exception], message: str
+) -> None:
+    world = _rollback_world(approved_before=approved_before)
+    ROLLBACK_SHOWN.clear()
+    ROLLBACK_SHOWN.update(ROLLBACK)
+    arrange(world)
     before = json.dumps(world.registry.descriptions, sort_keys=True, default=str)
+    entries = world.log.entries(GROUP)
+    ssm = world.approved_models.get(DEV_PARAMETER)
 
-    with pytest.raises(DecisionNotAuthentic, match=r"names an earlier approval \(d-earlier\) that the audit log"):
+    with pytest.raises(error, match=message):
         world.record(
-            outcome_payload("dev", "rolled-back", decision=decision_record("dev").to_payload(), rollback=ROLLBACK)
+            outcome_payload("dev", "rolled-back", decision=decision_record("dev").to_payload(), rollback=ROLLBACK_SHOWN)
         )
 
-    assert world.log.entries(GROUP) == [] and world.mailer.sent == []
+    assert world.log.entries(GROUP) == entries and world.mailer.sent == []
     assert json.dumps(world.registry.descriptions, sort_keys=True, default=str) == before
+    assert world.approved_models.get(DEV_PARAMETER) == ssm
+
+
+def test_a_rollback_naming_another_package_than_the_registrys_version_is_tampering() -> None:
+    world = _rollback_world()
+    swapped = replace(model_version(), model_data_url="s3://attacker/evil.tar.gz")
+
+    with pytest.raises(DecisionNotAuthentic, match="not the registry's version"):
+        world.record(
+            outcome_payload(
+                "dev", "rolled-back", decision=decision_record("dev").to_payload(), rollback=ROLLBACK, model=swapped
+            )
+        )
     assert world.approved_models.get(DEV_PARAMETER) == {"modelVersion": VERSION + 1, "modelPackageArn": REPLACED_ARN}

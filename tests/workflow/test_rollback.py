@@ -148,41 +148,6 @@ def test_a_rollback_to_a_version_never_approved_for_the_stage_or_running_there_i
     assert [e["outcome"] for e in audit(stack, group)] == ["approved"]
 
 
-def test_an_emergency_rollback_where_the_stack_allows_it_is_immediate_audited_and_alarmed(
-    single_stage_stack: StackClient, demo_assets: Any, state_file: Path
-) -> None:
-    stack = single_stage_stack
-    group = new_group("rollback-emergency")
-    first, second = approved(stack, demo_assets, group), approved(stack, demo_assets, group)
-
-    # When an operator rolls dev back at once, the approvers out of reach
-    done = model_promotion(
-        state_file, "rollback", group, "--stage", "dev", "--to", str(first.version), "--reason", "pager at 3 am",
-        "--operator", OPERATOR, "--emergency",
-    )  # fmt: skip
-
-    # Then SSM points at version 1, marked as an emergency, with no approver's signature
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["emergency"] is True
-    record = first.ssm_record("dev")
-    assert (record["modelVersion"], record["approvedBy"], record["emergency"]) == (first.version, OPERATOR, True)
-    assert second.describe()["CustomerMetadataProperties"]["dev"] == "RolledBack"
-    # And the audit log says who did it and why, and the alarm's metric counts it
-    entry = audit(stack, group)[-1]
-    assert (entry["outcome"], entry["actor"], entry["reason"]) == ("emergency-rollback", OPERATOR, "pager at 3 am")
-    counted = stack.client("cloudwatch").get_metric_statistics(
-        Namespace="ModelPromotion",
-        MetricName="EmergencyRollbacks",
-        Dimensions=[{"Name": "service", "Value": "model-promotion"}],
-        StartTime=entry["at"][:10],
-        EndTime="2100-01-01",
-        Period=60,
-        Statistics=["Sum"],
-    )["Datapoints"]
-    assert sum(point["Sum"] for point in counted) >= 1
-    assert model_promotion(state_file, "audit", "verify", group).returncode == 0
-
-
 def test_a_rollback_started_by_hand_naming_an_approval_that_never_happened_is_refused_as_tampering(
     single_stage_stack: StackClient, demo_assets: Any
 ) -> None:

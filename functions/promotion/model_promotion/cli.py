@@ -68,7 +68,6 @@ from .services.operations import (
     batch_metrics,
     cancel_promotion,
     decision_history,
-    emergency_rollback,
     pending_approvals,
     request_rollback,
     resend_request,
@@ -254,11 +253,6 @@ class Target:
         if not self.rollback_state_machine_arn:
             raise UsageError(f"{self.description} has no rollback state machine: deploy this version of the stack")
         return StepFunctionsWorkflow(self.rollback_state_machine_arn, self.clients)
-
-    def metrics(self) -> Any:
-        from .adapters.cloudwatch_metrics import CloudWatchMetrics
-
-        return CloudWatchMetrics(self.clients)
 
     def approved_models(self) -> Any:
         from .adapters.ssm_approved_models import SsmApprovedModels
@@ -612,16 +606,9 @@ def retry(invocation: Invocation, group: str, version: int, reason: str, operato
 @click.option("--to", "to_version", type=VERSION, metavar="VERSION", required=True, help="the version it returns to")
 @click.option("--reason", required=True, metavar="TEXT", help=REASON_HELP)
 @click.option("--operator", metavar="WHO", help="who asks (default: your AWS identity's ARN)")
-@click.option(
-    "--emergency",
-    is_flag=True,
-    help="roll back at once, without a signature (only where the stack sets AllowEmergencyRollback; alarmed)",
-)
 @_json_after_the_command
 @click.pass_obj
-def rollback(
-    invocation: Invocation, group: str, stage: str, to_version: int, reason: str, operator: str | None, emergency: bool
-) -> int:
+def rollback(invocation: Invocation, group: str, stage: str, to_version: int, reason: str, operator: str | None) -> int:
     """Ask a stage's approvers to sign a rollback.
 
     The version must have been approved for the stage before. Nothing changes until the stage's approvers sign
@@ -630,28 +617,6 @@ def rollback(
     """
     target, stages = _target_and_stages(invocation, stage)
     who = operator if operator is not None else caller_identity(target)
-    if emergency:
-        if str(target.parameters.get("AllowEmergencyRollback", "false")).lower() != "true":
-            raise UsageError(
-                f"{target.description} does not allow emergency rollbacks (its parameter AllowEmergencyRollback is "
-                "not true): leave out --emergency to ask the stage's approvers to sign the rollback"
-            )
-        result = emergency_rollback(
-            catalog=target.catalog(),
-            registry=target.registry(),
-            log=target.decision_log(),
-            approved_models=target.approved_models(),
-            metrics=target.metrics(),
-            parameter_prefix=target.parameter_prefix,
-            group=group,
-            stage=stage,
-            to_version=to_version,
-            reason=reason,
-            operator=who,
-            stages=stages,
-            now=utc_now(),
-        )
-        return _print(invocation, "rollback", result)
     result = request_rollback(
         catalog=target.catalog(),
         log=target.decision_log(),
@@ -1072,15 +1037,6 @@ def render_metrics(result: Mapping[str, Any]) -> str:
 
 def render_rollback(result: Mapping[str, Any]) -> str:
     now = f"version {result['replacesVersion']}" if result["replacesVersion"] else "no approved version"
-    if result.get("emergency"):
-        return "\n".join(
-            [
-                f"EMERGENCY: {result['stage']} of {result['group']} runs version {result['toVersion']} again "
-                f"(it ran {now}), without a signature; EmergencyRollbackAlarm fires.",
-                f"  SSM        {result['parameterName']} points at version {result['toVersion']}",
-                f"  audit log  rolled back by {result['rolledBackBy']} at {result['rolledBackAt']}: {result['reason']}",
-            ]
-        )
     return "\n".join(
         [
             f"Asked the {result['stage']} approvers of {result['group']} to sign a rollback to version "

@@ -74,8 +74,6 @@ class ApprovedModel:
     group: str
     decision_id: str | None = None
     approved_by_subject: str | None = None
-    # Set by an operator's emergency rollback, which no approver signed (its audit entry says who and why).
-    emergency: bool = False
 
     @classmethod
     def from_record(cls, record: Any, parameter_name: str) -> ApprovedModel:
@@ -97,7 +95,6 @@ class ApprovedModel:
             group=_required(record, "modelPackageGroupName", parameter_name),
             decision_id=_optional(record, "decisionId"),
             approved_by_subject=_optional(record, "approvedBySubject"),
-            emergency=record.get("emergency") is True,
         )
 
     def to_payload(self) -> dict[str, Any]:
@@ -113,7 +110,6 @@ class ApprovedModel:
             "approvedBySubject": self.approved_by_subject,
             "approvedAt": self.approved_at,
             "decisionId": self.decision_id,
-            "emergency": self.emergency,
         }
 
     @property

@@ -348,10 +348,3 @@ class Directory(ABC):
     @abstractmethod
     def lookup(self, username: str) -> DirectoryEntry | None:
         """The user's state now, by cognito:username; None when no such user exists any more."""
-
-
-class OperationalMetrics(ABC):
-    """Counts what operators do that an alarm must hear of (CloudWatch, namespace ModelPromotion)."""
-
-    @abstractmethod
-    def count(self, name: str) -> None: ...

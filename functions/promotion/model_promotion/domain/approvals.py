@@ -129,7 +129,7 @@ class Rollback:
             value = payload.get(key)
             if not isinstance(value, str) or not value.strip() or len(value) > limit:
                 raise InvalidPayload(f"'rollback.{key}' must be a non-empty string of at most {limit} characters")
-            texts[key] = value
+            texts[key] = " ".join(value.split())  # one line: a text email must not be given a line of its own
         replaces = payload.get("replacesVersion")
         if replaces is not None and (not isinstance(replaces, int) or isinstance(replaces, bool) or replaces < 1):
             raise InvalidPayload("'rollback.replacesVersion' must be a version number or null")

@@ -195,4 +195,7 @@ def audit_entry(
     }
     if task.rollback is not None:
         entry["rollback"] = task.rollback.to_payload()
+    if decision is not None and outcome in (Outcome.APPROVED, Outcome.ROLLED_BACK):
+        # The whole sealed record, so a later rollback to this version can check the seal of this approval.
+        entry["decisionRecord"] = decision.to_payload()
     return entry

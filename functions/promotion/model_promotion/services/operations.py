@@ -15,7 +15,7 @@ from typing import Any
 from ..domain.approvals import COMMENT_MAX, ApprovalRequest, RequestStatus, Rollback, iso
 from ..domain.audit_chain import verify as verify_chain
 from ..domain.model_version import APPROVED, PENDING_MANUAL_APPROVAL, REJECTED, ModelVersion
-from ..domain.records import approved_model_json, approved_model_parameter_name, audit_entry
+from ..domain.records import approved_model_parameter_name, audit_entry
 from ..domain.registration import execution_name, rollback_execution_name
 from ..domain.stages import (
     APPROVAL_DESCRIPTION_MAX,
@@ -29,7 +29,6 @@ from ..domain.stages import (
     promotion_attempt,
     promotion_ended,
     resume_position,
-    rolled_back_metadata,
     stage_metadata_after,
 )
 from ..ports import (
@@ -41,7 +40,6 @@ from ..ports import (
     Mailer,
     ModelRegistry,
     ModelVersions,
-    OperationalMetrics,
     Workflow,
 )
 from .approvals import send_links
@@ -372,18 +370,23 @@ def cancel_promotion(
         executions.stop(task.execution_arn, CANCEL_ERROR, reason)
         step = "writing the audit log"
         entry = audit_entry(task, Outcome.CANCELLED, at, reason=reason)
-        entry.update(actor=operator, meaning=f"promotion cancelled at {task.stage}", identitySource="operator")
+        meaning = f"promotion cancelled at {task.stage}"
+        if task.rollback is not None:
+            meaning = f"rollback of {task.stage} to version {version} cancelled"
+            summary = f"{meaning} by {operator} at {at}: {reason}"
+        entry.update(actor=operator, meaning=meaning, identitySource="operator")
         log.append(entry)
-        step = "updating the registry"
-        description = registry.describe(task.model.package_arn)
-        registry.record_stage(
-            task.model.package_arn,
-            stage_metadata_after(
-                Outcome.CANCELLED, task.stage, task.stages, description.get("CustomerMetadataProperties") or {}
-            ),
-            approval_status_after(Outcome.CANCELLED, description.get("ModelApprovalStatus")),
-            summary,
-        )
+        if task.rollback is None:  # a cancelled rollback changes no version: the stage keeps what it runs
+            step = "updating the registry"
+            description = registry.describe(task.model.package_arn)
+            registry.record_stage(
+                task.model.package_arn,
+                stage_metadata_after(
+                    Outcome.CANCELLED, task.stage, task.stages, description.get("CustomerMetadataProperties") or {}
+                ),
+                approval_status_after(Outcome.CANCELLED, description.get("ModelApprovalStatus")),
+                summary,
+            )
     except Exception as exc:
         raise CancelIncomplete(
             f"the {task.stage} request of {group} version {version} is closed, but {step} failed ({exc}); "
@@ -578,19 +581,8 @@ def request_rollback(
         approved_before_at=str(earlier.get("at")),
     )
     name = rollback_execution_name(group, to_version, stage, now)
-    execution_arn = workflow.start(
-        name,
-        {
-            "model": ModelVersion.from_description(description).to_payload(),
-            "stage": stage,
-            "stageIndex": list(stages).index(stage),
-            "stages": list(stages),
-            # What the approvers saw when they approved this version for the stage: its batch results.
-            "evidence": earlier.get("evidence"),
-            "rollback": rollback.to_payload(),
-        },
-    )
     at = rollback.requested_at
+    # The request is a fact before anyone is asked: audit first, then the execution that asks.
     log.append(
         {
             "modelPackageGroupName": group,
@@ -604,10 +596,25 @@ def request_rollback(
             "actor": operator,
             "reason": reason,
             "identitySource": "operator",
-            "executionArn": execution_arn,
+            "executionName": name,
             "rollback": rollback.to_payload(),
         }
     )
+    try:
+        execution_arn = workflow.start(
+            name,
+            {
+                "model": ModelVersion.from_description(description).to_payload(),
+                "stage": stage,
+                "stageIndex": list(stages).index(stage),
+                "stages": list(stages),
+                # What the approvers saw when they approved this version for the stage: its batch results.
+                "evidence": earlier.get("evidence"),
+                "rollback": rollback.to_payload(),
+            },
+        )
+    except ExecutionExists:  # the same request in the same second (names have the second): that one stands
+        raise BadRequest(f"this rollback was asked for a moment ago ({name}); its approvers have been asked") from None
     return {
         "group": group,
         "stage": stage,
@@ -619,123 +626,6 @@ def request_rollback(
         "requestedBy": operator,
         "requestedAt": at,
         "reason": reason,
-    }
-
-
-# What an emergency rollback counts (CloudWatch ModelPromotion/EmergencyRollbacks): EmergencyRollbackAlarm fires.
-EMERGENCY_ROLLBACKS_METRIC = "EmergencyRollbacks"
-
-
-def emergency_rollback(
-    *,
-    catalog: ModelVersions,
-    registry: ModelRegistry,
-    log: DecisionLog,
-    approved_models: ApprovedModels,
-    metrics: OperationalMetrics,
-    parameter_prefix: str,
-    group: str,
-    stage: str,
-    to_version: int,
-    reason: str,
-    operator: str,
-    stages: Sequence[str],
-    now: datetime,
-) -> dict[str, Any]:
-    """Returns a stage to a version approved for it before, at once and without a signature: the break-glass
-    path for when the stage's approvers cannot be reached. The CLI offers it only where the stack enables it
-    (AllowEmergencyRollback), and only a principal with the stack's EmergencyRollbackPolicy can make its writes.
-
-    The same refusals as a signed rollback. Order: the audit log first (who, why: the only signature there is),
-    then the alarm's count, then the registry, then the SSM record, so an inference pipeline never reads a
-    version the registry and the audit log do not already explain. Safe to repeat: a repeat of the same minute
-    finds its audit entry and the SSM record already pointing at the version.
-    """
-    reason, operator = _rollback_request(reason, operator, stage, stages)
-    description, earlier, current = _rollback_plan(
-        catalog=catalog,
-        log=log,
-        approved_models=approved_models,
-        parameter_prefix=parameter_prefix,
-        group=group,
-        stage=stage,
-        to_version=to_version,
-    )
-    model = ModelVersion.from_description(description)
-    at = iso(now)
-    entry_key = f"{at}#v{to_version:08d}#{stage}#emergency-rollback"
-    replaced_version, replaced_arn = current.get("modelVersion"), current.get("modelPackageArn")
-    record = {
-        "modelPackageGroupName": group,
-        "modelPackageArn": model.package_arn,
-        "modelVersion": to_version,
-        "modelDataUrl": model.model_data_url,
-        "stage": stage,
-        "decisionId": entry_key,
-        "approvedBy": operator,
-        "approvedAt": at,
-        "emergency": True,
-    }
-    approved_model_json(record)  # sized before the first write: RecordTooLarge leaves nothing half-written
-    log.append(
-        {
-            "modelPackageGroupName": group,
-            "entryKey": entry_key,
-            "modelVersion": to_version,
-            "modelPackageArn": model.package_arn,
-            "stage": stage,
-            "outcome": "emergency-rollback",
-            "at": at,
-            "meaning": f"rolled {stage} back to version {to_version} in an emergency, without a signature",
-            "actor": operator,
-            "reason": reason,
-            "identitySource": "operator",
-            "rollback": {
-                "replacesVersion": replaced_version,
-                "replacesPackageArn": replaced_arn,
-                "approvedBefore": str(earlier.get("decisionId") or earlier.get("entryKey")),
-            },
-        }
-    )
-    metrics.count(EMERGENCY_ROLLBACKS_METRIC)
-    summary = cut_utf16(
-        one_line(f"{stage} rolled back to version {to_version} in an emergency by {operator} at {at}: {reason}"),
-        APPROVAL_DESCRIPTION_MAX,
-        "…",
-    )
-    if replaced_arn:
-        replaced = registry.describe(str(replaced_arn))
-        registry.record_stage(
-            str(replaced_arn),
-            rolled_back_metadata(stage, replaced.get("CustomerMetadataProperties") or {}, to_version, at),
-            str(replaced.get("ModelApprovalStatus") or APPROVED),
-            summary,
-        )
-    registry.record_stage(
-        model.package_arn,
-        stage_metadata_after(
-            Outcome.ROLLED_BACK,
-            stage,
-            stages,
-            description.get("CustomerMetadataProperties") or {},
-            signed_by=f"{operator} in an emergency",
-            at=at,
-        ),
-        str(description.get("ModelApprovalStatus") or APPROVED),
-        summary,
-    )
-    name = approved_model_parameter_name(parameter_prefix, group, stage)
-    approved_models.put(name, record)
-    return {
-        "group": group,
-        "stage": stage,
-        "toVersion": to_version,
-        "replacesVersion": replaced_version,
-        "parameterName": name,
-        "rolledBackBy": operator,
-        "rolledBackAt": at,
-        "reason": reason,
-        "emergency": True,
     }
 
 
@@ -776,6 +666,12 @@ def _rollback_plan(
         raise BadRequest(
             f"{group} version {to_version} was never approved for {stage}: a rollback returns a stage only to a "
             f"version its approvers signed for it before (see `history {group} --stage {stage}`)"
+        )
+    signed = [e for e in signed if isinstance(e.get("decisionRecord"), Mapping)]
+    if not signed:
+        raise BadRequest(
+            f"{group} version {to_version} was approved for {stage} before approvals kept their sealed record in the "
+            "audit log, so RecordOutcome could not check that approval: roll back to a version approved since"
         )
     if description.get("ModelApprovalStatus") == REJECTED:
         raise BadRequest(

@@ -10,6 +10,7 @@ from ..config import OutcomeSettings
 from ..domain.approvals import Decision, DecisionRecord, StageTask, iso, parse_time
 from ..domain.errors import DecisionNotAuthentic, DomainError, InvalidPayload, NoticeRefused
 from ..domain.identity import registrant_of
+from ..domain.model_version import REJECTED, ModelVersion
 from ..domain.presentation import Email, outcome_email
 from ..domain.records import approved_model_parameter_name, approved_model_record, audit_entry
 from ..domain.stages import (
@@ -93,13 +94,16 @@ def record_stage_outcome(
         elif forged := sent_failure(history.latest_stay(task.execution_arn, AWAIT_APPROVAL_STATE)):
             # The error's name is whatever the sender chose; only the history tells a sent failure apart.
             outcome, reason = Outcome.TAMPERED, forged_failure_reason(forged, task.stage)
-    if outcome is Outcome.ROLLED_BACK and task.rollback is not None:
-        _check_approved_before(task, log)
     if decision is not None:
         expected = Decision.APPROVE if outcome in (Outcome.APPROVED, Outcome.ROLLED_BACK) else Decision.REJECT
         verify_decision(decision, task, settings.quorum.get(task.stage, 1), signer)
         if decision.decision is not expected:
             raise InvalidPayload(f"a {decision.decision.value} decision cannot record the outcome {outcome.value}")
+
+    replaced: Mapping[str, Any] | None = None
+    if outcome is Outcome.ROLLED_BACK:
+        # Everything a rollback rests on is read again and checked before the first write.
+        replaced = _checked_rollback(task, payload.get("evidence"), log, registry, approved_models, settings, signer)
 
     at = decision.decided_at if decision else recorded_at
     approving = outcome in (Outcome.APPROVED, Outcome.ROLLED_BACK)
@@ -122,20 +126,6 @@ def record_stage_outcome(
             "summary": summary,
             **_notice(task, outcome, summary, [settings.operations_email], settings, mailer),
         }
-    if task.rollback is not None and task.rollback.replaces_package_arn:
-        # The version the stage ran until now reads RolledBack there before the pointer moves away from it.
-        replaced = registry.describe(task.rollback.replaces_package_arn)
-        registry.record_stage(
-            task.rollback.replaces_package_arn,
-            rolled_back_metadata(task.stage, replaced.get("CustomerMetadataProperties") or {}, task.model.version, at),
-            str(replaced.get("ModelApprovalStatus") or APPROVED),
-            cut_utf16(
-                one_line(f"{task.stage} rolled back to version {task.model.version} by {actor} at {at}"),
-                APPROVAL_DESCRIPTION_MAX,
-                "…",
-            ),
-        )
-
     description = registry.describe(task.model.package_arn)
     metadata = stage_metadata_after(
         outcome,
@@ -160,6 +150,20 @@ def record_stage_outcome(
         if not current or current.get("decisionId") != decision.decision_id:
             approved_models.put(name, record)
         result["parameterName"] = name
+        if replaced is not None and task.rollback is not None and task.rollback.replaces_package_arn:
+            # Last: the version the stage ran until now reads RolledBack there once the pointer has moved.
+            registry.record_stage(
+                task.rollback.replaces_package_arn,
+                rolled_back_metadata(
+                    task.stage, replaced.get("CustomerMetadataProperties") or {}, task.model.version, at
+                ),
+                str(replaced.get("ModelApprovalStatus") or APPROVED),
+                cut_utf16(
+                    one_line(f"{task.stage} rolled back to version {task.model.version} by {actor} at {at}"),
+                    APPROVAL_DESCRIPTION_MAX,
+                    "…",
+                ),
+            )
     else:
         # Sent on every attempt: a retry may repeat the email, but never loses it.
         to = [task.model.registrant_email] if task.model.registrant_email else [settings.operations_email]
@@ -193,23 +197,98 @@ def _notice(
     return {"notifiedTo": notified, **({"undelivered": undelivered} if undelivered else {})}
 
 
-def _check_approved_before(task: StageTask, log: DecisionLog) -> None:
-    """A rollback returns a stage only to a version its approvers signed for it: the audit log must hold the
-    earlier approval the rollback names. Anyone who may start the rollback state machine could name another
-    version; the signature on the rollback does not make that version approved, so nothing is written."""
-    assert task.rollback is not None
-    for entry in log.entries(task.model.group):
-        if (
-            entry.get("modelVersion") == task.model.version
-            and entry.get("stage") == task.stage
-            and entry.get("outcome") in (Outcome.APPROVED.value, Outcome.ROLLED_BACK.value)
-            and task.rollback.approved_before in (entry.get("decisionId"), entry.get("entryKey"))
-        ):
-            return
-    raise DecisionNotAuthentic(
-        f"the rollback of {task.stage} to {task.model.group} version {task.model.version} names an earlier approval "
-        f"({task.rollback.approved_before}) that the audit log does not hold: nothing was rolled back"
+def _checked_rollback(
+    task: StageTask,
+    evidence: Mapping[str, Any] | None,
+    log: DecisionLog,
+    registry: ModelRegistry,
+    approved_models: ApprovedModels,
+    settings: OutcomeSettings,
+    signer: DecisionSigner,
+) -> Mapping[str, Any]:
+    """Reads again, from the registry, the audit log and SSM, everything a rollback's input claims, and returns
+    the description of the version it replaces ({} when the stage ran none). Whoever may start the rollback
+    state machine writes that input, and the approvers' signature does not make its claims true.
+
+    Raises DecisionNotAuthentic (recorded as tampering) when the version is not the registry's, or the earlier
+    approval it names is not in the audit log with the approval pages' valid seals; InvalidPayload when the stage
+    changed while the rollback waited, or the version was rejected since. Nothing is written either way.
+    """
+    rollback = task.rollback
+    assert rollback is not None
+    where = f"the rollback of {task.stage} to {task.model.group} version {task.model.version}"
+    description = registry.describe(task.model.package_arn)
+    if ModelVersion.from_description(description) != task.model:
+        raise DecisionNotAuthentic(f"{where} names a model that is not the registry's version: nothing was rolled back")
+    if description.get("ModelApprovalStatus") == REJECTED:
+        raise InvalidPayload(f"{where}: the version was rejected while the rollback waited; nothing was rolled back")
+    earlier = next(
+        (
+            e
+            for e in log.entries(task.model.group)
+            if e.get("decisionId") == rollback.approved_before
+            and e.get("outcome") in (Outcome.APPROVED.value, Outcome.ROLLED_BACK.value)
+        ),
+        None,
     )
+    record = _sealed_record(earlier, signer)
+    if (
+        earlier is None
+        or record is None
+        or (record.stage, record.model_version, record.model_package_arn)
+        != (
+            task.stage,
+            task.model.version,
+            task.model.package_arn,
+        )
+    ):
+        raise DecisionNotAuthentic(
+            f"{where} names an earlier approval ({rollback.approved_before}) that the audit log does not hold with "
+            "the approval pages' seal: nothing was rolled back"
+        )
+    if (rollback.approved_before_by, rollback.approved_before_at) not in (
+        (record.approver_name, record.decided_at),
+        (record.approver, record.decided_at),
+    ) or (evidence or None) != (earlier.get("evidence") or None):
+        # What the approvers were shown of that approval (who, when, its batch results) must be what it was.
+        raise DecisionNotAuthentic(
+            f"{where} showed its approvers an earlier approval or batch results other than the audit log's: "
+            "nothing was rolled back"
+        )
+    current = (
+        approved_models.get(approved_model_parameter_name(settings.parameter_prefix, task.model.group, task.stage))
+        or {}
+    )
+    if (current.get("modelVersion"), current.get("modelPackageArn")) != (
+        rollback.replaces_version,
+        rollback.replaces_package_arn,
+    ):
+        raise InvalidPayload(
+            f"{where}: {task.stage} runs version {current.get('modelVersion')} now, not version "
+            f"{rollback.replaces_version} as when the rollback was asked for; nothing was rolled back, ask again"
+        )
+    if not rollback.replaces_package_arn:
+        return {}
+    replaced = registry.describe(rollback.replaces_package_arn)
+    if replaced.get("ModelPackageGroupName") != task.model.group:
+        raise DecisionNotAuthentic(f"{where} names a replaced version of another model group: nothing was rolled back")
+    return replaced
+
+
+def _sealed_record(entry: Mapping[str, Any] | None, signer: DecisionSigner) -> DecisionRecord | None:
+    """The approval an audit entry holds, when it and each cosigner carry the approval pages' valid seal."""
+    if entry is None or not isinstance(entry.get("decisionRecord"), Mapping):
+        return None
+    try:
+        record = DecisionRecord.from_payload(entry["decisionRecord"])
+    except InvalidPayload:
+        return None
+    if record.decision_id != entry.get("decisionId") or record.decision is not Decision.APPROVE:
+        return None
+    for sealed in (record, *record.cosigners):
+        if not sealed.seal or not signer.verify(sealed.sealing_message(), sealed.seal):
+            return None
+    return record
 
 
 def verify_decision(decision: DecisionRecord, task: StageTask, quorum: int, signer: DecisionSigner) -> None:
