@@ -169,15 +169,7 @@ class Promotion:
             return 0
 
     def audit_entries(self) -> list[dict[str, Any]]:
-        from boto3.dynamodb.types import TypeDeserializer
-
-        items = self.stack.client("dynamodb").query(
-            TableName=self.stack.resources["DecisionLogTable"],
-            KeyConditionExpression="modelPackageGroupName = :g",
-            ExpressionAttributeValues={":g": {"S": self.group}},
-        )["Items"]
-        deserialize = TypeDeserializer().deserialize
-        return [{k: deserialize(v) for k, v in item.items()} for item in items]
+        return audit_table_entries(self.stack, self.group)
 
     def history(self) -> list[dict[str, Any]]:
         return self.stack.history(self.execution_arn)
@@ -203,6 +195,20 @@ class Promotion:
 
     def emails(self) -> list[dict[str, Any]]:
         return [m for m in self.stack.outbox() if f"{self.group} version {self.version}" in m["subject"]]
+
+
+def audit_table_entries(stack: StackClient, group: str) -> list[dict[str, Any]]:
+    """The group's audit items as the table holds them, in chain order, read with an administrator's credentials."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserialize = TypeDeserializer().deserialize
+    items = stack.client("dynamodb").query(
+        TableName=stack.resources["DecisionLogTable"],
+        KeyConditionExpression="modelPackageGroupName = :g",
+        ExpressionAttributeValues={":g": {"S": group}},
+        ConsistentRead=True,
+    )["Items"]
+    return sorted(({k: deserialize(v) for k, v in item.items()} for item in items), key=lambda e: e["sequence"])
 
 
 def start_stack(

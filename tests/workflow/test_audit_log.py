@@ -10,13 +10,12 @@ import json
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 from boto3.dynamodb.types import TypeSerializer
 
-from stack_helpers import PROJECT_ROOT, new_group, operator_command, operator_env, register
+from stack_helpers import PROJECT_ROOT, audit_table_entries, new_group, operator_command, operator_env, register
 
 pytestmark = pytest.mark.workflow
 
@@ -44,20 +43,6 @@ def audit_verify(state_file: Path, group: str, *, json_output: bool = True) -> t
     return process.returncode, process.stdout, process.stderr
 
 
-def table_entries(stack: Any, group: str) -> list[dict[str, Any]]:
-    """The group's items as the table holds them, read with an administrator's credentials."""
-    from boto3.dynamodb.types import TypeDeserializer
-
-    deserialize = TypeDeserializer().deserialize
-    items = stack.client("dynamodb").query(
-        TableName=stack.resources["DecisionLogTable"],
-        KeyConditionExpression="modelPackageGroupName = :g",
-        ExpressionAttributeValues={":g": {"S": group}},
-        ConsistentRead=True,
-    )["Items"]
-    return sorted(({k: deserialize(v) for k, v in item.items()} for item in items), key=lambda e: e["sequence"])
-
-
 def test_promotions_recorded_at_once_chain_their_entries_and_an_altered_entry_is_named(
     single_stage_stack, demo_assets, state_file
 ):
@@ -71,7 +56,7 @@ def test_promotions_recorded_at_once_chain_their_entries_and_an_altered_entry_is
         assert promotion.finish()["status"] == "SUCCEEDED"
 
     # Then the log holds one chain: four entries, 1 to 4, each naming the hash of the one before
-    entries = table_entries(single_stage_stack, group)
+    entries = audit_table_entries(single_stage_stack, group)
     assert sorted(e["modelVersion"] for e in entries) == [p.version for p in promotions]
     assert [e["sequence"] for e in entries] == [1, 2, 3, 4]
     assert [e["previousHash"] for e in entries[1:]] == [e["entryHash"] for e in entries[:-1]]
@@ -128,7 +113,7 @@ def test_a_recording_whose_answer_was_lost_leaves_one_entry_and_an_unbroken_chai
         requests.delete(f"{single_stage_stack.api_url}/_local/faults", timeout=10)
 
     # Then the repeat wrote nothing: one entry, at position 1, and the chain verifies
-    (entry,) = table_entries(single_stage_stack, promotion.group)
+    (entry,) = audit_table_entries(single_stage_stack, promotion.group)
     assert entry["sequence"] == 1 and entry["outcome"] == "approved"
     code, out, err = audit_verify(state_file, promotion.group)
     assert code == 0, err

@@ -13,7 +13,15 @@ import pytest
 
 from embedded_aws.client import StackClient
 from model_promotion.domain.model_version import ModelVersion
-from stack_helpers import PROJECT_ROOT, Promotion, new_group, operator_command, operator_env, register
+from stack_helpers import (
+    PROJECT_ROOT,
+    Promotion,
+    audit_table_entries,
+    new_group,
+    operator_command,
+    operator_env,
+    register,
+)
 
 pytestmark = pytest.mark.workflow
 
@@ -46,19 +54,6 @@ def approved(stack: StackClient, assets: Any, group: str) -> Promotion:
     assert answer.status_code == 200, answer.text
     assert promotion.finish()["status"] == "SUCCEEDED"
     return promotion
-
-
-def audit(stack: StackClient, group: str) -> list[dict[str, Any]]:
-    from boto3.dynamodb.types import TypeDeserializer
-
-    deserialize = TypeDeserializer().deserialize
-    items = stack.client("dynamodb").query(
-        TableName=stack.resources["DecisionLogTable"],
-        KeyConditionExpression="modelPackageGroupName = :g",
-        ExpressionAttributeValues={":g": {"S": group}},
-        ConsistentRead=True,
-    )["Items"]
-    return sorted(({k: deserialize(v) for k, v in item.items()} for item in items), key=lambda e: e["sequence"])
 
 
 def test_a_signed_rollback_returns_the_stage_to_the_earlier_version_and_audits_who_asked_who_signed_and_why(
@@ -109,7 +104,7 @@ def test_a_signed_rollback_returns_the_stage_to_the_earlier_version_and_audits_w
     assert replaced["dev"] == "RolledBack" and replaced["dev-signed-by"] == "rolled back to version 1"
 
     # And the audit log holds the request and the signed rollback as entries of their own, in one chain
-    entries = audit(stack, group)
+    entries = audit_table_entries(stack, group)
     requested, rolled_back = entries[-2], entries[-1]
     assert (requested["outcome"], requested["actor"], requested["reason"]) == ("rollback-requested", OPERATOR, REASON)
     assert (rolled_back["outcome"], rolled_back["actor"], rolled_back["modelVersion"]) == (
@@ -145,7 +140,7 @@ def test_a_rollback_to_a_version_never_approved_for_the_stage_or_running_there_i
     assert same.returncode == 2 and "dev runs" in same.stderr and "already" in same.stderr
     assert missing.returncode == 1 and missing.stderr == f"error: {group} has no version 9\n"
     assert current.ssm_record("dev")["modelVersion"] == current.version
-    assert [e["outcome"] for e in audit(stack, group)] == ["approved"]
+    assert [e["outcome"] for e in audit_table_entries(stack, group)] == ["approved"]
 
 
 def test_a_rollback_started_by_hand_naming_an_approval_that_never_happened_is_refused_as_tampering(
@@ -192,4 +187,4 @@ def test_a_rollback_started_by_hand_naming_an_approval_that_never_happened_is_re
     finished = stack.wait_for_execution(started["executionArn"])
     assert (finished["status"], finished.get("error")) == ("FAILED", "RollbackFailed")
     assert current.ssm_record("dev")["modelVersion"] == current.version
-    assert audit(stack, group)[-1]["outcome"] == "tampered"
+    assert audit_table_entries(stack, group)[-1]["outcome"] == "tampered"
