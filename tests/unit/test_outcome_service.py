@@ -1008,3 +1008,15 @@ def test_a_rollback_naming_another_package_than_the_registrys_version_is_tamperi
             )
         )
     assert world.approved_models.get(DEV_PARAMETER) == {"modelVersion": VERSION + 1, "modelPackageArn": REPLACED_ARN}
+
+
+def test_a_signed_rollback_recorded_again_after_a_lost_answer_writes_nothing_twice() -> None:
+    world = _rollback_world()
+    payload = outcome_payload("dev", "rolled-back", decision=decision_record("dev").to_payload(), rollback=ROLLBACK)
+    first = world.record(payload)
+    entries, ssm = world.log.entries(GROUP), world.approved_models.history[DEV_PARAMETER]
+
+    again = world.record(payload)
+
+    assert again == first
+    assert world.log.entries(GROUP) == entries and world.approved_models.history[DEV_PARAMETER] == ssm

@@ -103,7 +103,10 @@ def record_stage_outcome(
     replaced: Mapping[str, Any] | None = None
     if outcome is Outcome.ROLLED_BACK:
         # Everything a rollback rests on is read again and checked before the first write.
-        replaced = _checked_rollback(task, payload.get("evidence"), log, registry, approved_models, settings, signer)
+        assert decision is not None
+        replaced = _checked_rollback(
+            task, decision, payload.get("evidence"), log, registry, approved_models, settings, signer
+        )
 
     at = decision.decided_at if decision else recorded_at
     approving = outcome in (Outcome.APPROVED, Outcome.ROLLED_BACK)
@@ -199,6 +202,7 @@ def _notice(
 
 def _checked_rollback(
     task: StageTask,
+    decision: DecisionRecord,
     evidence: Mapping[str, Any] | None,
     log: DecisionLog,
     registry: ModelRegistry,
@@ -232,16 +236,8 @@ def _checked_rollback(
         None,
     )
     record = _sealed_record(earlier, signer)
-    if (
-        earlier is None
-        or record is None
-        or (record.stage, record.model_version, record.model_package_arn)
-        != (
-            task.stage,
-            task.model.version,
-            task.model.package_arn,
-        )
-    ):
+    asked = (task.stage, task.model.version, task.model.package_arn)
+    if earlier is None or record is None or (record.stage, record.model_version, record.model_package_arn) != asked:
         raise DecisionNotAuthentic(
             f"{where} names an earlier approval ({rollback.approved_before}) that the audit log does not hold with "
             "the approval pages' seal: nothing was rolled back"
@@ -259,9 +255,10 @@ def _checked_rollback(
         approved_models.get(approved_model_parameter_name(settings.parameter_prefix, task.model.group, task.stage))
         or {}
     )
-    if (current.get("modelVersion"), current.get("modelPackageArn")) != (
-        rollback.replaces_version,
-        rollback.replaces_package_arn,
+    replaced_now = (current.get("modelVersion"), current.get("modelPackageArn"))
+    # A retry of this very recording finds the record it wrote already there.
+    if replaced_now != (rollback.replaces_version, rollback.replaces_package_arn) and (
+        current.get("decisionId") != decision.decision_id
     ):
         raise InvalidPayload(
             f"{where}: {task.stage} runs version {current.get('modelVersion')} now, not version "
