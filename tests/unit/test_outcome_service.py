@@ -904,6 +904,11 @@ def test_a_signed_rollback_points_ssm_at_the_earlier_version_and_marks_the_repla
     entry = world.log.entries(GROUP)[-1]
     assert (entry["outcome"], entry["meaning"]) == ("rolled-back", f"rolled dev back to version {VERSION}")
     assert entry["rollback"] == ROLLBACK and entry["actor"] == "lead@example.com"
+    [mail] = world.mailer.sent
+    assert (
+        mail.to == (SETTINGS.operations_email,) and mail.subject == f"{GROUP}: dev was rolled back to version {VERSION}"
+    )
+    assert result["notifiedTo"] == [SETTINGS.operations_email]
 
 
 @pytest.mark.parametrize("outcome", ["rejected", "expired"])

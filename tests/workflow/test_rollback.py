@@ -115,6 +115,11 @@ def test_a_signed_rollback_returns_the_stage_to_the_earlier_version_and_audits_w
     assert rolled_back["rollback"]["requestedBy"] == OPERATOR and rolled_back["rollback"]["reason"] == REASON
     assert rolled_back["rollback"]["replacesVersion"] == second.version
     assert rolled_back["meaning"] == "rolled dev back to version 1"
+    operations = stack.parameters["OperationsEmail"]
+    stack.wait_for_email(
+        lambda m: operations in m["to"] and m["subject"] == f"{group}: dev was rolled back to version 1",
+        "the rollback's notice to operations",
+    )
     verified = model_promotion(state_file, "audit", "verify", group)
     assert verified.returncode == 0 and json.loads(verified.stdout)["ok"] is True
 

@@ -240,6 +240,8 @@ def outcome_email(
     subject = f"{model.group} version {model.version}: {stage} {verb}"
     if rollback:
         subject = f"{model.group}: the rollback of {stage} to version {model.version} {verb}"
+        if outcome is Outcome.ROLLED_BACK:
+            subject = f"{model.group}: {stage} was rolled back to version {model.version}"
     text = f"{subject}.\n\n{summary}\n\nModel\n{_text_table(model_rows(model))}\n\nExecution: {execution_arn}\n"
     note_html = ""
     if note:

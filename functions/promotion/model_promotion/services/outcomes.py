@@ -167,6 +167,9 @@ def record_stage_outcome(
                     "…",
                 ),
             )
+        if task.rollback is not None:
+            # Operations hear that a stage runs an earlier version again (sent on every attempt, as other notices).
+            result.update(_notice(task, outcome, summary, [settings.operations_email], settings, mailer))
     else:
         # Sent on every attempt: a retry may repeat the email, but never loses it.
         to = [task.model.registrant_email] if task.model.registrant_email else [settings.operations_email]
