@@ -158,6 +158,7 @@ APPROVAL_ENV = {
     "SENDER_ADDRESS": "model-promotion@example.com",
     "APPROVAL_BASE_URL": "https://abc123.execute-api.eu-west-1.amazonaws.com/",
     "PARAMETER_PREFIX": "/model-promotion",
+    "DECISION_LOG_TABLE": "model-promotion-decisions",
 }
 
 APPROVAL_API_ENV = {

@@ -28,7 +28,16 @@ from builders import (
     champion_record,
     model_version,
 )
-from fakes import FakeApprovalStore, FakeApprovedModels, FakeExecutionHistory, FakeMailer, FakeSigner, FakeWorkflow
+from fakes import (
+    FakeApprovalStore,
+    FakeApprovedModels,
+    FakeDecisionLog,
+    FakeExecutionHistory,
+    FakeMailer,
+    FakeRegistry,
+    FakeSigner,
+    FakeWorkflow,
+)
 
 from model_promotion.config import ApprovalRequestSettings
 from model_promotion.domain.approvals import (
@@ -39,6 +48,7 @@ from model_promotion.domain.approvals import (
     request_key,
 )
 from model_promotion.domain.errors import (
+    DecisionNotAuthentic,
     InvalidPayload,
     ReauthenticationRequired,
     TransientAwsError,
@@ -93,6 +103,8 @@ def _request(
     history: FakeExecutionHistory | None = None,
     store: FakeApprovalStore | None = None,
     mailer: FakeMailer | None = None,
+    log: FakeDecisionLog | None = None,
+    registry: FakeRegistry | None = None,
     **overrides: Any,
 ) -> tuple[FakeApprovalStore, FakeMailer]:
     store, mailer = store or FakeApprovalStore(), mailer or FakeMailer()
@@ -103,6 +115,8 @@ def _request(
         mailer=mailer,
         history=history or FakeExecutionHistory(),
         approved_models=approved_models or FakeApprovedModels(),
+        log=log,
+        registry=registry,
     )
     return store, mailer
 
@@ -1384,3 +1398,60 @@ def test_a_first_attempt_does_not_read_the_history() -> None:
 def test_an_attempt_that_is_not_a_retry_count_is_refused(attempt: Any) -> None:
     with pytest.raises(InvalidPayload, match="'attempt'"):
         _request("test", attempt=attempt)
+
+
+# a rollback's request
+
+
+def _rollback_claims(**changes: Any) -> tuple[dict[str, Any], FakeDecisionLog, FakeRegistry]:
+    """A rollback of test to the builders' version, approved for test before (audit entry "d-earlier")."""
+    from builders import decision_record, model_description, stage_task_payload
+
+    from model_promotion.domain.approvals import StageTask
+    from model_promotion.domain.records import audit_entry
+    from model_promotion.domain.stages import Outcome
+
+    earlier = decision_record("test", decision_id="d-earlier", approver="qa.lead@example.com")
+    log = FakeDecisionLog()
+    log.append(
+        audit_entry(
+            StageTask.from_payload(stage_task_payload("test")), Outcome.APPROVED, earlier.decided_at, decision=earlier
+        )
+    )
+    rollback = {
+        "reason": "version 4 misroutes claims",
+        "requestedBy": "olga.operator@example.com",
+        "requestedAt": "2026-11-21T14:00:00Z",
+        "replacesVersion": None,
+        "replacesPackageArn": None,
+        "approvedBefore": "d-earlier",
+        "approvedBeforeBy": "qa.lead@example.com",
+        "approvedBeforeAt": earlier.decided_at,
+        **changes,
+    }
+    return rollback, log, FakeRegistry(model_description(status="Approved"))
+
+
+def test_a_rollback_whose_claims_hold_is_asked_of_the_stages_approvers_and_says_it_is_a_rollback() -> None:
+    rollback, log, registry = _rollback_claims()
+
+    store, mailer = _request("test", rollback=rollback, evidence=None, log=log, registry=registry)
+
+    assert len(mailer.sent) == 2 and all(m.subject.startswith("Rollback to sign: test back to ") for m in mailer.sent)
+    assert "version 4 misroutes claims" in mailer.sent[0].text
+    assert store.pending()[0].task.rollback is not None
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"approvedBefore": "d-never"}, {"approvedBeforeBy": "someone.else@example.com"}],
+    ids=["unknown-approval", "other-signer"],
+)
+def test_a_rollback_whose_claims_the_audit_log_does_not_hold_asks_nobody(changes: dict[str, Any]) -> None:
+    rollback, log, registry = _rollback_claims(**changes)
+    store, mailer = FakeApprovalStore(), FakeMailer()
+
+    with pytest.raises(DecisionNotAuthentic, match="nobody was asked to sign it"):
+        _request("test", rollback=rollback, evidence=None, log=log, registry=registry, store=store, mailer=mailer)
+
+    assert mailer.sent == [] and store.pending() == []

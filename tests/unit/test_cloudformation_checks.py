@@ -466,6 +466,9 @@ def expected_calls(stack: Transformed) -> dict[str, list[Call]]:
         "RequestApprovalFunction": [
             Call("ssm:GetParameter", f"{parameter}/{STAGE}"),
             Call("dynamodb:PutItem", approvals),
+            # a rollback's claims: its earlier approval and the registry's version
+            Call("dynamodb:Query", decisions),
+            Call("sagemaker:DescribeModelPackage", package),
             *mail(*approvers),
             # a retry reads how the earlier attempt ended
             Call("states:GetExecutionHistory", execution),

@@ -873,7 +873,9 @@ def _rollback_world(*, approved_before: bool = True) -> World:
     if approved_before:
         earlier = decision_record("dev", decision_id="d-earlier", approver="dana@example.com")
         world.log.append(
-            audit_entry(StageTask.from_payload(stage_task_payload("dev")), Outcome.APPROVED, "T", decision=earlier)
+            audit_entry(
+                StageTask.from_payload(stage_task_payload("dev")), Outcome.APPROVED, SIGNED_AT, decision=earlier
+            )
         )
     replaced = model_description(status="Approved", metadata={**REGISTRANT_KEYS, "dev": "Approved"})
     replaced.update(ModelPackageArn=REPLACED_ARN, ModelPackageVersion=VERSION + 1)
@@ -946,7 +948,8 @@ def _forged_approval(world: World) -> None:
     forged = decision_record("dev", decision_id="d-earlier", sealed=False).to_payload()
     world.log.append(
         {"modelPackageGroupName": GROUP, "entryKey": "forged", "modelVersion": VERSION, "stage": "dev"}
-        | {"outcome": "approved", "decisionId": "d-earlier", "decisionRecord": forged}
+        | {"outcome": "approved", "decisionId": "d-earlier", "decisionRecord": forged, "modelPackageArn": PACKAGE_ARN}
+        | {"actor": "dana@example.com", "at": SIGNED_AT}
     )
 
 
@@ -959,12 +962,12 @@ def _forged_approval(world: World) -> None:
             DecisionNotAuthentic,
             r"names an earlier approval \(d-earlier\) that the audit log",
         ),
-        (False, _forged_approval, DecisionNotAuthentic, "with the approval pages' seal"),
+        (False, _forged_approval, DecisionNotAuthentic, "does not carry the approval pages' valid seals"),
         (
             True,
             lambda world: ROLLBACK_SHOWN.update(approvedBeforeBy="someone.else@example.com"),
             DecisionNotAuthentic,
-            "showed its approvers an earlier approval",
+            "another signer or time for its earlier approval",
         ),
         (
             True,

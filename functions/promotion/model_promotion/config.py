@@ -132,6 +132,8 @@ class ApprovalRequestSettings:
     approval_base_url: str
     parameter_prefix: str
     quorum: Mapping[str, int] = field(default_factory=dict)
+    # Where a rollback's earlier approval is read before anyone is asked to sign it.
+    decision_log_table: str = ""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> ApprovalRequestSettings:
@@ -144,6 +146,7 @@ class ApprovalRequestSettings:
             approval_base_url=base_url,
             parameter_prefix=_parsed(environ, "PARAMETER_PREFIX", validate_parameter_prefix),
             quorum=_named("STAGE_QUORUM", lambda: stage_quorum(environ, stages)),
+            decision_log_table=_require(environ, "DECISION_LOG_TABLE"),
         )
 
 

@@ -10,6 +10,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ..adapters.dynamodb_approvals import DynamoDbApprovalStore
+from ..adapters.dynamodb_decision_log import DynamoDbDecisionLog
+from ..adapters.sagemaker_registry import SageMakerRegistry
 from ..adapters.ses_mailer import SesMailer
 from ..adapters.ssm_approved_models import SsmApprovedModels
 from ..adapters.step_functions import StepFunctionsWorkflow
@@ -40,6 +42,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         mailer=SesMailer(config.sender),
         approved_models=SsmApprovedModels(),
         history=StepFunctionsWorkflow(),
+        log=DynamoDbDecisionLog(config.decision_log_table),
+        registry=SageMakerRegistry(),
     )
     logger.info("approval requested", recipients=len(result["recipients"]), expires_at=result["expiresAt"])
     metrics.add_dimension(name="stage", value=str(event.get("stage")))

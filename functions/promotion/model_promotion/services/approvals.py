@@ -28,6 +28,7 @@ from ..domain.approvals import (
 from ..domain.errors import (
     ApprovalClosed,
     ApprovalNotFound,
+    DecisionNotAuthentic,
     InvalidDecision,
     InvalidPayload,
     ReauthenticationRequired,
@@ -37,15 +38,18 @@ from ..domain.errors import (
 from ..domain.identity import Approver, NotAuthorized, authorize
 from ..domain.presentation import Page, approval_email, message_page, review_page
 from ..domain.records import approved_model_parameter_name
+from ..domain.rollbacks import earlier_approval, rollback_claims_mismatch
 from ..domain.task_history import AWAIT_APPROVAL_STATE, PAGES_REJECTION, forged_failure_reason, sent_failure
 from ..ports import (
     ApprovalLink,
     ApprovalStore,
     ApprovedModels,
+    DecisionLog,
     DecisionSigner,
     DeliveryUnknown,
     ExecutionHistory,
     Mailer,
+    ModelRegistry,
     QuorumMoved,
     TaskClosed,
     TaskResult,
@@ -70,8 +74,15 @@ def request_approval(
     mailer: Mailer,
     approved_models: ApprovedModels,
     history: ExecutionHistory,
+    log: DecisionLog | None = None,
+    registry: ModelRegistry | None = None,
 ) -> dict[str, Any]:
     """Stores the request with its task token, then mails each approver a link of their own.
+
+    A rollback's claims (the version, its earlier approval, who signed that and when, its batch results) are
+    checked against the registry and the audit log first (domain/rollbacks.py): a request whose input says
+    otherwise asks nobody and raises DecisionNotAuthentic, which the state machine records as tampering. So the
+    review page shows only what the audit log and the registry hold.
 
     The request carries the version approved for this stage now (if any), read from the same SSM record
     an inference pipeline reads, so the approver compares the two before signing.
@@ -103,6 +114,17 @@ def request_approval(
     recipients = settings.approvers.get(task.stage)
     if not recipients:
         raise InvalidPayload(f"no approvers are configured for stage {task.stage!r}")
+    if task.rollback is not None:
+        if log is None or registry is None:
+            raise InvalidPayload("a rollback's request needs the audit log and the registry to check it against")
+        mismatch = rollback_claims_mismatch(
+            task,
+            evidence,
+            earlier_approval(log.entries(task.model.group), task),
+            registry.describe(task.model.package_arn),
+        )
+        if mismatch is not None:
+            raise DecisionNotAuthentic(f"{mismatch}: nobody was asked to sign it")
 
     champion = approved_models.get(
         approved_model_parameter_name(settings.parameter_prefix, task.model.group, task.stage)

@@ -17,6 +17,7 @@ from ..domain.audit_chain import verify as verify_chain
 from ..domain.model_version import APPROVED, PENDING_MANUAL_APPROVAL, REJECTED, ModelVersion
 from ..domain.records import approved_model_parameter_name, audit_entry
 from ..domain.registration import execution_name, rollback_execution_name
+from ..domain.rollbacks import SIGNED_FOR_STAGE
 from ..domain.stages import (
     APPROVAL_DESCRIPTION_MAX,
     PROMOTION_ATTEMPT_KEY,
@@ -532,9 +533,6 @@ def retry_promotion(
 
 
 # rollback
-
-# The audit outcomes that mean "the stage's approvers signed this version for the stage".
-SIGNED_FOR_STAGE = (Outcome.APPROVED.value, Outcome.ROLLED_BACK.value)
 
 
 def request_rollback(

@@ -10,9 +10,10 @@ from ..config import OutcomeSettings
 from ..domain.approvals import Decision, DecisionRecord, StageTask, iso, parse_time
 from ..domain.errors import DecisionNotAuthentic, DomainError, InvalidPayload, NoticeRefused
 from ..domain.identity import registrant_of
-from ..domain.model_version import REJECTED, ModelVersion
+from ..domain.model_version import REJECTED
 from ..domain.presentation import Email, outcome_email
 from ..domain.records import approved_model_parameter_name, approved_model_record, audit_entry
+from ..domain.rollbacks import earlier_approval, rollback_claims_mismatch
 from ..domain.stages import (
     APPROVAL_DESCRIPTION_MAX,
     APPROVED,
@@ -225,35 +226,14 @@ def _checked_rollback(
     assert rollback is not None
     where = f"the rollback of {task.stage} to {task.model.group} version {task.model.version}"
     description = registry.describe(task.model.package_arn)
-    if ModelVersion.from_description(description) != task.model:
-        raise DecisionNotAuthentic(f"{where} names a model that is not the registry's version: nothing was rolled back")
+    earlier = earlier_approval(log.entries(task.model.group), task)
+    mismatch = rollback_claims_mismatch(task, evidence, earlier, description)
+    if mismatch is None and _sealed_record(earlier, task, signer) is None:
+        mismatch = f"{where}: its earlier approval does not carry the approval pages' valid seals"
+    if mismatch is not None:
+        raise DecisionNotAuthentic(f"{mismatch}: nothing was rolled back")
     if description.get("ModelApprovalStatus") == REJECTED:
         raise InvalidPayload(f"{where}: the version was rejected while the rollback waited; nothing was rolled back")
-    earlier = next(
-        (
-            e
-            for e in log.entries(task.model.group)
-            if e.get("decisionId") == rollback.approved_before
-            and e.get("outcome") in (Outcome.APPROVED.value, Outcome.ROLLED_BACK.value)
-        ),
-        None,
-    )
-    record = _sealed_record(earlier, signer)
-    asked = (task.stage, task.model.version, task.model.package_arn)
-    if earlier is None or record is None or (record.stage, record.model_version, record.model_package_arn) != asked:
-        raise DecisionNotAuthentic(
-            f"{where} names an earlier approval ({rollback.approved_before}) that the audit log does not hold with "
-            "the approval pages' seal: nothing was rolled back"
-        )
-    if (rollback.approved_before_by, rollback.approved_before_at) not in (
-        (record.approver_name, record.decided_at),
-        (record.approver, record.decided_at),
-    ) or (evidence or None) != (earlier.get("evidence") or None):
-        # What the approvers were shown of that approval (who, when, its batch results) must be what it was.
-        raise DecisionNotAuthentic(
-            f"{where} showed its approvers an earlier approval or batch results other than the audit log's: "
-            "nothing was rolled back"
-        )
     current = (
         approved_models.get(approved_model_parameter_name(settings.parameter_prefix, task.model.group, task.stage))
         or {}
@@ -275,8 +255,9 @@ def _checked_rollback(
     return replaced
 
 
-def _sealed_record(entry: Mapping[str, Any] | None, signer: DecisionSigner) -> DecisionRecord | None:
-    """The approval an audit entry holds, when it and each cosigner carry the approval pages' valid seal."""
+def _sealed_record(entry: Mapping[str, Any] | None, task: StageTask, signer: DecisionSigner) -> DecisionRecord | None:
+    """The approval an audit entry holds, when it is an approval of this version for this stage and it and each
+    cosigner carry the approval pages' valid seal (a sealed record copied from another approval is none)."""
     if entry is None or not isinstance(entry.get("decisionRecord"), Mapping):
         return None
     try:
@@ -284,6 +265,12 @@ def _sealed_record(entry: Mapping[str, Any] | None, signer: DecisionSigner) -> D
     except InvalidPayload:
         return None
     if record.decision_id != entry.get("decisionId") or record.decision is not Decision.APPROVE:
+        return None
+    if (record.stage, record.model_version, record.model_package_arn) != (
+        task.stage,
+        task.model.version,
+        task.model.package_arn,
+    ):
         return None
     for sealed in (record, *record.cosigners):
         if not sealed.seal or not signer.verify(sealed.sealing_message(), sealed.seal):
