@@ -11,6 +11,7 @@ import itertools
 import json
 import os
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +42,19 @@ def operator_command(state_file: Path, *args: str) -> list[str]:
     command = Path(sys.executable).parent / "model-promotion"
     assert command.exists(), f"{command} is missing: install the project into the venv (make .venv/.installed)"
     return [str(command), "--local", "--state-file", str(state_file), *args]
+
+
+def run_operator_command(state_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Runs `model-promotion --local --state-file PATH ARGS...` to its end: exit status, stdout, stderr."""
+    return subprocess.run(
+        operator_command(state_file, *args),
+        capture_output=True,
+        text=True,
+        env=operator_env(),
+        cwd=PROJECT_ROOT,
+        timeout=60,
+        check=False,
+    )
 
 
 def operator_env() -> dict[str, str]:

@@ -432,14 +432,15 @@ class EmbeddedStack:
             self.resolver.attributes.setdefault(
                 (lid, "Arn"), f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{PLACEHOLDER_KEY}"
             )
-        for lid, resource in self._resources("AWS::Serverless::Function"):
-            props = resource.get("Properties", {})
-            code_uri = str((self.root / props["CodeUri"]).resolve())
-            if code_uri not in sys.path:  # the function's own code, from its CodeUri
+        functions = self._resources("AWS::Serverless::Function")
+        for code_uri in sorted({str((self.root / r["Properties"]["CodeUri"]).resolve()) for _, r in functions}):
+            if code_uri not in sys.path:  # the functions' own code, from their CodeUri
                 sys.path.append(code_uri)
-            from model_promotion.config import check_function_settings
-            from model_promotion.domain.errors import ConfigurationError
+        from model_promotion.config import check_function_settings
+        from model_promotion.domain.errors import ConfigurationError
 
+        for lid, resource in functions:
+            props = resource.get("Properties", {})
             try:
                 check_function_settings(props["Handler"].rpartition(".")[0], self._environment(props))
             except ConfigurationError as exc:

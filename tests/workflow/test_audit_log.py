@@ -7,7 +7,6 @@ Runs on the one-stage stack: a promotion there is a registration and one click.
 from __future__ import annotations
 
 import json
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 import requests
 from boto3.dynamodb.types import TypeSerializer
 
-from stack_helpers import PROJECT_ROOT, audit_table_entries, new_group, operator_command, operator_env, register
+from stack_helpers import audit_table_entries, new_group, register, run_operator_command
 
 pytestmark = pytest.mark.workflow
 
@@ -30,15 +29,7 @@ def state_file(single_stage_stack, tmp_path_factory: pytest.TempPathFactory) -> 
 def audit_verify(state_file: Path, group: str, *, json_output: bool = True) -> tuple[int, str, str]:
     """`model-promotion --local --state-file PATH [--json] audit verify GROUP`: exit status, stdout, stderr."""
     json_flag = ["--json"] if json_output else []
-    process = subprocess.run(
-        operator_command(state_file, *json_flag, "audit", "verify", group),
-        capture_output=True,
-        text=True,
-        env=operator_env(),
-        cwd=PROJECT_ROOT,
-        timeout=60,
-        check=False,
-    )
+    process = run_operator_command(state_file, *json_flag, "audit", "verify", group)
     assert "Traceback" not in process.stderr, process.stderr
     return process.returncode, process.stdout, process.stderr
 

@@ -13,15 +13,7 @@ import pytest
 
 from embedded_aws.client import StackClient
 from model_promotion.domain.model_version import ModelVersion
-from stack_helpers import (
-    PROJECT_ROOT,
-    Promotion,
-    audit_table_entries,
-    new_group,
-    operator_command,
-    operator_env,
-    register,
-)
+from stack_helpers import Promotion, audit_table_entries, new_group, register, run_operator_command
 
 pytestmark = pytest.mark.workflow
 
@@ -37,15 +29,7 @@ def state_file(single_stage_stack: StackClient, tmp_path_factory: pytest.TempPat
 
 
 def model_promotion(state_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        operator_command(state_file, "--json", *args),
-        capture_output=True,
-        text=True,
-        env=operator_env(),
-        cwd=PROJECT_ROOT,
-        timeout=60,
-        check=False,
-    )
+    return run_operator_command(state_file, "--json", *args)
 
 
 def approved(stack: StackClient, assets: Any, group: str) -> Promotion:

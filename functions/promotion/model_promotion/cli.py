@@ -261,7 +261,9 @@ class Target:
 
     @property
     def parameter_prefix(self) -> str:
-        return str(self.parameters.get("ParameterPrefix") or "/model-promotion")
+        from .client import DEFAULT_PREFIX
+
+        return str(self.parameters.get("ParameterPrefix") or DEFAULT_PREFIX)
 
     def mailer(self) -> Any:
         from .adapters.ses_mailer import SesMailer
@@ -504,10 +506,10 @@ def approved(invocation: Invocation, group: str, stage: str, prefix: str | None)
     """
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-    from .client import DEFAULT_PREFIX, NothingApproved, get_approved_model
+    from .client import NothingApproved, get_approved_model
 
     target, _ = _target_and_stages(invocation, stage)
-    prefix = prefix or str(target.parameters.get("ParameterPrefix") or DEFAULT_PREFIX)
+    prefix = prefix or target.parameter_prefix
     try:
         model = get_approved_model(group, stage, prefix=prefix, max_age=0, ssm_client=target.clients.client("ssm"))
     except NothingApproved as exc:
@@ -737,7 +739,7 @@ def smoke_settings(request: SmokeRequest, target: Target, operator: str) -> Smok
         bucket=bucket,
         gates=gates,
         operations_email=operations,
-        parameter_prefix=str(parameters.get("ParameterPrefix") or "/model-promotion"),
+        parameter_prefix=target.parameter_prefix,
         image_uri=image,
         operator=operator,
         promoted_groups=target.groups,
