@@ -457,6 +457,9 @@ class FakeModelVersions(ModelVersions):
     def __init__(self, registry: FakeRegistry) -> None:
         self.registry = registry
 
+    def groups(self) -> list[str]:
+        return sorted({str(d.get("ModelPackageGroupName")) for d in self.registry.descriptions.values()})
+
     def versions(self, group: str) -> list[Mapping[str, Any]]:
         found = [d for d in self.registry.descriptions.values() if d.get("ModelPackageGroupName") == group]
         return [copy.deepcopy(d) for d in sorted(found, key=lambda d: d["ModelPackageVersion"], reverse=True)]

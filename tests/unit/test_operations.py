@@ -45,10 +45,12 @@ from model_promotion.services.operations import (
     cancel_promotion,
     decision_history,
     pending_approvals,
+    promotion_overview,
     request_rollback,
     resend_request,
     retry_promotion,
     version_status,
+    version_timeline,
 )
 
 NOW = datetime(2026, 11, 21, 15, 0, 0, tzinfo=UTC)
@@ -134,7 +136,15 @@ class World:
 
     def resend(self, version: int = 3, **kwargs: Any) -> dict[str, Any]:
         return resend_request(
-            store=self.store, mailer=self.mailer, base_url=BASE_URL, group=GROUP, version=version, now=NOW, **kwargs
+            store=self.store,
+            mailer=self.mailer,
+            log=self.log,
+            base_url=BASE_URL,
+            group=GROUP,
+            version=version,
+            operator=kwargs.pop("operator", OPERATOR),
+            now=NOW,
+            **kwargs,
         )
 
 
@@ -324,6 +334,9 @@ def test_resend_mails_each_recipient_a_fresh_link_to_the_same_request_and_keeps_
     ):
         assert f"{BASE_URL}/approvals/{link.approval_id}" in message.text
         assert TOKEN not in message.text + message.html
+    [entry] = world.log.entries(GROUP)
+    assert (entry["outcome"], entry["actor"], entry["stage"], entry["modelVersion"]) == ("resent", OPERATOR, "test", 3)
+    assert entry["meaning"] == "approval request for test mailed again to qa.lead@example.com, qa.deputy@example.com"
 
 
 def test_resend_refuses_when_nothing_is_pending_or_the_request_expired(world: World) -> None:
@@ -334,7 +347,9 @@ def test_resend_refuses_when_nothing_is_pending_or_the_request_expired(world: Wo
     pending_request(world.store, "dev", 4, requested=timedelta(days=2), expires_in=timedelta(seconds=-1))
     with pytest.raises(NotFound, match="expired at"):
         world.resend(version=4)
-    assert world.mailer.sent == []
+    with pytest.raises(BadRequest, match="needs an operator"):
+        world.resend(operator=" ")
+    assert world.mailer.sent == [] and world.log.entries(GROUP) == []
 
 
 def test_resend_asks_for_the_stage_when_a_version_has_two_pending_requests(world: World) -> None:
@@ -457,7 +472,7 @@ def test_json_output_has_stable_keys_for_scripts(world: World) -> None:
         "pending",
     }
     assert set(version["stages"][0]) == {"stage", "status", "signedBy", "signedAt"}
-    assert set(version["execution"]) == {"name", "arn", "status", "startedAt", "stoppedAt", "error"}
+    assert set(version["execution"]) == {"name", "arn", "status", "startedAt", "stoppedAt", "error", "cause"}
     pending_keys = {
         "group",
         "version",
@@ -1013,3 +1028,89 @@ def test_cancelling_a_pending_rollback_stops_it_and_audits_it_without_touching_a
     assert json.dumps(world.registry.descriptions, sort_keys=True, default=str) == before
     assert [s.execution_arn for s in world.executions.stopped] == [stage_task.execution_arn]
     assert world.log.entries(GROUP)[-1]["meaning"] == "rollback of prod to version 2 cancelled"
+
+
+# the console's overview and timeline
+
+
+def overview(world: World, **filters: Any) -> dict[str, Any]:
+    return promotion_overview(
+        catalog=FakeModelVersions(world.registry),
+        executions=world.executions,
+        store=world.store,
+        stages=STAGES,
+        now=NOW,
+        **filters,
+    )
+
+
+def test_the_overview_shows_what_waits_what_failed_and_why_and_every_versions_state(world: World) -> None:
+    world.registry.add(description(4, dev="Approved", **{"promotion-ended": "failed at test 2026-11-21T14:00:00Z"}))
+    world.executions.add(
+        execution_name(GROUP, 4),
+        "FAILED",
+        error="States.TaskFailed",
+        cause='{"errorType": "ModelError", "errorMessage": "the batch job ran out of memory", "stackTrace": ["x"]}',
+    )
+
+    result = overview(world)
+
+    assert [(v["version"], v["state"]) for v in result["versions"]] == [(4, "failed"), (3, "waiting"), (2, "promoted")]
+    [failed] = result["failed"]
+    assert failed["version"] == 4 and failed["execution"]["cause"] == "ModelError: the batch job ran out of memory"
+    assert [(p["version"], p["stage"]) for p in result["pending"]] == [(3, "test")]
+    assert (result["page"], result["pages"], result["versionCount"]) == (1, 1, 3)
+
+
+def test_the_overview_filters_by_stage_and_state_and_pages_the_versions(world: World) -> None:
+    for version in range(4, 9):
+        world.registry.add(description(version))
+
+    assert [v["version"] for v in overview(world, state="promoted")["versions"]] == [2]
+    by_stage = overview(world, stage="test")
+    assert [v["version"] for v in by_stage["versions"]] == [3, 2] and len(by_stage["pending"]) == 1
+    assert overview(world, stage="prod")["pending"] == []
+    second = overview(world, page=2, page_size=3)
+    assert [v["version"] for v in second["versions"]] == [5, 4, 3] and second["pages"] == 3
+    assert overview(world, page=9, page_size=3)["page"] == 3  # past the end: the last page
+    with pytest.raises(BadRequest, match="stage 'staging' is not one of"):
+        overview(world, stage="staging")
+    with pytest.raises(BadRequest, match="state 'broken' is not one of"):
+        overview(world, state="broken")
+
+
+def test_a_versions_timeline_holds_its_registration_decisions_interventions_and_what_waits(world: World) -> None:
+    world.log.append(
+        {
+            "modelPackageGroupName": GROUP,
+            "entryKey": "2026-11-21T12:00:00Z#v00000003#dev#approved",
+            "modelVersion": 3,
+            "stage": "dev",
+            "outcome": "approved",
+            "at": "2026-11-21T12:00:00Z",
+            "meaning": "approved for dev",
+            "actor": "dev.lead@example.com",
+            "comment": "looks right",
+        }
+    )
+    world.resend(operator="Olive Ops <olive.ops@example.com>")
+
+    result = version_timeline(
+        catalog=FakeModelVersions(world.registry),
+        executions=world.executions,
+        store=world.store,
+        log=world.log,
+        group=GROUP,
+        version=3,
+        stages=STAGES,
+        now=NOW,
+    )
+
+    whats = [e["what"] for e in result["timeline"]]
+    assert "registered" in whats and "approved for dev" in whats
+    assert any(w.startswith("promotion started") for w in whats)
+    assert "approval requested for test from qa.lead@example.com, qa.deputy@example.com" in whats
+    [resent] = [e for e in result["timeline"] if e.get("outcome") == "resent"]
+    assert resent["who"] == "Olive Ops <olive.ops@example.com>"
+    assert [e["at"] for e in result["timeline"]] == sorted(e["at"] for e in result["timeline"])
+    assert result["state"] == "waiting"

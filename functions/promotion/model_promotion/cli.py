@@ -525,19 +525,22 @@ def approved(invocation: Invocation, group: str, stage: str, prefix: str | None)
 @click.argument("group", type=GROUP)
 @click.argument("version", type=VERSION)
 @click.option("--stage", type=STAGE, metavar="S", help="the stage whose request to resend")
+@click.option("--operator", metavar="WHO", help="who has them mailed (default: your AWS identity's ARN)")
 @_json_after_the_command
 @click.pass_obj
-def resend(invocation: Invocation, group: str, version: int, stage: str | None) -> int:
-    """Mail a pending request's approvers fresh links to it."""
+def resend(invocation: Invocation, group: str, version: int, stage: str | None, operator: str | None) -> int:
+    """Mail a pending request's approvers fresh links to it; audited."""
     target, _ = _target_and_stages(invocation, stage)
     if not target.sender or not target.approval_base_url:
         raise UsageError(f"{target.description} names no sender address or approval base URL")
     result = resend_request(
         store=target.approvals(),
         mailer=target.mailer(),
+        log=target.decision_log(),
         base_url=target.approval_base_url,
         group=group,
         version=version,
+        operator=operator if operator is not None else caller_identity(target),
         stage=stage,
         now=utc_now(),
     )

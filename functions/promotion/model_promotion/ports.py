@@ -299,6 +299,10 @@ class ModelVersions(ABC):
     """Every version of a model group, as the operators' status view reads them."""
 
     @abstractmethod
+    def groups(self) -> list[str]:
+        """The names of every model package group, in name order."""
+
+    @abstractmethod
     def versions(self, group: str) -> list[Mapping[str, Any]]:
         """DescribeModelPackage answers of every version of the group, newest first; [] for an unknown group."""
 

@@ -66,12 +66,8 @@ def client_token(package_arn: str, metadata: Mapping[str, str], approval_status:
 class SageMakerCatalog(AwsAdapter, ModelCatalog, ModelVersions):
     def pending_versions(self, groups: tuple[str, ...]) -> list[Mapping[str, Any]]:
         sagemaker = self.client("sagemaker")
+        names = list(groups) or self.groups()
         try:
-            names = list(groups) or [
-                g["ModelPackageGroupName"]
-                for page in sagemaker.get_paginator("list_model_package_groups").paginate()
-                for g in page["ModelPackageGroupSummaryList"]
-            ]
             found = []
             for group in names:
                 pages = sagemaker.get_paginator("list_model_packages").paginate(
@@ -85,6 +81,16 @@ class SageMakerCatalog(AwsAdapter, ModelCatalog, ModelVersions):
                 raise transient("ListModelPackages", exc) from exc
             raise
         return found
+
+    def groups(self) -> list[str]:
+        try:
+            pages = self.client("sagemaker").get_paginator("list_model_package_groups").paginate()
+            names = [g["ModelPackageGroupName"] for page in pages for g in page["ModelPackageGroupSummaryList"]]
+        except (ClientError, BotoCoreError) as exc:
+            if is_transient(exc):
+                raise transient("ListModelPackageGroups", exc) from exc
+            raise
+        return sorted(names)
 
     def versions(self, group: str) -> list[Mapping[str, Any]]:
         return [

@@ -8,6 +8,7 @@ as tables for people and as JSON for scripts. No result ever holds a task token:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -49,6 +50,8 @@ from .start_promotion import promotion_input
 # The error a cancelled execution stops with, as DescribeExecution and the history show it.
 CANCEL_ERROR = "PromotionCancelled"
 REASON_MAX = COMMENT_MAX
+# A failure's cause is shown cut to this many characters.
+CAUSE_MAX = 500
 
 
 class OperationError(Exception):
@@ -147,9 +150,158 @@ def _version_row(
             "startedAt": _time(execution.get("startDate")) if execution else None,
             "stoppedAt": _time(execution.get("stopDate")) if execution else None,
             "error": execution.get("error") if execution else None,
+            "cause": _cause(execution.get("cause")) if execution else None,
         },
         "pending": _pending_row(requests[0], now) if requests else None,
     }
+
+
+# the console's overview
+
+# How a version's promotion stands, in one word the console filters on.
+PROMOTION_STATES = ("waiting", "running", "failed", "expired", "cancelled", "rejected", "promoted", "not started")
+OVERVIEW_PAGE_SIZE = 20
+
+
+def promotion_state(row: Mapping[str, Any]) -> str:
+    """One word for a `version_status` row: waiting for a decision, running between stages, failed (retryable),
+    expired, cancelled, rejected (by a person or a gate), promoted through every stage, or not started."""
+    execution = row.get("execution") or {}
+    status, error = execution.get("status"), execution.get("error")
+    ended = str(row.get("promotionEnded") or "")
+    if row.get("pending"):
+        return "waiting"
+    if status == "RUNNING":
+        return "running"
+    if status == "SUCCEEDED":
+        return "promoted"
+    if error in DECISION_ERRORS or ended.startswith(DECIDED_OUTCOMES):
+        return "rejected"
+    if error == CANCEL_ERROR or ended.startswith(Outcome.CANCELLED.value):
+        return "cancelled"
+    if ended.startswith(Outcome.EXPIRED.value):
+        return "expired"
+    if status in RETRYABLE_EXECUTION_STATUSES or ended:
+        return "failed"
+    return "not started"
+
+
+def promotion_overview(
+    *,
+    catalog: ModelVersions,
+    executions: ExecutionControl,
+    store: ApprovalStore,
+    stages: Sequence[str],
+    now: datetime,
+    group: str | None = None,
+    stage: str | None = None,
+    state: str | None = None,
+    page: int = 1,
+    page_size: int = OVERVIEW_PAGE_SIZE,
+) -> dict[str, Any]:
+    """What the console's front page shows: the requests waiting for a decision, the promotions that failed and
+    why, and every version's per-stage status, each filtered by group, stage and state; the versions a page at a
+    time, newest first within each group. The same use cases as `status` and `pending`."""
+    if stage is not None and stage not in stages:
+        raise BadRequest(f"stage {stage!r} is not one of the stages {', '.join(stages)}")
+    if state is not None and state not in PROMOTION_STATES:
+        raise BadRequest(f"state {state!r} is not one of {', '.join(PROMOTION_STATES)}")
+    if page < 1 or page_size < 1:
+        raise BadRequest("pages are counted from 1")
+    groups = [group] if group else catalog.groups()
+    versions = []
+    for name in groups:
+        try:
+            rows = version_status(
+                catalog=catalog, executions=executions, store=store, group=name, stages=stages, now=now
+            )
+        except NotFound:
+            continue
+        versions.extend({**row, "group": name, "state": promotion_state(row)} for row in rows["versions"])
+    if stage is not None:
+        versions = [v for v in versions if _touches(v, stage)]
+    failed = [v for v in versions if v["state"] in ("failed", "expired")]
+    if state is not None:
+        versions = [v for v in versions if v["state"] == state]
+    pending = [
+        row
+        for row in pending_approvals(store=store, now=now)
+        if (group is None or row["group"] == group) and (stage is None or row["stage"] == stage)
+    ]
+    pages = max(1, -(-len(versions) // page_size))
+    page = min(page, pages)
+    return {
+        "generatedAt": iso(now),
+        "stages": list(stages),
+        "groups": groups if group is None else [group],
+        "filters": {"group": group, "stage": stage, "state": state},
+        "pending": pending,
+        "failed": failed,
+        "versions": versions[(page - 1) * page_size : page * page_size],
+        "page": page,
+        "pages": pages,
+        "versionCount": len(versions),
+    }
+
+
+def _touches(row: Mapping[str, Any], stage: str) -> bool:
+    """Whether a version has come to this stage: decided there, or waiting there."""
+    pending = row.get("pending") or {}
+    return pending.get("stage") == stage or any(c["stage"] == stage and c.get("status") for c in row["stages"])
+
+
+def version_timeline(
+    *,
+    catalog: ModelVersions,
+    executions: ExecutionControl,
+    store: ApprovalStore,
+    log: DecisionLog,
+    group: str,
+    version: int,
+    stages: Sequence[str],
+    now: datetime,
+) -> dict[str, Any]:
+    """One version's story, oldest first: its registration, each attempt's start and end, every request's
+    mailing, and every recorded outcome and intervention (who, what, why), from the registry, the execution
+    and the audit log. No execution history is read: it carries task tokens."""
+    [row] = version_status(
+        catalog=catalog, executions=executions, store=store, group=group, stages=stages, now=now, version=version
+    )["versions"]
+    events: list[dict[str, Any]] = [{"at": row["registeredAt"], "what": "registered", "stage": None, "who": None}]
+    execution = row["execution"]
+    if execution["startedAt"]:
+        events.append({"at": execution["startedAt"], "what": f"promotion started ({execution['name']})"})
+    try:
+        history = decision_history(log=log, group=group, version=version, stages=stages)
+    except NotFound:
+        history = []
+    for entry in history:
+        detail = entry.get("comment") or entry.get("reason")
+        events.append(
+            {
+                "at": entry["at"],
+                "what": entry.get("meaning") or entry.get("outcome"),
+                "stage": entry.get("stage"),
+                "who": entry.get("who"),
+                "detail": detail,
+                "outcome": entry.get("outcome"),
+            }
+        )
+    if row["pending"]:
+        waiting = row["pending"]
+        events.append(
+            {
+                "at": waiting["requestedAt"],
+                "what": f"approval requested for {waiting['stage']} from {', '.join(waiting['recipients'])}",
+                "stage": waiting["stage"],
+                "detail": f"waiting; expires {waiting['expiresAt']}",
+            }
+        )
+    if execution["stoppedAt"]:
+        how = execution["status"] + (f": {execution['error']}" if execution["error"] else "")
+        events.append({"at": execution["stoppedAt"], "what": f"promotion ended, {how}", "detail": execution["cause"]})
+    events.sort(key=lambda e: str(e.get("at") or ""))
+    return {**row, "group": group, "state": promotion_state(row), "timeline": events}
 
 
 # pending
@@ -294,13 +446,17 @@ def resend_request(
     *,
     store: ApprovalStore,
     mailer: Mailer,
+    log: DecisionLog,
     base_url: str,
     group: str,
     version: int,
+    operator: str,
     now: datetime,
     stage: str | None = None,
 ) -> dict[str, Any]:
-    """Mails the pending request's approvers fresh links to the same request; its task token stays as it is."""
+    """Mails the pending request's approvers fresh links to the same request; its task token stays as it is.
+    The audit log records who had them mailed, after the mail went (a failed send records nothing)."""
+    operator = _operator(operator, "a resend")
     request = _pending_request(store, group, version, stage)
     if request.is_expired(now):
         raise NotFound(
@@ -308,6 +464,23 @@ def resend_request(
             "there is nothing to resend"
         )
     sent = send_links(request, store=store, mailer=mailer, base_url=base_url.rstrip("/"), reminder=False)
+    task = request.task
+    at = iso(now)
+    log.append(
+        {
+            "modelPackageGroupName": group,
+            "entryKey": f"{at}#v{version:08d}#{task.stage}#resent",
+            "modelVersion": version,
+            "modelPackageArn": task.model.package_arn,
+            "stage": task.stage,
+            "outcome": "resent",
+            "at": at,
+            "meaning": f"approval request for {task.stage} mailed again to {', '.join(request.recipients)}",
+            "actor": operator,
+            "identitySource": "operator",
+            "executionArn": task.execution_arn,
+        }
+    )
     return {
         "group": group,
         "version": version,
@@ -346,9 +519,7 @@ def cancel_promotion(
         raise BadRequest("a cancellation needs a reason: give --reason TEXT")
     if len(reason) > REASON_MAX:
         raise BadRequest(f"the reason is {len(reason)} characters long; keep it within {REASON_MAX}")
-    operator = (operator or "").strip()
-    if not operator:
-        raise BadRequest("a cancellation needs an operator: give --operator WHO")
+    operator = _operator(operator, "a cancellation")
 
     request = _pending_request(store, group, version, stage)
     task = request.task
@@ -441,9 +612,7 @@ def retry_promotion(
         raise BadRequest("a retry needs a reason: give --reason TEXT")
     if len(reason) > REASON_MAX:
         raise BadRequest(f"the reason is {len(reason)} characters long; keep it within {REASON_MAX}")
-    operator = (operator or "").strip()
-    if not operator:
-        raise BadRequest("a retry needs an operator: give --operator WHO")
+    operator = _operator(operator, "a retry")
     description = catalog.version(group, version)
     if description is None:
         raise NotFound(f"{group} has no version {version}")
@@ -633,9 +802,7 @@ def _rollback_request(reason: str, operator: str, stage: str, stages: Sequence[s
         raise BadRequest("a rollback needs a reason: give --reason TEXT")
     if len(reason) > REASON_MAX:
         raise BadRequest(f"the reason is {len(reason)} characters long; keep it within {REASON_MAX}")
-    operator = (operator or "").strip()
-    if not operator:
-        raise BadRequest("a rollback needs an operator: give --operator WHO")
+    operator = _operator(operator, "a rollback")
     if stage not in stages:
         raise BadRequest(f"stage {stage!r} is not one of the stages {', '.join(stages)}")
     return reason, operator
@@ -682,6 +849,14 @@ def _rollback_plan(
     return description, signed[-1], current
 
 
+def _operator(operator: str | None, what: str) -> str:
+    """Who acts, as the audit log names them: the console's signed-in operator, or the CLI's AWS identity."""
+    operator = (operator or "").strip()
+    if not operator:
+        raise BadRequest(f"{what} needs an operator: give --operator WHO")
+    return operator
+
+
 def _pending_request(store: ApprovalStore, group: str, version: int, stage: str | None) -> ApprovalRequest:
     found = [
         r
@@ -695,6 +870,20 @@ def _pending_request(store: ApprovalStore, group: str, version: int, stage: str 
     if len(found) > 1 and stage is None:
         raise BadRequest(f"{group} version {version} has pending requests for {', '.join(stages)}: give --stage")
     return found[0]
+
+
+def _cause(cause: Any) -> str | None:
+    """A failed execution's cause, for people: a Lambda error's message rather than its JSON and stack trace."""
+    if not isinstance(cause, str) or not cause:
+        return None
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return one_line(cause)[:CAUSE_MAX]
+    if isinstance(parsed, Mapping) and parsed.get("errorMessage"):
+        kind = parsed.get("errorType")
+        return one_line(f"{kind}: {parsed['errorMessage']}" if kind else str(parsed["errorMessage"]))[:CAUSE_MAX]
+    return one_line(cause)[:CAUSE_MAX]
 
 
 def _time(value: Any) -> str | None:
