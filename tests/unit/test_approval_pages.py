@@ -45,7 +45,7 @@ from model_promotion.config import ApprovalApiSettings, ApprovalRequestSettings
 from model_promotion.domain.approvals import RequestStatus, request_key
 from model_promotion.domain.identity import approver_from_claims
 from model_promotion.domain.web_security import Session, csrf_token, digest_of
-from model_promotion.handlers.approval_api import SECURITY_HEADERS, http_request, http_response
+from model_promotion.handlers._http import SECURITY_HEADERS, http_request, http_response
 from model_promotion.ports import DirectoryEntry
 from model_promotion.services.approval_web import (
     BODY_MAX,

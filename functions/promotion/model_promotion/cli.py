@@ -60,6 +60,7 @@ import click
 from .adapters.aws import DEFAULT_CLIENTS, AwsClients
 from .domain.approvals import utc_now
 from .domain.errors import ConfigurationError, DomainError, TransientAwsError
+from .domain.model_version import MODEL_GROUP_NAME
 from .domain.presentation import format_metric
 from .domain.stages import DEFAULT_STAGES, StageStatus, parse_stages
 from .services.operations import (
@@ -86,7 +87,6 @@ DEFAULT_STATE_FILE = ".local/stack.json"
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
 EXIT_BAD = 2
-_GROUP = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _STAGE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 # smoke-test --wait-for-approval: at most a day, so a forgotten run does not hold a terminal for a week.
 SMOKE_WAIT_MAX = 86_400
@@ -121,7 +121,7 @@ class _Checked(click.ParamType):
 
 GROUP = _Checked(
     "group",
-    lambda t: bool(_GROUP.match(t)),
+    lambda t: bool(MODEL_GROUP_NAME.match(t)),
     "a model package group name (letters, digits and '-', at most 63 characters)",
 )
 VERSION = _Checked("version", lambda t: t.isdigit() and int(t) >= 1, "a version number (a positive integer)", int)

@@ -21,6 +21,8 @@ T = TypeVar("T")
 
 
 _URL = re.compile(r"https?://[^\s/]+(/[^\s]*)?")
+# Cognito's GroupName: [\p{L}\p{M}\p{S}\p{N}\p{P}]+ of 1 to 128 characters, i.e. no separators or controls.
+_GROUP_NAME = re.compile(r"^[^\s\x00-\x1f\x7f]{1,128}$")
 
 
 def _is_whole_number(text: str) -> bool:
@@ -375,6 +377,50 @@ class ReconcileSettings:
         return cls(state_machine_arn=starter.state_machine_arn, stages=starter.stages, groups=groups)
 
 
+@dataclass(frozen=True)
+class OperatorConsoleSettings:
+    """The operators' console: the tables and state machines it reads through services/operations.py, who may use
+    it (members of one user pool group), and the sign-in wiring, with sessions in a table of its own."""
+
+    approvals_table: str
+    decision_log_table: str
+    state_machine_arn: str
+    stages: tuple[str, ...]
+    sessions_table: str
+    sign_in_parameter: str
+    operator_group: str
+    sender: str
+    approval_base_url: str
+    session_idle_minutes: int = 30
+    session_max_minutes: int = 8 * 60
+    groups_recheck_minutes: int = 5
+    # How often the pages fetch their data again, in seconds (the page is never reloaded).
+    refresh_seconds: int = 15
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> OperatorConsoleSettings:
+        starter = StarterSettings.from_environ(environ)
+        group = _require(environ, "OPERATOR_GROUP")
+        if not _GROUP_NAME.match(group):
+            raise ConfigurationError(
+                f"OPERATOR_GROUP={group!r} is not a user pool group name: 1 to 128 characters, no spaces"
+            )
+        return cls(
+            approvals_table=_require(environ, "APPROVALS_TABLE"),
+            decision_log_table=_require(environ, "DECISION_LOG_TABLE"),
+            state_machine_arn=starter.state_machine_arn,
+            stages=starter.stages,
+            sessions_table=_require(environ, "CONSOLE_SESSIONS_TABLE"),
+            sign_in_parameter=_require(environ, "SIGN_IN_PARAMETER"),
+            operator_group=group,
+            sender=_email(environ, "SENDER_ADDRESS"),
+            approval_base_url=_url(environ, "APPROVAL_BASE_URL"),
+            session_idle_minutes=_minutes(environ, "SESSION_IDLE_MINUTES", 30, 24 * 60),
+            session_max_minutes=_minutes(environ, "SESSION_MAX_MINUTES", 8 * 60, 7 * 24 * 60),
+            groups_recheck_minutes=_minutes(environ, "GROUPS_RECHECK_MINUTES", 5, 60),
+        )
+
+
 # What each function reads at its first invocation: its handler's settings() (handlers/<name>.py). The embedded
 # AWS reads the same from each function's environment before it says it is up, so a bad parameter is named at
 # start-up instead of failing the first registration.
@@ -389,6 +435,7 @@ FUNCTION_SETTINGS: Mapping[str, Callable[[Mapping[str, str]], object]] = {
     "model_promotion.handlers.start_transform": TransformSettings.from_environ,
     "model_promotion.handlers.sweep_approvals": SweepSettings.from_environ,
     "model_promotion.handlers.reconcile": ReconcileSettings.from_environ,
+    "model_promotion.handlers.operator_console": OperatorConsoleSettings.from_environ,
 }
 
 

@@ -42,6 +42,8 @@ class Page:
     html: str
     # Correlation keys for the log line about this page (model group, version, stage, execution).
     context: Mapping[str, Any] | None = None
+    # A message page's message, as plain text (another site shows it in its own layout).
+    text: str | None = None
 
 
 def format_metric(value: Any) -> str:
@@ -348,7 +350,8 @@ def signed_out_page(sign_in_url: str) -> Page:
 
 
 def message_page(status: int, title: str, message: str) -> Page:
-    return Page(status=status, title=title, html=_document(title, f"<h1>{escape(title)}</h1><p>{escape(message)}</p>"))
+    html = _document(title, f"<h1>{escape(title)}</h1><p>{escape(message)}</p>")
+    return Page(status=status, title=title, html=html, text=message)
 
 
 _STYLE = (

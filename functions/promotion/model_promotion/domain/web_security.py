@@ -18,7 +18,10 @@ from urllib.parse import urlsplit
 
 from .identity import Approver
 
-_NEXT_PATH = re.compile(r"/approvals/[A-Za-z0-9_-]{1,64}")
+# An approval page, or a console page with its filters: never another site (no open redirect).
+_NEXT_PATH = re.compile(
+    r"/approvals/[A-Za-z0-9_-]{1,64}|/console(/versions/[A-Za-z0-9-]{1,63}/[0-9]{1,9})?(\?[A-Za-z0-9_.=&%+-]{0,512})?"
+)
 
 
 def _b64(data: bytes) -> str:
@@ -162,5 +165,5 @@ class PendingLogin:
 
 
 def safe_next_path(path: str | None) -> str:
-    """Only an approval page may follow a sign-in: no open redirect to another site."""
+    """Only one of our pages may follow a sign-in: no open redirect to another site."""
     return path if path and _NEXT_PATH.fullmatch(path) else "/"

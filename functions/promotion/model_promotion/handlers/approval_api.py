@@ -6,7 +6,6 @@ cached or leaks its URL through a Referer, and the event (which carries cookies)
 
 from __future__ import annotations
 
-import base64
 import os
 from functools import cache
 from typing import Any
@@ -24,23 +23,12 @@ from ..config import ApprovalApiSettings
 from ..domain.approvals import utc_now
 from ..domain.identity import is_approver_group
 from ..domain.presentation import message_page
-from ..services.approval_web import ApprovalPages, HttpRequest, HttpResponse
+from ..services.approval_web import ApprovalPages, HttpResponse
+from ._http import http_request, http_response
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-
-SECURITY_HEADERS = {
-    "Content-Type": "text/html; charset=utf-8",
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-}
 
 
 @cache
@@ -58,51 +46,6 @@ def pages() -> ApprovalPages:
         directory=CognitoDirectory(sign_in.user_pool_id, is_approver_group(settings.approver_group_prefix)),
         clock=utc_now,
     )
-
-
-def http_request(event: dict[str, Any]) -> HttpRequest:
-    body = event.get("body") or ""
-    if event.get("isBase64Encoded") and body:
-        try:
-            body = base64.b64decode(body).decode("utf-8")
-        except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII text: all ValueErrors
-            body = ""
-    cookies = {}
-    for cookie in event.get("cookies") or []:
-        name, _, value = cookie.partition("=")
-        cookies[name.strip()] = value.strip()
-    context = event.get("requestContext", {}).get("http", {})
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    scheme = headers.get("x-forwarded-proto", "https").split(",")[0].strip()
-    domain = event.get("requestContext", {}).get("domainName") or headers.get("host", "localhost")
-    return HttpRequest(
-        method=str(context.get("method", "GET")).upper(),
-        path=str(event.get("rawPath") or context.get("path") or "/"),
-        query=dict(event.get("queryStringParameters") or {}),
-        headers=headers,
-        cookies=cookies,
-        body=body,
-        base_url=f"{scheme}://{domain}",
-    )
-
-
-def http_response(response: HttpResponse, method: str, sign_in_origin: str | None = None) -> dict[str, Any]:
-    """`sign_in_origin`: the hosted UI's origin, where the pages' forms lead after a redirect (signing in again at
-    signing, signing out). Browsers check CSP form-action against every redirect a form submission follows."""
-    headers = dict(SECURITY_HEADERS)
-    if sign_in_origin:
-        headers["Content-Security-Policy"] = headers["Content-Security-Policy"].replace(
-            "form-action 'self'", f"form-action 'self' {sign_in_origin}"
-        )
-    if response.location:
-        headers["Location"] = response.location
-    return {
-        "statusCode": response.status,
-        "headers": headers,
-        "cookies": list(response.cookies),
-        "body": "" if method == "HEAD" else response.html,
-        "isBase64Encoded": False,
-    }
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)  # events carry cookies and tokens
