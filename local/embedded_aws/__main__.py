@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .demo_users import DEMO_PASSWORD
+from .demo_users import DEMO_PASSWORD, OPERATOR
 from .template import TemplateError, parse_overrides
 
 
@@ -61,7 +61,7 @@ def up(args: argparse.Namespace) -> int:
         f"  AWS endpoint : {info.aws_endpoint}   (AWS_ENDPOINT_URL for the AWS CLI and boto3)\n"
         f"  Approval API : {info.api_url}\n"
         f"  Outbox       : {info.api_url}/outbox\n"
-        f"  Console      : {info.api_url}/console\n"
+        f"  Console      : {info.api_url}/console   (sign in as {OPERATOR})\n"
         f"  State machine: {info.resources['PromotionStateMachine']}\n"
         f"  Approvers    : the StageApprovers addresses, password {DEMO_PASSWORD!r}\n"
         f"Stop with Ctrl-C.",

@@ -1,4 +1,5 @@
-"""The embedded AWS's approvers: one Cognito user per address in StageApprovers, in its stage's group.
+"""The embedded AWS's approvers (one Cognito user per address in StageApprovers, in its stage's group), and an
+operator in the operators' group, who may use the console.
 
 Local only: in AWS, approvers come from the user pool or the corporate IdP federated with it.
 """
@@ -11,6 +12,7 @@ from typing import Any
 DEMO_PASSWORD = "Approve-Locally-1!"
 REGISTRANT = "dana.scientist@example.com"
 OUTSIDER = "olive.outsider@example.com"
+OPERATOR = "oscar.operator@example.com"
 
 
 def display_name(email: str) -> str:
@@ -18,21 +20,26 @@ def display_name(email: str) -> str:
 
 
 def demo_addresses(stage_approvers: str) -> list[str]:
-    """Every demo user's email address: the approvers of StageApprovers, the registrant and the outsider."""
-    addresses = [REGISTRANT, OUTSIDER]
+    """Every demo user's email address: the approvers of StageApprovers, the registrant, the outsider and the
+    operator."""
+    addresses = [REGISTRANT, OUTSIDER, OPERATOR]
     for entry in filter(None, stage_approvers.split(";")):
         _, _, listed = entry.partition("=")
         addresses.extend(a.strip() for a in listed.split(",") if a.strip())
     return list(dict.fromkeys(addresses))
 
 
-def seed_approvers(cognito: Any, user_pool_id: str, stage_approvers: str, group_prefix: str) -> dict[str, list[str]]:
+def seed_approvers(
+    cognito: Any, user_pool_id: str, stage_approvers: str, group_prefix: str, operator_group: str | None = None
+) -> dict[str, list[str]]:
     """Creates the users and puts each in approvers-<stage> for the stages they approve.
 
     The registrant is also a dev approver, as data scientists often are, so the self-approval rule has
-    someone to refuse; the outsider is in no group.
+    someone to refuse; the outsider is in no group; the operator is in the operators' group only.
     """
     memberships: dict[str, list[str]] = {REGISTRANT: [f"{group_prefix}dev"], OUTSIDER: []}
+    if operator_group:
+        memberships[OPERATOR] = [operator_group]
     for entry in filter(None, stage_approvers.split(";")):
         stage, _, addresses = entry.partition("=")
         for address in filter(None, (a.strip() for a in addresses.split(","))):

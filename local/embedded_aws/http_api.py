@@ -124,8 +124,6 @@ class LocalHttpApi:
             "/outbox.json": self._outbox_json,
             "/invocations.json": self._invocations_json,
         }
-        # GET pages by path prefix, for pages with path parameters (the console's /console/versions/...).
-        self.extra_prefix_pages: dict[str, Callable[[Request], Response]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
@@ -152,9 +150,6 @@ class LocalHttpApi:
             found = re.match(r"^/outbox/(\d+)$", request.path)
             if found:
                 return self._message(int(found.group(1)))
-            for prefix, page in self.extra_prefix_pages.items():
-                if request.path.startswith(prefix):
-                    return page(request)
         return Response(json.dumps({"message": "Not Found"}), 404, content_type="application/json")
 
     def _index(self, request: Request) -> Response:
@@ -163,7 +158,7 @@ class LocalHttpApi:
         )
         return _page(
             "Embedded AWS",
-            "<h1>Embedded AWS</h1><p><a href='/console'>Console</a> · <a href='/outbox'>Email outbox</a></p>"
+            "<h1>Embedded AWS</h1><p><a href='/console'>Operators' console</a> · <a href='/outbox'>Email outbox</a></p>"
             f"<h2>HTTP API routes</h2><ul>{routes}</ul>",
         )
 

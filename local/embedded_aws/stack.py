@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .console import Console
 from .demo_users import demo_addresses, seed_approvers
 from .eventbridge import EventBus, publish_registry_events
 from .faults import FaultError, FaultInjector
@@ -23,7 +22,6 @@ from .hosted_ui import HostedUi
 from .http_api import HttpRoute, LocalHttpApi
 from .lambda_runtime import RUNTIME, FunctionSpec, LocalLambdaRuntime
 from .moto_fixes import apply_all as apply_moto_fixes
-from .outbox import read_outbox
 from .sam_transform import AWS_MANAGED_POLICIES, transform
 from .scheduler import LocalScheduler
 from .strict import sdk_hook
@@ -476,7 +474,6 @@ class EmbeddedStack:
         for lid, _ in self._resources("AWS::Cognito::UserPool"):
             hosted_ui = HostedUi(self._client("cognito-idp"), self.resolver.refs[lid], self._invoke_cognito_trigger)
             self.api.extra_routes.update(hosted_ui.routes())
-        Console(self.aws_endpoint, REGION, self.resolver.refs, self.parameters, read_outbox).mount(self.api)
         self.api.extra_routes[("POST", "/_local/drop-next-events")] = self._drop_next_events
         self.api.extra_routes[("POST", "/_local/faults")] = self._arm_fault
         self.api.extra_routes[("GET", "/_local/faults")] = self._armed_faults
@@ -634,7 +631,13 @@ class EmbeddedStack:
             return
         for lid, _ in self._resources("AWS::Cognito::UserPool"):
             cognito, pool = self._client("cognito-idp"), self.resolver.refs[lid]
-            seed_approvers(cognito, pool, self.parameters["StageApprovers"], self.parameters["ApproverGroupPrefix"])
+            seed_approvers(
+                cognito,
+                pool,
+                self.parameters["StageApprovers"],
+                self.parameters["ApproverGroupPrefix"],
+                self.parameters.get("OperatorGroupName"),
+            )
             self._seed_federated_user(cognito, pool)
 
     def _seed_federated_user(self, cognito: Any, pool: str) -> None:

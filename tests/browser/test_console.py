@@ -1,22 +1,23 @@
-"""The operators' console in a real browser: every version's stages, the pending approvals, one version's story.
+"""The operators' console in a real Chromium against the embedded AWS: the product's OperatorConsoleFunction behind
+the HTTP API, signed in through the hosted UI stand-in as a member of the operators' group.
 
-The console reads the embedded AWS through the AWS APIs only; these tests drive the workflow through its
-public interfaces (registry, approval links) and read what an operator would see.
+Everything is set up through public interfaces (the registry, S3, approval links) and read as an operator would.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
-import requests
+
+from embedded_aws.demo_users import DEMO_PASSWORD, OPERATOR
+from embedded_aws.scenario import publish_model
+from stack_helpers import Promotion, new_group, register
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-STAGES = ("dev", "test", "uat", "prod")
-APPROVER_NAMES = {"dev": "Dana Dev", "test": "Theo Test", "uat": "Uma Uat", "prod": "Priya Prod"}
 
 
 def _screenshot_path(tmp_path: Path, name: str) -> Path:
@@ -24,176 +25,152 @@ def _screenshot_path(tmp_path: Path, name: str) -> Path:
     return (DOCS if os.environ.get("SAVE_SCREENSHOTS") else tmp_path) / name
 
 
-def _status(data: dict[str, Any], promotion: Any) -> dict[str, str] | None:
-    row = next(
-        (v for v in data["versions"] if (v["group"], v["version"]) == (promotion.group, promotion.version)), None
-    )
-    return {cell["stage"]: cell["status"] for cell in row["stages"]} if row else None
+def _sign_in(page, email: str) -> None:
+    """From the console's own sign-in page, through the hosted UI, back to the console."""
+    page.get_by_role("link", name="Sign in").click()
+    page.fill("#username", email)
+    page.fill("#password", DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
 
 
-def _console_json(stack: Any) -> dict[str, Any]:
-    answer = requests.get(f"{stack.api_url}/console.json", timeout=30)
-    answer.raise_for_status()
-    return answer.json()
-
-
-def _row(page: Any, promotion: Any) -> Any:
-    return page.locator(f"#versions tr[data-group='{promotion.group}'][data-version='{promotion.version}']")
-
-
-def test_the_console_shows_every_version_its_stages_and_one_versions_story(page, stack, promotion_factory, tmp_path):
+def test_an_operator_sees_what_waits_and_failed_filters_while_it_refreshes_and_retries_a_failed_version(
+    page, stack, demo_assets, tmp_path
+):
     from playwright.sync_api import expect
 
-    # Given one version approved through prod, one rejected at test and one waiting for its dev approver
-    approved = promotion_factory("console-approved")
-    for stage in STAGES:
-        answer = approved.decide(stage, "approve", f"{stage} checked")
-        assert answer.status_code == 200, answer.text
-    assert approved.finish()["status"] == "SUCCEEDED"
-    rejected = promotion_factory("console-rejected")
-    assert rejected.decide("dev", "approve", "dev checked").status_code == 200
-    assert rejected.decide("test", "reject", "Recall on the test batch is too low").status_code == 200
-    assert rejected.finish()["status"] == "FAILED"
-    pending = promotion_factory("console-pending")
-    pending.approval_email("dev")
-    expected = [
-        (approved, dict.fromkeys(STAGES, "approved")),
-        (rejected, {"dev": "approved", "test": "rejected", "uat": "none", "prod": "none"}),
-        (pending, {"dev": "pending", "test": "none", "uat": "none", "prod": "none"}),
-    ]
+    # Given a group whose versions 1 and 2 were approved for dev and test (their dev batches scored), and whose
+    # version 3 failed after its dev approval: its model artifact was not where the registry said
+    group = new_group("console")
+    first = register(stack, demo_assets, "console", group=group)
+    other = register(stack, demo_assets, "console", group=group)
+    for promotion in (first, other):
+        for stage in ("dev", "test"):
+            assert promotion.decide(stage, "approve", f"{stage} checked").status_code == 200
+    missing = f"console-late-{uuid.uuid4().hex[:8]}/model.tar.gz"
+    failed = register(stack, demo_assets, "console", group=group, model_key=missing)
+    assert failed.decide("dev", "approve", "dev checked").status_code == 200
+    assert failed.finish(timeout=90)["error"] == "PromotionFailed"
+    # and, in another group, a version waiting for its dev approver
+    waiting = register(stack, demo_assets, "console-waiting")
+    waiting.approval_email("dev")
 
-    def showing_all() -> dict[str, Any] | None:
-        data = _console_json(stack)
-        return data if all(_status(data, p) == statuses for p, statuses in expected) else None
+    # When an operator opens the console (refreshing every 2 s) and signs in
+    page.goto(f"{stack.api_url}/console?refresh=2")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in to the operators' console")
+    _sign_in(page, OPERATOR)
 
-    # (the console caches its reads for a couple of seconds)
-    data = stack.wait_for("the console to show the three versions", showing_all)
-
-    # When an operator opens the console
-    page.goto(f"{stack.api_url}/console?refresh=0")
-
-    # Then every version shows its status per stage, with who decided
-    for promotion, statuses in expected:
-        for stage, status in statuses.items():
-            expect(_row(page, promotion).locator(f"td[data-stage='{stage}']")).to_have_class(
-                re.compile(rf"(^|\s)status-{status}(\s|$)")
-            )
-    for stage in STAGES:
-        expect(_row(page, approved).locator(f"td[data-stage='{stage}']")).to_contain_text(f"by {APPROVER_NAMES[stage]}")
-    expect(_row(page, approved)).to_contain_text("SUCCEEDED")
-    expect(_row(page, rejected).locator("td[data-stage='dev']")).to_contain_text("by Dana Dev")
-    expect(_row(page, rejected).locator("td[data-stage='test']")).to_contain_text("by Theo Test")
-    expect(_row(page, rejected)).to_contain_text("FAILED")
-    expect(_row(page, pending).locator("td[data-stage='dev']")).to_contain_text("expires in")
-    expect(_row(page, pending)).to_contain_text("RUNNING")
-
-    # And the pending approval is listed with its age, expiry and approver
-    request = page.locator(f"#pending tr[data-group='{pending.group}'][data-stage='dev']")
+    # Then they see what waits for whom and since when, and what failed and why
+    expect(page.get_by_role("heading", level=1)).to_have_text("Model promotion console")
+    expect(page.locator("header")).to_contain_text(f"Signed in as Oscar Operator <{OPERATOR}>")
+    request = page.locator(f"#pending tr[data-group='{waiting.group}'][data-stage='dev']")
     expect(request).to_contain_text("dana.dev@example.com")
-    expect(request).to_contain_text(re.compile(r"\(in \d+m \d\ds\)"))
-    [listed] = [p for p in data["pendingApprovals"] if p["group"] == pending.group]
-    assert listed["stage"] == "dev" and not listed["overdue"] and 0 <= listed["ageSeconds"] < 120
-    assert 3000 < listed["expiresInSeconds"] <= 3600  # the local ApprovalTimeoutSeconds is an hour
-    # And the email outbox links each email to its page
-    assert all(m["url"] == f"/outbox/{m['index']}" for m in data["outbox"])
+    expect(request).to_contain_text(re.compile(r"\(\d+[sm].* ago\)"))
+    # (version 1's uat request follows its test batch: a refresh brings it)
+    expect(page.locator(f"#pending tr[data-group='{group}'][data-version='1'][data-stage='uat']")).to_have_count(
+        1, timeout=30_000
+    )
+    failure = page.locator(f"#failed tr[data-group='{group}'][data-version='{failed.version}']")
+    expect(failure).to_contain_text("PromotionFailed")
+    expect(failure).to_contain_text("model artifact")
     page.screenshot(path=str(_screenshot_path(tmp_path, "console.png")), full_page=True)
 
-    # When they open the waiting version's page
-    request.get_by_role("link", name=f"version {pending.version}").click()
+    # When they type a group into the filter while the page refreshes its data
+    box = page.locator("#group-filter")
+    box.click()
+    box.press_sequentially(group[:-3])
+    region = page.locator("#data")
+    refreshes = int(region.get_attribute("data-refreshes") or "0")
+    expect(region).not_to_have_attribute("data-refreshes", str(refreshes), timeout=15_000)
 
-    # Then it shows its stages, its execution as a timeline, its emails and an empty audit record
-    expect(page.get_by_role("heading", level=1)).to_have_text(f"{pending.group} version {pending.version}")
-    expect(page.locator("#stages tr[data-stage='dev'] td.status")).to_have_class(re.compile(r"status-pending"))
-    waiting = page.locator("#timeline tr", has_text="Await stage approval")
-    expect(waiting).to_have_count(1)
-    expect(waiting).to_contain_text("waiting")
-    expect(waiting).to_contain_text("dev")
-    expect(page.locator("#timeline")).to_contain_text("Check registered metrics")
-    expect(page.locator("#metrics tr[data-stage='registered']")).to_contain_text("all quality gates passed")
-    expect(page.locator("#audit")).to_contain_text("No decision recorded yet")
-    subject = f"Approval needed: {pending.group} version {pending.version} for dev"
-    expect(page.locator("#emails").get_by_role("link", name=subject)).to_be_visible()
-    pending_page = page.url
+    # Then the refresh left the typed text and the focus alone
+    expect(box).to_have_value(group[:-3])
+    expect(box).to_be_focused()
 
-    # When they open the approved version's page from the console
-    page.goto(f"{stack.api_url}/console?refresh=0")
-    _row(page, approved).get_by_role("link", name=str(approved.version)).click()
+    # When they finish typing and filter on the group
+    box.press_sequentially(group[-3:])
+    box.press("Enter")
 
-    # Then its audit record holds every signature, and each approved stage's batch shows its metrics
-    expect(page.get_by_role("heading", level=1)).to_have_text(f"{approved.group} version {approved.version}")
-    for stage in STAGES:
-        entry = page.locator(f"#audit tr[data-stage='{stage}']")
-        expect(entry).to_contain_text(f"approved for {stage}")
-        expect(entry).to_contain_text(APPROVER_NAMES[stage])
-        expect(entry).to_contain_text(f"{stage} checked")
-        expect(page.locator(f"#stages tr[data-stage='{stage}']")).to_contain_text("live")
-    for stage in ("dev", "test", "uat"):
-        batch = page.locator(f"#metrics tr[data-stage='{stage}']")
-        expect(batch.locator("td[data-metric='rows']")).to_have_text(re.compile(r"^[1-9]\d*$"))
-        for metric in ("accuracy", "roc_auc"):
-            expect(batch.locator(f"td[data-metric='{metric}']")).to_have_text(re.compile(r"^(0\.\d{4}|1\.0000)$"))
-    expect(page.locator("#metrics tr[data-stage='prod']")).to_have_count(0)  # nothing is scored after prod
-    expect(page.locator("#timeline")).to_contain_text("Promoted through every stage")
-    expect(page.locator("#timeline")).to_contain_text("approved for prod by Priya Prod")
+    # Then only that group's versions are listed, each with its state and per-stage status
+    rows = page.locator("#versions tbody tr")
+    expect(rows).to_have_count(3)
+    expect(page.locator(f"#versions tr[data-version='{failed.version}']")).to_have_attribute("data-state", "failed")
+    expect(page.locator("#versions tr[data-version='1'] td[data-stage='test']")).to_contain_text(
+        "by theo.test@example.com"
+    )
+    expect(page.locator(f"#pending tr[data-group='{waiting.group}']")).to_have_count(0)
 
-    # And the rejected version's page shows the rejection, its reason and how the execution ended
-    page.goto(f"{stack.api_url}/console/versions/{rejected.group}/{rejected.version}?refresh=0")
-    expect(page.locator("#audit tr[data-stage='test']")).to_contain_text("Recall on the test batch is too low")
-    expect(page.locator("#stages tr[data-stage='test'] td.status")).to_have_class(re.compile(r"status-rejected"))
-    expect(page.locator("#timeline")).to_contain_text("ApprovalRejected")
+    # When they follow the failed version to its page
+    page.locator(f"#versions tr[data-version='{failed.version}']").get_by_role("link").click()
 
-    # When they follow the waiting version's email from the console to its review link
-    page.goto(pending_page)
-    page.locator("#emails").get_by_role("link", name=subject).click()
-    page.get_by_role("link", name="Review and decide").click()
+    # Then its timeline tells the story and the chart shows the group's dev batch by version
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"{group} version {failed.version}")
+    timeline = page.locator("#timeline")
+    expect(timeline).to_contain_text("registered")
+    expect(timeline).to_contain_text("approved for dev")
+    expect(timeline).to_contain_text("promotion ended, FAILED: PromotionFailed")
+    chart = page.locator("#metrics figure[data-stage='dev'] svg")
+    for version in (1, 2):
+        expect(chart.locator(f"circle[data-metric='accuracy'][data-version='{version}']")).to_have_count(1)
+    expect(chart.locator("path[data-metric='accuracy']")).to_have_count(1)
+    expect(
+        page.locator("#metrics-table tr[data-version='1'][data-stage='dev'] td[data-metric='accuracy']")
+    ).to_have_text(re.compile(r"^(0\.\d{4}|1\.0000)$"))
 
-    # Then the review page asks them to sign in first: the console gives no way around it
-    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in to review this request")
+    # When the artifact is put in place and the operator retries with a reason
+    publish_model(stack, demo_assets.model_archive, missing)
+    page.fill("#retry-reason", "the model artifact is uploaded now")
+    page.get_by_role("button", name="Retry").click()
 
-    # And no page or JSON of the console shows a task token
-    tokens = approved.task_tokens() | rejected.task_tokens() | pending.task_tokens()
+    # Then a second attempt starts from test, and the audit log names the operator and the reason
+    expect(page.get_by_role("heading", level=1)).to_have_text("Promotion retried")
+    expect(page.locator("#data")).to_contain_text(f"Started attempt 2 from test ({group}-v{failed.version}-attempt2)")
+    retried = [e for e in failed.audit_entries() if e["outcome"] == "retried"]
+    assert [(e["actor"], e["reason"]) for e in retried] == [
+        (f"Oscar Operator <{OPERATOR}>", "the model artifact is uploaded now")
+    ]
+
+    # And the retried attempt asks the test approvers, and the version's timeline shows who retried it
+    second = Promotion(stack, group, failed.version, failed.package_arn, retried[0]["executionArn"])
+    page.get_by_role("link", name=f"{group} version {failed.version}").click()
+    second.approval_email("test")
+    expect(page.locator("#timeline tr[data-outcome='retried']")).to_contain_text(f"Oscar Operator <{OPERATOR}>")
+
+    # And no console page shows a task token
+    tokens = first.task_tokens() | other.task_tokens() | second.task_tokens() | waiting.task_tokens()
     assert tokens
-    urls = ["/console", "/console.json"]
-    for promotion, _ in expected:
-        url = f"/console/versions/{promotion.group}/{promotion.version}"
-        urls += [url, f"{url}.json"]
-    for url in urls:
-        text = requests.get(f"{stack.api_url}{url}", timeout=30).text
-        assert "taskToken" not in text, url
-        assert not [t for t in tokens if t in text], url
+    for path in ("/console", f"/console/versions/{group}/{failed.version}", f"/console/versions/{group}/1"):
+        page.goto(f"{stack.api_url}{path}?refresh=0")
+        assert not [t for t in tokens if t in page.content()], path
 
 
-def test_the_console_refreshes_on_its_own(page, stack, promotion_factory):
+def test_a_signed_in_approver_who_is_not_an_operator_is_refused_and_shown_nothing(page, stack, promotion_factory):
     from playwright.sync_api import expect
 
-    # Given the console open while a version waits for its dev approver
-    promotion = promotion_factory("console-refresh")
-    promotion.approval_email("dev")
-    stack.wait_for(
-        "the console to show the pending request",
-        lambda: (_status(_console_json(stack), promotion) or {}).get("dev") == "pending",
-    )
-    page.goto(f"{stack.api_url}/console?refresh=1")
-    cell = _row(page, promotion).locator("td[data-stage='dev']")
-    expect(cell).to_have_class(re.compile(r"status-pending"))
+    # Given a version waiting for its dev approver
+    waiting = promotion_factory("console-refused")
+    waiting.approval_email("dev")
 
-    # When the approver approves, and nobody touches the console
-    assert promotion.decide("dev", "approve", "dev checked").status_code == 200
+    # When that approver, signed in, opens the console
+    page.goto(f"{stack.api_url}/console")
+    _sign_in(page, "dana.dev@example.com")
 
-    # Then the page shows the approval by itself, and the test stage's request as pending
-    expect(cell).to_have_class(re.compile(r"status-approved"), timeout=20_000)
-    expect(cell).to_contain_text("by Dana Dev")
-    expect(_row(page, promotion).locator("td[data-stage='test']")).to_have_class(
-        re.compile(r"status-pending"), timeout=20_000
-    )
+    # Then the console refuses them and shows nothing of the promotions; a version's page neither
+    expect(page.get_by_role("heading", level=1)).to_have_text("Operators only")
+    expect(page.locator("main")).to_contain_text("not in the user pool group operators")
+    assert waiting.group not in page.content()
+    answer = page.goto(f"{stack.api_url}/console/versions/{waiting.group}/{waiting.version}")
+    assert answer is not None and answer.status == 403
+    assert waiting.group not in page.content() and "Waiting for a decision" not in page.content()
 
 
 def test_an_unknown_version_is_a_clear_not_found_page(page, stack):
-    answer = page.goto(f"{stack.api_url}/console/versions/no-such-group/7")
+    from playwright.sync_api import expect
+
+    page.goto(f"{stack.api_url}/console/versions/no-such-group/7")
+    _sign_in(page, OPERATOR)
+    expect(page.get_by_role("heading", level=1)).to_have_text("No such version")
+    answer = page.goto(f"{stack.api_url}/console/versions/%3Cscript%3E/1")
     assert answer is not None and answer.status == 404
-    assert "No such version" in page.inner_text("h1")
-    assert requests.get(f"{stack.api_url}/console/versions/no-such-group/7.json", timeout=30).status_code == 404
-    assert requests.get(f"{stack.api_url}/console/versions/<script>/1", timeout=30).status_code == 404
 
 
 @pytest.fixture(autouse=True)

@@ -488,6 +488,30 @@ def expected_calls(stack: Transformed) -> dict[str, list[Call]]:
             # a send whose answer was lost is looked up in the execution's history
             Call("states:GetExecutionHistory", execution),
         ],
+        "OperatorConsoleFunction": [
+            Call("ssm:GetParameter", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{p['ParameterPrefix']}-config/sign-in"),
+            # its own sessions, in a table of their own (never the approval pages')
+            *(
+                Call(f"dynamodb:{a}", v.get_att("ConsoleSessionsTable", "Arn"))
+                for a in ("GetItem", "PutItem", "DeleteItem")
+            ),
+            Call("cognito-idp:AdminGetUser", v.get_att("ApproverUserPool", "Arn")),
+            Call("cognito-idp:AdminListGroupsForUser", v.get_att("ApproverUserPool", "Arn")),
+            # what waits; a cancel closes the request and reads who won; a resend stores fresh links
+            Call("dynamodb:Query", f"{approvals}/index/pending-by-expiry"),
+            *(Call(f"dynamodb:{a}", approvals) for a in ("BatchGetItem", "GetItem", "UpdateItem", "PutItem")),
+            # the audit log: read, and each intervention appended to its chain
+            Call("dynamodb:Query", decisions),
+            Call("dynamodb:PutItem", decisions),
+            Call("sagemaker:ListModelPackageGroups", "*"),
+            Call("sagemaker:ListModelPackages", "*"),
+            Call("sagemaker:DescribeModelPackage", package),
+            Call("sagemaker:UpdateModelPackage", package),
+            Call("states:DescribeExecution", execution),
+            Call("states:StopExecution", execution),
+            Call("states:StartExecution", state_machine),
+            *mail(*approvers),
+        ],
         "RecordOutcomeFunction": [
             # the audit chain: its tail (Query), then the entry and its chain position (TransactWriteItems' Puts)
             Call("dynamodb:Query", decisions),
@@ -633,7 +657,12 @@ def test_mail_goes_out_only_from_the_sender_address(stack: Transformed) -> None:
     # Any recipient identity is allowed (the SES sandbox checks each), but only with SenderAddress as From.
     identity = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/someone@example.com"
     sender = (("ses:FromAddress", stack.parameters["SenderAddress"]),)
-    for function in ("RequestApprovalFunction", "RecordOutcomeFunction", "SweepApprovalsFunction"):
+    for function in (
+        "RequestApprovalFunction",
+        "RecordOutcomeFunction",
+        "SweepApprovalsFunction",
+        "OperatorConsoleFunction",
+    ):
         documents = role_documents(stack, role_of(stack, function))
         for action in ("ses:SendEmail", "ses:SendRawEmail"):
             assert allows(documents, Call(action, identity, sender)), (function, action)
@@ -673,3 +702,22 @@ def test_no_role_but_the_approval_pages_may_touch_the_sessions_table(stack: Tran
         documents = role_documents(stack, role_of(stack, caller))
         for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"):
             assert not allows(documents, Call(action, sessions)), (caller, action)
+
+
+def test_no_role_but_the_consoles_may_touch_its_sessions_table_and_the_console_cannot_decide(
+    stack: Transformed,
+) -> None:
+    values = plausible(stack)
+    sessions = values.get_att("ConsoleSessionsTable", "Arn")
+    for caller in expected_calls(stack):
+        if caller in ("OperatorConsoleFunction", "PromotionStateMachine") or caller.endswith(("Sweep", "Reconcile")):
+            continue
+        documents = role_documents(stack, role_of(stack, caller))
+        for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"):
+            assert not allows(documents, Call(action, sessions)), (caller, action)
+    console = role_documents(stack, role_of(stack, "OperatorConsoleFunction"))
+    assert not allows(console, Call("states:SendTaskSuccess", "*"))
+    assert not allows(console, Call("dynamodb:PutItem", values.get_att("SessionsTable", "Arn")))
+    assert not allows(
+        console, Call("kms:GenerateMac", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    )

@@ -578,6 +578,7 @@ def trigger(monkeypatch: pytest.MonkeyPatch) -> Any:
 
     monkeypatch.setenv("APPROVER_GROUP_PREFIX", "approvers-")
     monkeypatch.setenv("STAGES", "dev,test,uat,prod")
+    monkeypatch.setenv("OPERATOR_GROUP", "operators")
     pre_token_generation.stage_groups.cache_clear()
     yield pre_token_generation
     pre_token_generation.stage_groups.cache_clear()
@@ -592,6 +593,7 @@ def trigger(monkeypatch: pytest.MonkeyPatch) -> Any:
         pytest.param("approvers-prod", ["approvers-prod"], id="one-value"),
         pytest.param("[Finance, approvers-staging, Approvers-prod]", [], id="no-stage-group"),
         pytest.param('{"groups": "approvers-prod"}', [], id="unreadable"),
+        pytest.param("[operators, Operators-x, Finance]", ["operators"], id="the-operators-group"),
     ],
 )
 def test_the_trigger_gives_a_federated_user_the_stage_groups_of_the_idps_claim_and_nothing_else(

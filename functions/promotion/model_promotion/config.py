@@ -390,6 +390,7 @@ class OperatorConsoleSettings:
     sign_in_parameter: str
     operator_group: str
     sender: str
+    # Where approval links lead; "" for the HTTP API the console itself is served by (the template's default).
     approval_base_url: str
     session_idle_minutes: int = 30
     session_max_minutes: int = 8 * 60
@@ -414,7 +415,7 @@ class OperatorConsoleSettings:
             sign_in_parameter=_require(environ, "SIGN_IN_PARAMETER"),
             operator_group=group,
             sender=_email(environ, "SENDER_ADDRESS"),
-            approval_base_url=_url(environ, "APPROVAL_BASE_URL"),
+            approval_base_url=_url(environ, "APPROVAL_BASE_URL") if environ.get("APPROVAL_BASE_URL") else "",
             session_idle_minutes=_minutes(environ, "SESSION_IDLE_MINUTES", 30, 24 * 60),
             session_max_minutes=_minutes(environ, "SESSION_MAX_MINUTES", 8 * 60, 7 * 24 * 60),
             groups_recheck_minutes=_minutes(environ, "GROUPS_RECHECK_MINUTES", 5, 60),

@@ -2,7 +2,8 @@
 
 Cognito invokes it before it issues tokens, at every sign-in and refresh (triggerSource TokenGeneration_*). It
 - for a federated user (an `identities` attribute, which only Cognito writes), overrides `cognito:groups` with
-  the stage approver groups (<APPROVER_GROUP_PREFIX><stage>) named by the IdP's group claim, which Cognito maps
+  the stage approver groups (<APPROVER_GROUP_PREFIX><stage>) and the operators' group (OPERATOR_GROUP) named by
+  the IdP's group claim, which Cognito maps
   into the attribute custom:groups and rewrites from the IdP's assertion at every federated sign-in. It accepts
   the claim in every form Cognito stores it: a SAML multi-valued attribute as `[g1, g2]`, an OIDC array as a
   JSON string, a comma list, one value (domain/identity.py, parse_groups). Other groups of the claim never
@@ -40,7 +41,10 @@ def stage_groups() -> Callable[[str], bool]:
         stages = parse_stages(os.environ.get("STAGES", ""))
     except ConfigurationError as exc:
         raise ConfigurationError(f"STAGES: {exc}") from exc
-    return is_approver_group(prefix, stages)
+    is_stage_group = is_approver_group(prefix, stages)
+    # The operators' console's group, when the stack has one: a federated operator's IdP claim names it too.
+    operators = os.environ.get("OPERATOR_GROUP", "").strip()
+    return lambda group: is_stage_group(group) or (bool(operators) and group == operators)
 
 
 def override(event: Mapping[str, Any], is_wanted: Callable[[str], bool]) -> dict[str, Any]:

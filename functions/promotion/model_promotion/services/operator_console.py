@@ -235,7 +235,7 @@ class OperatorConsole(SignedInSite):
                     store=self.store,
                     mailer=self.mailer,
                     log=self.log,
-                    base_url=self.settings.approval_base_url,
+                    base_url=self.settings.approval_base_url or request.base_url,
                     group=group,
                     version=int(version),
                     operator=operator,
