@@ -180,6 +180,18 @@ OUTCOME_ENV = {
     "SIGNING_KEY_ID": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 }
 
+CONSOLE_ENV = {
+    "APPROVALS_TABLE": "model-promotion-approvals",
+    "DECISION_LOG_TABLE": "model-promotion-decisions",
+    "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:model-promotion",
+    "STAGES": "dev,test,uat,prod",
+    "CONSOLE_SESSIONS_TABLE": "model-promotion-console-sessions",
+    "SIGN_IN_PARAMETER": "/model-promotion-config/sign-in",
+    "OPERATOR_GROUP": "operators",
+    "SENDER_ADDRESS": "model-promotion@example.com",
+    "APPROVAL_BASE_URL": "https://approvals.example.com",
+}
+
 STARTER_ENV = {
     "STATE_MACHINE_ARN": "arn:aws:states:eu-west-1:123456789012:stateMachine:model-promotion",
     "STAGES": "dev,test,uat,prod",

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import APPROVAL_API_ENV, APPROVAL_ENV, OUTCOME_ENV, STARTER_ENV
+from builders import APPROVAL_API_ENV, APPROVAL_ENV, CONSOLE_ENV, OUTCOME_ENV, STARTER_ENV
 
 from model_promotion.config import (
     FUNCTION_SETTINGS,
     ApprovalApiSettings,
     ApprovalRequestSettings,
+    OperatorConsoleSettings,
     OutcomeSettings,
     SignInConfig,
     StarterSettings,
@@ -359,3 +360,13 @@ def test_the_settings_checked_at_start_up_are_the_ones_each_function_reads() -> 
         else:  # the approval pages and the console read theirs when they build their site
             source = Path(module.__file__).read_text(encoding="utf-8")
             assert f"{settings_class.__name__}.from_environ(os.environ)" in source, module_name
+
+
+def test_the_consoles_settings_name_a_missing_or_malformed_variable() -> None:
+    without_table = {k: v for k, v in CONSOLE_ENV.items() if k != "CONSOLE_SESSIONS_TABLE"}
+    with pytest.raises(ConfigurationError, match="CONSOLE_SESSIONS_TABLE"):
+        OperatorConsoleSettings.from_environ(without_table)
+    with pytest.raises(ConfigurationError, match="OPERATOR_GROUP='ops team' is not a user pool group name"):
+        OperatorConsoleSettings.from_environ({**CONSOLE_ENV, "OPERATOR_GROUP": "ops team"})
+    # An empty approval base: the links use the API that serves the console (the template's default)
+    assert OperatorConsoleSettings.from_environ({**CONSOLE_ENV, "APPROVAL_BASE_URL": ""}).approval_base_url == ""

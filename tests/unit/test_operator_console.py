@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from builders import approver_claims
+from builders import CONSOLE_ENV, approver_claims
 from fakes import (
     FakeApprovalStore,
     FakeDecisionLog,
@@ -37,17 +37,6 @@ from model_promotion.services.operator_console import (
 )
 from model_promotion.services.web_sessions import HttpRequest, HttpResponse
 
-ENV = {
-    "APPROVALS_TABLE": "model-promotion-approvals",
-    "DECISION_LOG_TABLE": "model-promotion-decisions",
-    "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:model-promotion",
-    "STAGES": "dev,test,uat,prod",
-    "CONSOLE_SESSIONS_TABLE": "model-promotion-console-sessions",
-    "SIGN_IN_PARAMETER": "/model-promotion-config/sign-in",
-    "OPERATOR_GROUP": "operators",
-    "SENDER_ADDRESS": "model-promotion@example.com",
-    "APPROVAL_BASE_URL": "https://approvals.example.com",
-}
 BASE = "https://abc123.execute-api.us-east-1.amazonaws.com"
 OPERATOR_TOKEN = "id-token-of-olive"
 APPROVER_TOKEN = "id-token-of-an-approver"
@@ -152,7 +141,7 @@ def browser() -> Browser:
         )
     sign_in, workflow, mailer = FakeSignIn(TOKENS), FakeWorkflow(), FakeMailer()
     console = OperatorConsole(
-        OperatorConsoleSettings.from_environ(ENV),
+        OperatorConsoleSettings.from_environ(CONSOLE_ENV),
         store=store,
         log=log,
         catalog=FakeModelVersions(registry),

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import APPROVAL_API_ENV, APPROVAL_ENV, OUTCOME_ENV, STARTER_ENV
+from builders import APPROVAL_API_ENV, APPROVAL_ENV, CONSOLE_ENV, OUTCOME_ENV, STARTER_ENV
 
 from embedded_aws.template import Resolver, load_template, parameter_values
 from model_promotion.services.approvals import REJECTION_ERROR
@@ -170,6 +170,29 @@ def test_the_approval_api_routes_every_path_the_approval_pages_serve() -> None:
         ("POST", "/auth/logout"),
         ("GET", "/auth/signed-out"),
     }
+
+
+def test_the_approval_api_routes_every_path_the_operators_console_serves_to_its_own_function() -> None:
+    events = FUNCTIONS["OperatorConsoleFunction"]["Events"].values()
+    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events if e["Type"] == "HttpApi"}
+    assert {e["Properties"]["ApiId"]["Ref"] for e in events} == {"ApprovalApi"}
+    assert routes == {
+        ("GET", "/console"),
+        ("GET", "/console/versions/{group}/{version}"),
+        ("GET", "/console/console.js"),
+        ("POST", "/console/actions/{action}"),
+        ("GET", "/console/auth/login"),
+        ("GET", "/console/auth/callback"),
+        ("GET", "/console/auth/logout"),
+        ("POST", "/console/auth/logout"),
+        ("GET", "/console/auth/signed-out"),
+    }
+    variables = FUNCTIONS["OperatorConsoleFunction"]["Environment"]["Variables"]
+    assert set(CONSOLE_ENV) <= set(variables), sorted(set(CONSOLE_ENV) - set(variables))
+    # The app client lets the hosted UI return to the console's callback and sign-out pages.
+    client = TEMPLATE["Resources"]["ApprovalWebClient"]["Properties"]
+    assert any("/console/auth/callback" in str(url) for url in client["CallbackURLs"])
+    assert any("/console/auth/signed-out" in str(url) for url in client["LogoutURLs"])
 
 
 # -- what a deployed stack needs beyond "it validates" (issue 8, items 7, 9, 11 and 12) ---------------------
