@@ -38,6 +38,7 @@ from test_approval_pages import (
 )
 
 from model_promotion.handlers import approval_api
+from model_promotion.handlers._http import http_request
 from model_promotion.services.approval_web import LOGIN_COOKIE, SESSION_COOKIE
 
 SESSIONS = (LEAD, DEPUTY, OUTSIDER, EXPIRED, NO_SUBJECT, REGISTRANT_TOKEN)
@@ -392,7 +393,7 @@ def test_a_body_flagged_base64_that_is_not_base64_is_read_as_an_empty_form(body:
     decoded text when it decodes to UTF-8, and empty otherwise."""
     event = {"body": body, "isBase64Encoded": True, "requestContext": {"http": {"method": "POST"}}}
 
-    request = approval_api.http_request(event)
+    request = http_request(event)
 
     assert isinstance(request.body, str)
 

@@ -7,9 +7,13 @@ that allows no script, or (for the console) scripts and fetches of its own origi
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 
-from ..services.web_sessions import HttpRequest, HttpResponse
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from ..services.web_sessions import HttpRequest, HttpResponse, SignedInSite
 
 SECURITY_HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
@@ -76,3 +80,34 @@ def http_response(
         "body": "" if method == "HEAD" else response.html,
         "isBase64Encoded": False,
     }
+
+
+def serve(
+    event: dict[str, Any],
+    site: Callable[[], SignedInSite],
+    *,
+    logger: Logger,
+    metrics: Metrics,
+    name: str,
+    unavailable: HttpResponse,
+    scripts: bool = False,
+) -> dict[str, Any]:
+    """One request to a site: its answer, or `unavailable` when something on our side failed. The log line names
+    the route's first path segment only (an approval link's id is its only secret), never the event."""
+    request = http_request(event)
+    origin = None
+    try:
+        built = site()
+        origin = built.sign_in.origin
+        response = built.handle(request)
+    except Exception as exc:
+        # No traceback: a chained error from SendTask* or the token endpoint could quote a token, and no token may
+        # reach a log.
+        logger.error(f"{name} failed", error_type=type(exc).__name__, error=str(exc))
+        response = unavailable
+    if response.context:
+        logger.append_keys(**response.context)
+    logger.info(f"{name} served", method=request.method, route=request.path.split("/")[1], status=response.status)
+    metric = "".join(word.capitalize() for word in name.split())
+    metrics.add_metric(name=f"{metric}{response.status}", unit=MetricUnit.Count, value=1)
+    return http_response(response, request.method, origin, scripts=scripts)

@@ -11,7 +11,6 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 
 from ..adapters.cognito_directory import CognitoDirectory
 from ..adapters.cognito_sign_in import CognitoSignIn
@@ -24,7 +23,7 @@ from ..domain.approvals import utc_now
 from ..domain.identity import is_approver_group
 from ..domain.presentation import message_page
 from ..services.approval_web import ApprovalPages, HttpResponse
-from ._http import http_request, http_response
+from ._http import serve
 
 logger = Logger()
 tracer = Tracer()
@@ -52,27 +51,13 @@ def pages() -> ApprovalPages:
 @tracer.capture_lambda_handler(capture_response=False)  # a response can carry a credential (a session cookie)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    request = http_request(event)
-    origin = None
-    try:
-        site = pages()
-        origin = site.sign_in.origin
-        response = site.handle(request)
-    except Exception as exc:
-        # The person gets a plain page. Operators get the error, but no traceback: a chained error from
-        # SendTask* or the token endpoint could quote a token, and no token may reach a log.
-        logger.error("approval page failed", error_type=type(exc).__name__, error=str(exc))
-        # Said without "nothing was changed": a failure after a claim leaves a signed decision the sweep delivers,
-        # and the review page, reloaded, says which it was.
-        page = message_page(
-            503,
-            "Temporarily unavailable",
-            "A problem on our side stopped this page before your decision could be confirmed. Reload the review "
-            "page in a minute: it shows whether your decision was recorded, and lets you decide if it was not.",
-        )
-        response = HttpResponse(page.status, page.html)
-    if response.context:
-        logger.append_keys(**response.context)
-    logger.info("approval page served", method=request.method, route=request.path.split("/")[1], status=response.status)
-    metrics.add_metric(name=f"ApprovalPage{response.status}", unit=MetricUnit.Count, value=1)
-    return http_response(response, request.method, origin)
+    # Said without "nothing was changed": a failure after a claim leaves a signed decision the sweep delivers, and
+    # the review page, reloaded, says which it was.
+    page = message_page(
+        503,
+        "Temporarily unavailable",
+        "A problem on our side stopped this page before your decision could be confirmed. Reload the review "
+        "page in a minute: it shows whether your decision was recorded, and lets you decide if it was not.",
+    )
+    unavailable = HttpResponse(page.status, page.html)
+    return serve(event, pages, logger=logger, metrics=metrics, name="approval page", unavailable=unavailable)

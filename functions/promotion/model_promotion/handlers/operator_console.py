@@ -12,7 +12,6 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 
 from ..adapters.cognito_directory import CognitoDirectory
 from ..adapters.cognito_sign_in import CognitoSignIn
@@ -26,7 +25,7 @@ from ..config import OperatorConsoleSettings
 from ..domain.approvals import utc_now
 from ..services.operator_console import OperatorConsole
 from ..services.web_sessions import HttpResponse
-from ._http import http_request, http_response
+from ._http import serve
 
 logger = Logger()
 tracer = Tracer()
@@ -59,27 +58,14 @@ def console() -> OperatorConsole:
 @tracer.capture_lambda_handler(capture_response=False)  # a response can carry a credential (a session cookie)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    request = http_request(event)
-    origin = None
-    try:
-        site = console()
-        origin = site.sign_in.origin
-        response = site.handle(request)
-    except Exception as exc:
-        # The operator gets a plain page; the log gets the error without a traceback (a chained error from the
-        # token endpoint could quote a token, and no token may reach a log).
-        logger.error("console page failed", error_type=type(exc).__name__, error=str(exc))
-        response = HttpResponse(
-            503,
-            "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Temporarily unavailable</title>"
-            "</head><body><h1>Temporarily unavailable</h1><p>A problem on our side stopped this console page. "
-            "Reload it in a minute; an action you sent may have been carried out: the version's timeline says "
-            "whether it was.</p></body></html>",
-        )
-    if response.context:
-        logger.append_keys(**response.context)
-    logger.info(
-        "console page served", method=request.method, path=request.path.split("?")[0][:64], status=response.status
+    return serve(
+        event, console, logger=logger, metrics=metrics, name="console page", unavailable=UNAVAILABLE, scripts=True
     )
-    metrics.add_metric(name=f"ConsolePage{response.status}", unit=MetricUnit.Count, value=1)
-    return http_response(response, request.method, origin, scripts=True)
+
+
+UNAVAILABLE = HttpResponse(
+    503,
+    "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Temporarily unavailable</title></head><body>"
+    "<h1>Temporarily unavailable</h1><p>A problem on our side stopped this console page. Reload it in a minute; an "
+    "action you sent may have been carried out: the version's timeline says whether it was.</p></body></html>",
+)

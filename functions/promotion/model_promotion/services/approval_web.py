@@ -86,6 +86,10 @@ class ApprovalPages(SignedInSite):
         self.workflow = workflow
         self.signer = signer
 
+    def next_path(self, wanted: str) -> str:
+        """A sign-in here returns to an approval page only (the console has a sign-in of its own)."""
+        return wanted if wanted.startswith("/approvals/") else "/"
+
     def handle(self, request: HttpRequest) -> HttpResponse:
         signing_in = self.handle_sign_in(request)
         if signing_in is not None:
