@@ -20,7 +20,7 @@ from typing import Any
 
 import requests
 
-from .demo_users import DEMO_PASSWORD
+from .demo_users import DEMO_PASSWORD, OPERATOR
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LINK = re.compile(r"https?://[^\s\"'<>]+/approvals/[A-Za-z0-9_-]+")
@@ -28,6 +28,8 @@ LINK = re.compile(r"https?://[^\s\"'<>]+/approvals/[A-Za-z0-9_-]+")
 
 # The approval pages' session cookie (services/approval_web.py): an opaque id, Secure, so `__Host-`.
 SESSION_COOKIE = "__Host-approval_session"
+# The operators' console's own (services/operator_console.py).
+CONSOLE_SESSION_COOKIE = "__Host-console_session"
 # Half of the shortest re-authentication limit the demo's stacks set (the last stage's 10 minutes).
 FRESH_SIGN_IN_SECONDS = 300
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -175,8 +177,17 @@ class StackClient:
         cached = self._sessions.get(email)
         if cached is not None and time.monotonic() - cached[1] < FRESH_SIGN_IN_SECONDS:
             return cached[0]
+        session = self._hosted_ui_sign_in("/auth/login?next=/", SESSION_COOKIE, email, password)
+        self._sessions[email] = (session, time.monotonic())
+        return session
+
+    def operator_session(self, email: str = OPERATOR, password: str = DEMO_PASSWORD) -> requests.Session:
+        """A browser-like session signed in to the operators' console."""
+        return self._hosted_ui_sign_in("/console/auth/login?next=/console", CONSOLE_SESSION_COOKIE, email, password)
+
+    def _hosted_ui_sign_in(self, login_path: str, cookie: str, email: str, password: str) -> requests.Session:
         session = browser()
-        form_page = session.get(f"{self.api_url}/auth/login?next=/", timeout=30)
+        form_page = session.get(f"{self.api_url}{login_path}", timeout=30)
         fields = dict(re.findall(r"<input type='hidden' name='([^']+)' value='([^']*)'>", form_page.text))
         if not fields:
             raise StackError(f"the sign-in page did not load ({form_page.status_code})")
@@ -184,9 +195,8 @@ class StackClient:
         answer = session.post(
             f"{self.api_url}/login", data={**fields, "username": email, "password": password}, timeout=30
         )
-        if SESSION_COOKIE not in session.cookies:
+        if cookie not in session.cookies:
             raise StackError(f"signing in as {email} failed ({answer.status_code})")
-        self._sessions[email] = (session, time.monotonic())
         return session
 
     @staticmethod

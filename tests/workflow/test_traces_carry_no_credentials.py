@@ -208,6 +208,12 @@ def test_no_task_token_cookie_jwt_or_link_id_reaches_a_trace_segment_or_a_log_li
         result = second.finish()
         assert (result["status"], result["error"]) == ("FAILED", "ApprovalRejected")
 
+        # And an operator reads the console: the overview, and the rejected version's timeline and metrics
+        operator = stack.operator_session()
+        for path in ("/console", f"/console/versions/{group}/{second.version}", f"/console?group={group}&part=data"):
+            page = operator.get(f"{stack.api_url}{path}", timeout=30)
+            assert page.status_code == 200 and group in page.text, (path, page.status_code)
+
         # And the scheduled functions have run while requests were pending
         stack.wait_for(
             "the sweep and reconcile to run",
