@@ -154,13 +154,14 @@ def test_a_signed_in_approver_who_is_not_an_operator_is_refused_and_shown_nothin
     page.goto(f"{stack.api_url}/console")
     _sign_in(page, "dana.dev@example.com")
 
-    # Then the console refuses them and shows nothing of the promotions; a version's page neither
+    # Then the console refuses them, shows nothing of the promotions, and gives them no session
     expect(page.get_by_role("heading", level=1)).to_have_text("Operators only")
-    expect(page.locator("main")).to_contain_text("not in the user pool group operators")
+    expect(page.locator("body")).to_contain_text("not in the user pool group operators")
     assert waiting.group not in page.content()
+    assert "__Host-console_session" not in {c["name"] for c in page.context.cookies()}
     answer = page.goto(f"{stack.api_url}/console/versions/{waiting.group}/{waiting.version}")
-    assert answer is not None and answer.status == 403
-    assert waiting.group not in page.content() and "Waiting for a decision" not in page.content()
+    assert answer is not None and answer.status == 401  # (its sign-in link returns to the address they typed)
+    assert waiting.group not in page.locator("main").inner_text() and "dana.dev" not in page.content()
 
 
 def test_an_unknown_version_is_a_clear_not_found_page(page, stack):

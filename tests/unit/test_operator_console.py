@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -29,6 +29,7 @@ from model_promotion.config import OperatorConsoleSettings
 from model_promotion.domain.registration import execution_name
 from model_promotion.domain.web_security import csrf_token
 from model_promotion.handlers._http import http_response
+from model_promotion.ports import DirectoryEntry
 from model_promotion.services.operator_console import (
     ACTION_PURPOSE,
     LOGIN_COOKIE,
@@ -61,6 +62,17 @@ TOKENS = {
 
 
 @dataclass
+class Clock:
+    now: datetime = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
 class Browser:
     console: OperatorConsole
     sign_in: FakeSignIn
@@ -70,6 +82,7 @@ class Browser:
     log: FakeDecisionLog
     mailer: FakeMailer
     workflow: FakeWorkflow
+    clock: Clock
     cookies: dict[str, str] = field(default_factory=dict)
 
     def request(self, method: str, path: str, *, query: dict[str, str] | None = None, **kwargs: Any) -> HttpResponse:
@@ -139,7 +152,7 @@ def browser() -> Browser:
                 "evidence": {"stage": "dev", "rowCount": 100, "metrics": {"accuracy": accuracy, "recall": 0.8}},
             }
         )
-    sign_in, workflow, mailer = FakeSignIn(TOKENS), FakeWorkflow(), FakeMailer()
+    sign_in, workflow, mailer, clock = FakeSignIn(TOKENS), FakeWorkflow(), FakeMailer(), Clock()
     console = OperatorConsole(
         OperatorConsoleSettings.from_environ(CONSOLE_ENV),
         store=store,
@@ -152,9 +165,9 @@ def browser() -> Browser:
         sign_in=sign_in,
         sessions=FakeSessionStore(),
         directory=FakeDirectory(),
-        clock=lambda: NOW,
+        clock=clock,
     )
-    return Browser(console, sign_in, registry, store, executions, log, mailer, workflow)
+    return Browser(console, sign_in, registry, store, executions, log, mailer, workflow, clock)
 
 
 def test_signing_in_to_the_console_uses_its_own_cookies_callback_and_return_path(browser: Browser) -> None:
@@ -170,18 +183,35 @@ def test_signing_in_to_the_console_uses_its_own_cookies_callback_and_return_path
     assert SESSION_COOKIE in browser.cookies and "__Host-approval_session" not in browser.cookies
     # A sign-in never returns anywhere but the console
     assert browser.sign_in_as(OPERATOR_TOKEN, next_path="/approvals/x").location == "/console"
+    assert browser.sign_in_as(OPERATOR_TOKEN, next_path="//evil.example.com/console").location == "/console"
+    assert browser.sign_in_as(OPERATOR_TOKEN, next_path="/console/").location == "/console"
 
 
-def test_a_signed_in_approver_who_is_not_an_operator_sees_nothing(browser: Browser) -> None:
-    browser.sign_in_as(APPROVER_TOKEN)
+def test_a_signed_in_approver_who_is_not_an_operator_gets_no_console_session_and_sees_nothing(
+    browser: Browser,
+) -> None:
+    refused = browser.sign_in_as(APPROVER_TOKEN)
 
+    assert refused.status == 403 and "Operators only" in refused.html and "operators" in refused.html
+    assert SESSION_COOKIE not in browser.cookies and browser.console.sessions.sessions == {}
     for path in ("/console", f"/console/versions/{GROUP}/3"):
         page = browser.get(path)
-        assert page.status == 403 and "Operators only" in page.html and "operators" in page.html
-        assert "qa.deputy" not in page.html and "version 3" not in page.html
-    csrf = csrf_token(browser.cookies[SESSION_COOKIE], ACTION_PURPOSE)
-    refused = browser.act("retry", csrf=csrf, version="4", reason="try again")
-    assert refused.status == 403 and browser.log.entries(GROUP)[-1]["outcome"] == "approved"
+        assert page.status == 401 and "qa.deputy" not in page.html and "version 3" not in page.html
+    browser.cookies[SESSION_COOKIE] = "made-up"
+    assert browser.act("retry", version="4", reason="try again").status == 401
+    assert browser.log.entries(GROUP)[-1]["outcome"] == "approved"
+
+
+def test_an_operator_removed_from_the_group_is_refused_at_the_next_groups_recheck(browser: Browser) -> None:
+    browser.sign_in_as(OPERATOR_TOKEN)
+    assert browser.get("/console").status == 200
+    username = TOKENS[OPERATOR_TOKEN]["cognito:username"]
+    browser.console.directory.users[username] = DirectoryEntry(enabled=True, groups=frozenset({"approvers-test"}))
+
+    browser.clock.advance(minutes=6)
+    page = browser.get("/console")
+
+    assert page.status == 403 and "Operators only" in page.html and GROUP not in page.html
 
 
 def test_the_overview_shows_what_waits_what_failed_and_why_escaped_and_every_versions_stages(browser: Browser) -> None:
@@ -211,6 +241,10 @@ def test_the_refresh_fetches_only_the_data_region_so_the_filter_form_is_left_alo
     versions = data.html.split('id="versions"')[1]
     assert 'data-version="4"' in versions and 'data-version="3"' not in versions
     assert browser.get("/console", stage="staging").status == 400
+    assert browser.act("resend", group=GROUP + "\n", version="3").status == 400  # SageMaker's pattern, to the end
+    assert browser.act("resend", version="9" * 5000).status == 400
+    assert browser.get("/console", page="9" * 5000).status == 400
+    assert browser.get("/console", refresh="9" * 5000).status == 200  # not a refresh interval: the default
     assert "is not a model package group name" in browser.get("/console", group="<b>").html
 
 

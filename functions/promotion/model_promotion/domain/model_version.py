@@ -16,8 +16,8 @@ REJECTED = "Rejected"
 # Key of CustomerMetadataProperties where a registrant may leave the address that hears about outcomes. The
 # registrant writes it, so it addresses notices only: who registered a version is CreatedBy's (registered_by).
 REGISTRANT_EMAIL_KEY = "RegistrantEmail"
-# ModelPackageGroupName's pattern and length in SageMaker's service model.
-MODEL_GROUP_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# ModelPackageGroupName's pattern and length in SageMaker's service model (\Z: "$" would let a final newline by).
+MODEL_GROUP_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}\Z")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from .identity import Approver
 
 # An approval page, or a console page with its filters: never another site (no open redirect).
 _NEXT_PATH = re.compile(
-    r"/approvals/[A-Za-z0-9_-]{1,64}|/console(/versions/[A-Za-z0-9-]{1,63}/[0-9]{1,9})?(\?[A-Za-z0-9_.=&%+-]{0,512})?"
+    r"/approvals/[A-Za-z0-9_-]{1,64}|/console(/versions/[A-Za-z0-9-]{1,63}/[0-9]{1,9})?(\?[A-Za-z0-9_.=&%+~-]{0,512})?"
 )
 
 
@@ -45,9 +45,10 @@ def csrf_token(session: str, approval_id: str) -> str:
     """Bound to the session and the request: HMAC keyed by a hash of the (HttpOnly) session id.
 
     A page on another site can neither read the session cookie nor compute this value, so a forged
-    form post lacks it. No server-side secret is needed.
+    form post lacks it. No server-side secret is needed. The key is not the digest the sessions table stores (that
+    is the plain SHA-256): whoever reads the table or a backup cannot compute a session's tokens from it.
     """
-    key = hashlib.sha256(session.encode()).digest()
+    key = hashlib.sha256(b"csrf:" + session.encode()).digest()
     return _b64(hmac.new(key, approval_id.encode(), hashlib.sha256).digest())
 
 

@@ -26,9 +26,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..config import OperatorConsoleSettings
 from ..domain.charts import metric_charts
+from ..domain.identity import Approver
 from ..domain.model_version import MODEL_GROUP_NAME
 from ..domain.presentation import METRIC_LABELS, Page, format_metric, message_page
-from ..domain.web_security import Session, csrf_token, csrf_valid, same_origin
+from ..domain.web_security import Session, csrf_token, csrf_valid, safe_next_path, same_origin
 from ..ports import (
     ApprovalStore,
     DecisionLog,
@@ -70,7 +71,8 @@ ACTION_PURPOSE = "console-action"
 ACTIONS = ("resend", "cancel", "retry")
 _VERSION_PATH = re.compile(r"^/console/versions/([^/]+)/([0-9]{1,9})$")
 _ACTION_PATH = re.compile(r"^/console/actions/([a-z]+)$")
-REFRESH_MIN, REFRESH_MAX = 2, 300
+# Each refresh lists every version (and describes its execution): not faster than this.
+REFRESH_MIN, REFRESH_MAX = 5, 300
 PAGE_MAX = 100_000
 
 
@@ -102,8 +104,20 @@ class OperatorConsole(SignedInSite):
         self.mailer = mailer
 
     def next_path(self, wanted: str) -> str:
+        """A console page, else the console's front page (never an approval page, never another site)."""
+        wanted = PREFIX if wanted == f"{PREFIX}/" else wanted
+        return wanted if safe_next_path(wanted).startswith(PREFIX) else PREFIX
+
+    def refusal(self, person: Approver) -> Page | None:
+        if self.settings.operator_group in person.groups:
+            return None
+        return message_page(403, "Operators only", self._not_an_operator(person))
+
+    def _not_an_operator(self, person: Approver) -> str:
         return (
-            wanted if wanted == PREFIX or wanted.startswith(f"{PREFIX}/") or wanted.startswith(f"{PREFIX}?") else PREFIX
+            f"You are signed in as {person.signature}, who is not in the user pool group "
+            f"{self.settings.operator_group}. An administrator of the user pool can add you; until then, the "
+            "console shows you nothing."
         )
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -138,15 +152,8 @@ class OperatorConsole(SignedInSite):
             )
             return HttpResponse(401, html, cookies=cleared)
         session_id, session = found
-        if self.settings.operator_group not in session.approver.groups:
-            page = message_page(
-                403,
-                "Operators only",
-                f"You are signed in as {session.approver.signature}, who is not in the user pool group "
-                f"{self.settings.operator_group}. An administrator of the user pool can add you; until then, the "
-                "console shows you nothing.",
-            )
-            return self._page(page, session_id)
+        if self.settings.operator_group not in session.approver.groups:  # removed from the group since sign-in
+            return self._message(403, "Operators only", self._not_an_operator(session.approver), session_id)
         return serve(request, session, session_id)
 
     # -- pages -----------------------------------------------------------------------------------------
@@ -222,7 +229,7 @@ class OperatorConsole(SignedInSite):
                 session_id,
             )
         group, version = form.get("group", ""), form.get("version", "")
-        if not MODEL_GROUP_NAME.match(group) or not version.isascii() or not version.isdigit() or int(version) < 1:
+        if not MODEL_GROUP_NAME.match(group) or not _whole_number(version) or int(version) < 1:
             return self._message(400, "Not understood", "The form names no model version.", session_id)
         stage = form.get("stage") or None
         if stage is not None and stage not in self.settings.stages:
@@ -382,16 +389,21 @@ def _filters(query: Mapping[str, str]) -> dict[str, Any]:
     stage = (query.get("stage") or "").strip() or None
     state = (query.get("state") or "").strip() or None
     page_text = (query.get("page") or "1").strip()
-    if not page_text.isascii() or not page_text.isdigit() or not 1 <= int(page_text) <= PAGE_MAX:
+    if not _whole_number(page_text) or not 1 <= int(page_text) <= PAGE_MAX:
         raise ValueError(f"page {page_text!r} is not a page number.")
     return {"group": group, "stage": stage, "state": state, "page": int(page_text)}
 
 
 def _refresh(query: Mapping[str, str], default: int) -> int:
     text = query.get("refresh", "")
-    if text.isascii() and text.isdigit():
+    if _whole_number(text):
         return max(REFRESH_MIN, min(REFRESH_MAX, int(text)))
     return default
+
+
+def _whole_number(text: str) -> bool:
+    """ASCII digits, few enough that int() is cheap (it refuses more than 4300 digits with a ValueError)."""
+    return text.isascii() and text.isdigit() and len(text) <= 9
 
 
 def _ago(seconds: Any) -> str:

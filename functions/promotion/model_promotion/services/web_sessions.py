@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from ..domain.approvals import iso
-from ..domain.identity import NotSignedIn, UnverifiedEmail, approver_from_claims
+from ..domain.identity import Approver, NotSignedIn, UnverifiedEmail, approver_from_claims
 from ..domain.presentation import Page, message_page
 from ..domain.web_security import LoginAttempt, Session, csrf_token, csrf_valid, digest_of, new_session_id, same_origin
 from ..ports import Directory, SessionStore, SignIn
@@ -157,6 +157,10 @@ class SignedInSite:
         """Where a sign-in may return to (LoginAttempt also keeps it on this host)."""
         return wanted
 
+    def refusal(self, person: Approver) -> Page | None:
+        """The page for a signed-in person this site does not serve, who then gets no session; None admits them."""
+        return None
+
     def callback(self, request: HttpRequest) -> HttpResponse:
         layout = self.layout
         attempt = LoginAttempt.from_cookie(request.cookies.get(layout.login_cookie))
@@ -177,6 +181,9 @@ class SignedInSite:
             return page_response(message_page(403, "Email address not verified", str(exc)), clear(layout.login_cookie))
         except NotSignedIn as exc:
             return page_response(message_page(401, "Sign-in failed", str(exc)), clear(layout.login_cookie))
+        refused = self.refusal(person)
+        if refused is not None:  # no session at all for someone this site does not serve
+            return page_response(refused, clear(layout.login_cookie))
         now = self.clock()
         authenticated_at = datetime.fromtimestamp(int(claims["auth_time"]), tz=UTC)
         refill = None

@@ -15,6 +15,11 @@
   }
 
   function refresh() {
+    if (document.hidden) {
+      // A tab nobody looks at asks for nothing; it catches up when shown again.
+      window.setTimeout(refresh, seconds * 1000);
+      return;
+    }
     var url = new URL(window.location.href);
     url.searchParams.set("part", "data");
     fetch(url.toString(), { credentials: "same-origin", headers: { Accept: "text/html" }, cache: "no-store" })
