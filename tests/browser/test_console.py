@@ -132,8 +132,14 @@ def test_an_operator_sees_what_waits_and_failed_filters_while_it_refreshes_and_r
     # And the retried attempt asks the test approvers, and the version's timeline shows who retried it
     second = Promotion(stack, group, failed.version, failed.package_arn, retried[0]["executionArn"])
     page.get_by_role("link", name=f"{group} version {failed.version}").click()
-    second.approval_email("test")
+    email = second.approval_email("test")
+    assert "accuracy" in email["text"]  # the dev batch was scored again: the test approvers see its evidence
+    assert second.decide("test", "approve", "test checked after the retry").status_code == 200
     expect(page.locator("#timeline tr[data-outcome='retried']")).to_contain_text(f"Oscar Operator <{OPERATOR}>")
+    # and the chart now draws the retried version's dev batch beside the others
+    expect(chart.locator(f"circle[data-metric='accuracy'][data-version='{failed.version}']")).to_have_count(
+        1, timeout=30_000
+    )
 
     # And no console page shows a task token
     tokens = first.task_tokens() | other.task_tokens() | second.task_tokens() | waiting.task_tokens()

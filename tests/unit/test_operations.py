@@ -799,6 +799,8 @@ def test_retry_starts_a_second_attempt_at_the_stage_that_expired_and_audits_who_
     assert name.endswith("-v3-attempt2")
     assert result["executionName"] == name and result["fromStage"] == "test" and result["attempt"] == 2
     assert workflow.started[name]["position"] == 1
+    # after scoring dev's batch again, so the test approvers see its evidence
+    assert workflow.started[name]["resume"] == {"stage": "dev", "stageIndex": 0}
     # the registry no longer says the promotion ended, and counts the attempt; its status is unchanged
     [update] = world.registry.updates
     assert "promotion-ended" not in update.metadata and update.metadata["promotion-attempt"] == "2"

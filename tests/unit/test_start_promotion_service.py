@@ -45,6 +45,7 @@ def test_a_pending_registration_starts_one_execution_named_after_the_version_wit
             },
             "stages": ["dev", "test", "uat", "prod"],
             "position": 0,
+            "resume": None,
             "evidence": None,
         }
     }

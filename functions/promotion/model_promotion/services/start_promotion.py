@@ -26,12 +26,22 @@ def promotion_input(
     """The execution input. The stage list is fixed here, so a configuration change never alters a running
     promotion, and the history shows which stages it was started with.
 
-    A retried promotion starts at the first stage the registry does not show Approved. The input depends
+    A retried promotion starts at the first stage the registry does not show Approved, after scoring the batch of
+    the stage before it (`resume`). The input depends
     only on the registry's answer, so two starts of one attempt (the retry and its own update event) send
     the same input, which StartExecution treats as one start.
     """
     position = min(resume_position(metadata, stages), len(stages) - 1) if promotion_attempt(metadata) > 1 else 0
-    return {"model": model.to_payload(), "stages": list(stages), "position": position, "evidence": None}
+    # An attempt resumed after an approved stage first scores that stage's batch again, so the next approvers
+    # see the evidence (and its gate) that an approver in the first attempt would have seen.
+    resume = {"stage": stages[position - 1], "stageIndex": position - 1} if position > 0 else None
+    return {
+        "model": model.to_payload(),
+        "stages": list(stages),
+        "position": position,
+        "evidence": None,
+        "resume": resume,
+    }
 
 
 def attempt_execution_name(description: Mapping[str, Any]) -> str:
