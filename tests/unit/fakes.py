@@ -12,7 +12,7 @@ import hmac
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -543,3 +543,16 @@ class FakeDirectory(Directory):
 def s256(verifier: str) -> str:
     """RFC 7636's S256 code challenge, computed independently of the code under test."""
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).decode().rstrip("=")
+
+
+class Clock:
+    """A clock the test moves: `advance(minutes=6)`."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)

@@ -29,6 +29,7 @@ from builders import (
     model_version,
 )
 from fakes import (
+    Clock,
     FakeApprovalStore,
     FakeApprovedModels,
     FakeDirectory,
@@ -123,17 +124,6 @@ def _set_cookies(response: HttpResponse) -> dict[str, SetCookie]:
 
 
 @dataclass
-class Clock:
-    now: datetime = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@dataclass
 class Site:
     """One browser against the approval pages; the request for stage test was mailed to the two QA approvers.
 
@@ -147,7 +137,7 @@ class Site:
     ids: dict[str, str]  # recipient -> approval id
     sessions: FakeSessionStore = field(default_factory=FakeSessionStore)
     directory: FakeDirectory = field(default_factory=FakeDirectory)
-    clock: Clock = field(default_factory=Clock)
+    clock: Clock = field(default_factory=lambda: Clock(NOW))
 
     @property
     def lead_id(self) -> str:
@@ -256,7 +246,7 @@ def _site(settings: ApprovalApiSettings = SETTINGS, model: Any = None) -> Site:
     for email in mailer.sent:
         [approval_id] = re.findall(r"/approvals/([A-Za-z0-9_-]{32})", email.text)
         ids[email.to[0]] = approval_id
-    clock = Clock()
+    clock = Clock(NOW)
     sign_in = FakeSignIn(TOKENS, clock=clock)
     sessions, directory = FakeSessionStore(), FakeDirectory()
     for token in (LEAD, DEPUTY, OUTSIDER, REGISTRANT_TOKEN):

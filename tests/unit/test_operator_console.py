@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from builders import CONSOLE_ENV, approver_claims
 from fakes import (
+    Clock,
     FakeApprovalStore,
     FakeDecisionLog,
     FakeDirectory,
@@ -59,17 +60,6 @@ TOKENS = {
         auth_time=int(NOW.timestamp()),
     ),
 }
-
-
-@dataclass
-class Clock:
-    now: datetime = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @dataclass
@@ -152,7 +142,7 @@ def browser() -> Browser:
                 "evidence": {"stage": "dev", "rowCount": 100, "metrics": {"accuracy": accuracy, "recall": 0.8}},
             }
         )
-    sign_in, workflow, mailer, clock = FakeSignIn(TOKENS), FakeWorkflow(), FakeMailer(), Clock()
+    sign_in, workflow, mailer, clock = FakeSignIn(TOKENS), FakeWorkflow(), FakeMailer(), Clock(NOW)
     console = OperatorConsole(
         OperatorConsoleSettings.from_environ(CONSOLE_ENV),
         store=store,
