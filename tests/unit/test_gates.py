@@ -175,6 +175,19 @@ def test_a_registered_metric_below_its_minimum_fails() -> None:
     assert result.failures == ("accuracy 0.7999 is below the minimum 0.8",)
 
 
+def test_a_version_registered_with_no_metrics_fails_once_saying_so_and_what_the_gate_needs() -> None:
+    config = gates({"registered": {"accuracy": {"min": 0.8}, "roc_auc": {"min": 0.9}}})
+
+    result = evaluate_registered(config, None)
+
+    assert not result.passed
+    assert result.summary == (
+        "no metrics were registered with this version; the gate needs accuracy, roc_auc: register the version "
+        "with its model-quality statistics (ModelMetrics.ModelQuality.Statistics)"
+    )
+    assert evaluate_registered(gates({}), None).passed  # no registered rules: nothing is needed
+
+
 def test_registered_gates_ignore_batch_and_champion_rules() -> None:
     # Given
     config = GateConfig.parse(FULL_CONFIG)

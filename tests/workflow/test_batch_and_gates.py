@@ -35,13 +35,16 @@ def test_a_version_whose_registered_metrics_fail_the_gate_is_rejected_before_any
     assert notice["to"] == [REGISTRANT] and "below the minimum" in notice["text"]
 
 
-def test_a_version_registered_without_metrics_fails_the_gate_as_missing_not_silently(stack, demo_assets):
+def test_a_version_registered_without_metrics_fails_the_gate_saying_no_metrics_were_registered(stack, demo_assets):
     promotion = register(stack, demo_assets, "gate-missing", with_metrics=False)
 
     result = promotion.finish()
 
     assert result["error"] == "QualityGateFailed"
-    assert "accuracy was not computed" in result["cause"] and "roc_auc was not computed" in result["cause"]
+    assert "no metrics were registered with this version; the gate needs accuracy, roc_auc" in result["cause"]
+    assert "was not computed" not in result["cause"]
+    notice = next(m for m in promotion.emails() if m["subject"].endswith("was rejected by the quality gate"))
+    assert "no metrics were registered with this version" in notice["text"]
 
 
 def test_a_batch_below_threshold_rejects_the_version_for_the_next_stage(stack, demo_assets, tmp_path):

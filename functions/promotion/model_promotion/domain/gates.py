@@ -257,10 +257,22 @@ class QualityGateFailed(DomainError):
         self.result = result
 
 
-def evaluate_registered(config: GateConfig, metrics: Mapping[str, float | None]) -> GateResult:
-    """Checks the metrics registered with the version (see model_quality.registered_metrics)."""
+def evaluate_registered(config: GateConfig, metrics: Mapping[str, float | None] | None) -> GateResult:
+    """Checks the metrics registered with the version (see model_quality.registered_metrics). `None`: the
+    version was registered with no model-quality statistics at all, which fails once, naming what the gate needs,
+    rather than once per metric as "not computed"."""
+    if metrics is None and config.registered:
+        needed = ", ".join(dict.fromkeys(rule.metric for rule in config.registered))
+        return GateResult(
+            passed=False,
+            failures=(
+                f"no metrics were registered with this version; the gate needs {needed}: register the version "
+                "with its model-quality statistics (ModelMetrics.ModelQuality.Statistics)",
+            ),
+            checked=(),
+        )
     evaluation = _Evaluation()
-    evaluation.absolute(config.registered, metrics)
+    evaluation.absolute(config.registered, metrics or {})
     return evaluation.result()
 
 

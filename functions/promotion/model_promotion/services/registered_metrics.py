@@ -19,14 +19,15 @@ def check_registered_metrics(
 ) -> dict[str, Any]:
     """Reads ModelMetrics.ModelQuality.Statistics (SageMaker's model-quality JSON) and applies the gate.
 
-    A gate that names a metric the registration lacks fails, with that reason, rather than passing.
+    A gate that names a metric the registration lacks fails, with that reason, rather than passing; a version
+    registered with no statistics at all fails once, saying so.
     """
     model = ModelVersion.from_payload(payload.get("model"))
     stages = payload.get("stages")
     if not isinstance(stages, list) or not stages:
         raise InvalidPayload("'stages' must be the promotion's stage list")
     uri = statistics_uri(registry.describe(model.package_arn))
-    metrics: dict[str, float] = {}
+    metrics: dict[str, float] | None = None
     if uri:
         text = objects.read_text(uri)
         if text is None:
@@ -36,4 +37,10 @@ def check_registered_metrics(
         except json.JSONDecodeError as exc:
             raise InvalidPayload(f"the registered model quality statistics at {uri} are not JSON") from exc
     result: GateResult = evaluate_registered(settings.quality_gates, metrics)
-    return {"passed": result.passed, "summary": result.summary, "metrics": metrics, "stage": stages[0], "stageIndex": 0}
+    return {
+        "passed": result.passed,
+        "summary": result.summary,
+        "metrics": metrics or {},
+        "stage": stages[0],
+        "stageIndex": 0,
+    }
