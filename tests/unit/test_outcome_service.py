@@ -558,6 +558,30 @@ def test_a_failure_reports_the_lambda_error_message_from_the_cause() -> None:
     assert "stackTrace" not in email.text
 
 
+def test_a_configuration_problem_tells_operations_what_to_fix_and_the_registrant_only_that_it_stopped() -> None:
+    # Given: CheckRegisteredMetrics could not read the stack's QualityGates
+    cause = json.dumps(
+        {
+            "errorMessage": "QUALITY_GATES is not JSON: Expecting value: line 1 column 1 (char 0)",
+            "errorType": "GateConfigError",
+        }
+    )
+    world = _world()
+
+    # When
+    result = world.record(outcome_payload("dev", "failed", error={"Error": "GateConfigError", "Cause": cause}))
+
+    # Then operations hear what is wrong and what to do; the registrant, in a line, that it stopped and who knows
+    to_operations, to_registrant = world.mailer.sent
+    assert to_operations.to == ("ml-ops@example.com",) and to_registrant.to == (REGISTRANT,)
+    assert "QUALITY_GATES is not JSON" in to_operations.text and "model-promotion retry" in to_operations.text
+    assert "configuration problem" in to_registrant.text and "operations has been told" in to_registrant.text
+    assert "Expecting value" not in to_registrant.text + to_registrant.html
+    assert result["notifiedTo"] == ["ml-ops@example.com", REGISTRANT]
+    [entry] = world.log.entries(GROUP)
+    assert entry["outcome"] == "failed" and "QUALITY_GATES is not JSON" in entry["reason"]
+
+
 @pytest.mark.parametrize(
     ("error", "reason"),
     [

@@ -173,12 +173,57 @@ def record_stage_outcome(
             result.update(_notice(task, outcome, summary, [settings.operations_email], settings, mailer))
     else:
         # Sent on every attempt: a retry may repeat the email, but never loses it.
+        if outcome is Outcome.FAILED and _is_configuration_problem(payload.get("error")):
+            result.update(_configuration_notices(task, summary, settings, mailer))
+            return result
         to = [task.model.registrant_email] if task.model.registrant_email else [settings.operations_email]
         if outcome is Outcome.TAMPERED and settings.operations_email not in to:
             to.append(settings.operations_email)  # a security event: operations must hear of it
         if outcome is Outcome.EXPIRED and settings.escalation_email:
             to.append(settings.escalation_email)  # nobody decided in time: escalate
         result.update(_notice(task, outcome, summary, to, settings, mailer))
+    return result
+
+
+# The errors a function raises when the stack's own configuration is wrong (domain/errors.py, domain/gates.py).
+CONFIGURATION_ERRORS = frozenset({"ConfigurationError", "GateConfigError"})
+
+
+def _is_configuration_problem(error: Any) -> bool:
+    return isinstance(error, Mapping) and error.get("Error") in CONFIGURATION_ERRORS
+
+
+def _configuration_notices(task: StageTask, summary: str, settings: OutcomeSettings, mailer: Mailer) -> dict[str, Any]:
+    """A configuration problem is the operators' to fix: they get what is wrong and what to do; the registrant
+    only hears that their promotion stopped for it and that operations knows (a parser's message tells a data
+    scientist nothing they can act on)."""
+    model = task.model
+    action = (
+        f"The stack's configuration stopped this promotion: {summary}. Correct the template parameter it names "
+        f"(for example QualityGates, StageApprovers) and deploy, then start the promotion again: "
+        f"model-promotion retry {model.group} {model.version} --reason TEXT."
+    )
+    result = _notice(task, Outcome.FAILED, action, [settings.operations_email], settings, mailer)
+    registrant = model.registrant_email
+    if registrant and registrant.lower() != settings.operations_email.lower():
+        told = _notice(
+            task,
+            Outcome.FAILED,
+            f"Your promotion of {model.group} version {model.version} stopped at {task.stage} because of a "
+            "configuration problem of the promotion service, not of your model; operations has been told and "
+            "will start it again once it is fixed.",
+            [registrant],
+            settings,
+            mailer,
+        )
+        result = {
+            "notifiedTo": [*result["notifiedTo"], *told["notifiedTo"]],
+            **(
+                {"undelivered": [*result.get("undelivered", []), *told.get("undelivered", [])]}
+                if result.get("undelivered") or told.get("undelivered")
+                else {}
+            ),
+        }
     return result
 
 
