@@ -667,6 +667,13 @@ def _logout(site: Site, session: str | None, **kwargs: Any) -> HttpResponse:
     return site.post("/auth/logout", fields, session=session, **kwargs)
 
 
+def test_every_signed_in_page_names_who_is_signed_in_with_a_not_you_sign_out(site: Site) -> None:
+    page = site.get(f"/approvals/{site.lead_id}", session=LEAD)
+
+    form = page.html.split("class='sign-out'>")[1]
+    assert "Signed in as Qa Lead &lt;qa.lead@example.com&gt;. Not you? <button type='submit'>Sign out</button>" in form
+
+
 def test_signing_out_ends_the_session_here_and_at_the_hosted_ui_and_the_old_cookie_opens_nothing(site: Site) -> None:
     # When the lead presses Sign out
     response = _logout(site, LEAD)

@@ -135,7 +135,7 @@ class ApprovalPages(SignedInSite):
                 page = show_review(approval_id, comment=refill.comment, notice=notice, **common)
             else:
                 page = show_review(approval_id, **common)
-            return page_response(self.with_sign_out(page, session_id))
+            return page_response(self.with_sign_out(page, session_id, session.approver))
         if not same_origin(request.headers, request.base_url):
             return page_response(
                 message_page(403, "Refused", "Decisions are accepted only from the review page itself.")
@@ -156,7 +156,7 @@ class ApprovalPages(SignedInSite):
             page = decide(approval_id, form, workflow=self.workflow, **common)
         except ReauthenticationRequired:
             return self._sign_in_again(request, session, approval_id, form, now)
-        return page_response(self.with_sign_out(page, session_id))
+        return page_response(self.with_sign_out(page, session_id, session.approver))
 
     def _sign_in_again(
         self, request: HttpRequest, session: Session, approval_id: str, form: Mapping[str, str], now: datetime

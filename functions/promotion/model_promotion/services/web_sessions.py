@@ -213,7 +213,7 @@ class SignedInSite:
             clear(layout.login_cookie),
         )
         if stale is not None:
-            return page_response(self.with_sign_out(stale, session_id), *cookies)
+            return page_response(self.with_sign_out(stale, session_id, person), *cookies)
         return HttpResponse(303, location=attempt.next_path, cookies=cookies)
 
     def session(self, request: HttpRequest, now: datetime) -> tuple[str, Session] | None:
@@ -248,7 +248,7 @@ class SignedInSite:
             return page_response(message_page(200, "Signed out", "You are signed out."))
         session_id, session = found
         page = message_page(200, "Sign out", f"You are signed in as {session.approver.signature}.")
-        return page_response(self.with_sign_out(page, session_id))
+        return page_response(self.with_sign_out(page, session_id, session.approver))
 
     def logout(self, request: HttpRequest) -> HttpResponse:
         if not same_origin(request.headers, request.base_url):
@@ -272,16 +272,19 @@ class SignedInSite:
             303, location=self.sign_in.logout_url(signed_out), cookies=(clear(self.layout.session_cookie),)
         )
 
-    def sign_out_form(self, session_id: str) -> str:
+    def sign_out_form(self, session_id: str, person: Approver | None = None) -> str:
+        """The sign-out button (a POST with the session's token), after who is signed in: "not you?"."""
+        who = f"Signed in as {escape(person.signature)}. Not you? " if person is not None else ""
         return (
             f"<form method='post' action='{escape(self.layout.logout_path)}' class='sign-out'>"
             f"<input type='hidden' name='csrf' value='{escape(csrf_token(session_id, LOGOUT_PURPOSE))}'>"
-            "<p><button type='submit'>Sign out</button></p></form>"
+            f"<p>{who}<button type='submit'>Sign out</button></p></form>"
         )
 
-    def with_sign_out(self, page: Page, session_id: str) -> Page:
-        """Every page a signed-in person sees carries a sign-out button (a POST with the session's token)."""
-        return replace(page, html=page.html.replace("</body>", f"{self.sign_out_form(session_id)}</body>", 1))
+    def with_sign_out(self, page: Page, session_id: str, person: Approver | None = None) -> Page:
+        """Every page a signed-in person sees names them and carries a sign-out button."""
+        form = self.sign_out_form(session_id, person)
+        return replace(page, html=page.html.replace("</body>", f"{form}</body>", 1))
 
     def _login_cookie(self, attempt: LoginAttempt) -> str:
         return cookie(self.layout.login_cookie, attempt.cookie_value(), LOGIN_COOKIE_SECONDS)
