@@ -291,15 +291,23 @@ def test_an_outcome_nobody_signed_writes_no_signature_to_the_registry(outcome: s
     assert {k: metadata[k] for k in _signed("dev")} == _signed("dev")
 
 
-def test_an_approval_sends_no_email() -> None:
+def test_the_registrant_hears_of_every_approval_with_the_next_stage_and_of_the_final_promotion() -> None:
     # Given
     world = _world()
 
-    # When
+    # When dev is approved
     world.record(_approved("dev"))
 
-    # Then
-    assert world.mailer.sent == []
+    # Then the registrant hears it, and what comes next
+    [email] = world.mailer.sent
+    assert email.to == (REGISTRANT,) and email.subject == f"{GROUP} version {VERSION}: dev was approved"
+    assert "Next: test." in email.text
+
+    # When prod, the last stage, is approved
+    world.record(_approved("prod"))
+
+    # Then they hear the promotion is complete
+    assert "promoted through every stage: prod now runs version" in world.mailer.sent[-1].text
 
 
 def test_recording_the_same_approval_twice_leaves_one_ssm_version_and_one_audit_entry() -> None:

@@ -53,6 +53,16 @@ def test_an_approved_version_is_promoted_through_every_stage_and_recorded_everyw
     assert sorted((e["stage"], e["outcome"]) for e in entries) == sorted((s, "approved") for s in STAGES)
     assert all(e["comment"] == f"{e['stage']} evidence reviewed" for e in entries)
 
+    # And the registrant heard of each approval, the next stage named, and of the finished promotion
+    news = {
+        m["subject"]: m["text"]
+        for m in promotion.emails()
+        if REGISTRANT in m["to"] and m["subject"].endswith(" was approved")
+    }
+    assert set(news) == {f"{promotion.group} version {promotion.version}: {s} was approved" for s in STAGES}
+    assert "Next: test." in news[f"{promotion.group} version {promotion.version}: dev was approved"]
+    assert "promoted through every stage" in news[f"{promotion.group} version {promotion.version}: prod was approved"]
+
 
 def test_each_approval_email_after_the_first_carries_the_previous_stage_batch_metrics(promotion_factory):
     # Given a promotion approved through every stage

@@ -171,6 +171,11 @@ def record_stage_outcome(
         if task.rollback is not None:
             # Operations hear that a stage runs an earlier version again (sent on every attempt, as other notices).
             result.update(_notice(task, outcome, summary, [settings.operations_email], settings, mailer))
+        elif task.model.registrant_email:
+            # The registrant hears of every approval, with what comes next, and of the promotion's end.
+            result.update(
+                _notice(task, outcome, _approval_news(task, summary), [task.model.registrant_email], settings, mailer)
+            )
     else:
         # Sent on every attempt: a retry may repeat the email, but never loses it.
         if outcome is Outcome.FAILED and _is_configuration_problem(payload.get("error")):
@@ -183,6 +188,22 @@ def record_stage_outcome(
             to.append(settings.escalation_email)  # nobody decided in time: escalate
         result.update(_notice(task, outcome, summary, to, settings, mailer))
     return result
+
+
+def _approval_news(task: StageTask, summary: str) -> str:
+    """An approval as the registrant reads it: what was signed, and what happens next."""
+    stages = list(task.stages)
+    position = stages.index(task.stage) if task.stage in stages else len(stages) - 1
+    said = summary.rstrip(".")
+    if position + 1 >= len(stages):
+        return (
+            f"{said}. The version is promoted through every stage: {task.stage} now runs version {task.model.version}."
+        )
+    upcoming = stages[position + 1]
+    return (
+        f"{said}. Next: {upcoming}. Its approvers are asked once the version's batch on {task.stage} is scored "
+        "and passes the quality gate."
+    )
 
 
 # The errors a function raises when the stack's own configuration is wrong (domain/errors.py, domain/gates.py).
