@@ -209,24 +209,25 @@ def promotion_overview(
     if page < 1 or page_size < 1:
         raise BadRequest("pages are counted from 1")
     groups = [group] if group else catalog.groups()
+    # The open requests are read once for every group, not once per group (version_status reads them per call).
+    open_requests = store.pending()
+    waiting: dict[str, dict[int, list[ApprovalRequest]]] = {}
+    for request in open_requests:
+        waiting.setdefault(request.task.model.group, {}).setdefault(request.task.model.version, []).append(request)
     versions = []
     for name in groups:
-        try:
-            rows = version_status(
-                catalog=catalog, executions=executions, store=store, group=name, stages=stages, now=now
-            )
-        except NotFound:
-            continue
-        versions.extend({**row, "group": name, "state": promotion_state(row)} for row in rows["versions"])
+        for description in catalog.versions(name):
+            row = _version_row(description, executions, stages, waiting.get(name, {}), now)
+            versions.append({**row, "group": name, "state": promotion_state(row)})
     if stage is not None:
         versions = [v for v in versions if _touches(v, stage)]
     failed = [v for v in versions if v["state"] in ("failed", "expired")]
     if state is not None:
         versions = [v for v in versions if v["state"] == state]
     pending = [
-        row
-        for row in pending_approvals(store=store, now=now)
-        if (group is None or row["group"] == group) and (stage is None or row["stage"] == stage)
+        _pending_row(request, now)
+        for request in open_requests
+        if (group is None or request.task.model.group == group) and (stage is None or request.task.stage == stage)
     ]
     pages = max(1, -(-len(versions) // page_size))
     page = min(page, pages)
